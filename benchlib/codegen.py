@@ -23,6 +23,7 @@ from .storage import Journal, atomic_write_text
 __all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "build_messages", "request_body",
            "generate_samples", "GenerationSummary"]
 
+VOLATILE = ("latency", "timings")  # per-request measurements, not model output
 PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the request below
 SYSTEM_MESSAGE = "You are a helpful assistant good at coding."
 INSTRUCTION_PREFIX = (
@@ -152,7 +153,12 @@ def generate_samples(
                 ) from None
             raise failure
     records = [done[t] for t in dataset.task_ids]
-    atomic_write_text(paths.samples, "".join(_json_line(r) for r in records))
+    # samples.jsonl holds only what the model produced (identical across reproducible reruns);
+    # the per-request measurements go beside it
+    atomic_write_text(paths.generation_stats, "".join(
+        _json_line({"task_id": r["task_id"], **{k: r[k] for k in VOLATILE if k in r}}) for r in records))
+    atomic_write_text(paths.samples, "".join(
+        _json_line({k: v for k, v in r.items() if k not in VOLATILE}) for r in records))
     paths.samples_journal.unlink(missing_ok=True)
     tokens = sum(r.get("completion_tokens") or 0 for r in records)
     return GenerationSummary(

@@ -20,13 +20,14 @@ from .errors import SandboxError
 from .layout import ProfilePaths, cache_dir
 from .oracle import FIND_ZERO_RULE, MBPP_OUTPUT_NOT_NONE_TASKS, Judge, decode
 from .samples import read_samples, samples_digest
+from .sandbox import OUTPUT_LIMIT, LocalSandbox
 from .storage import Journal, atomic_write_json
 
 __all__ = ["EVAL_VERSION", "evaluate_samples", "load_ground_truth", "check_solution", "PhaseTruth",
            "eval_settings", "default_workers"]
 
 EVAL_VERSION = 1  # bump when eval_results.json's meaning or format changes
-GT_VERSION = 1
+GT_VERSION = 2
 MIN_TIME_LIMIT = 1.0  # evalplus DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus DEFAULT_GT_TIME_LIMIT_FACTOR
 PHASES = ("base", "plus")
@@ -47,6 +48,7 @@ class PhaseTruth:
 
     outputs: list
     limits: list[float]
+    size: int = 0  # bytes the canonical solution's records took: a correct solution sends about as much
 
 
 @dataclass
@@ -112,7 +114,8 @@ def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, 
         return True
 
     cpu_budget, wall_budget = _budgets(truth.limits)
-    outcome = sandbox.run(_payload(code, entry_point, inputs, truth.limits), cpu_budget, wall_budget, on_record)
+    outcome = sandbox.run(_payload(code, entry_point, inputs, truth.limits), cpu_budget, wall_budget, on_record,
+                          output_limit=max(OUTPUT_LIMIT, 4 * truth.size))
     if not result.status:
         # the process vanished without a verdict: evalplus reports that as "timeout"
         result.status = "timeout"
@@ -170,7 +173,8 @@ def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
             return True
 
         limits = [60.0] * len(inputs)
-        outcome = sandbox.run(_payload(dataset.solution_of(task_id), entry_point, inputs, limits), 600, 1200, on_record)
+        outcome = sandbox.run(_payload(dataset.solution_of(task_id), entry_point, inputs, limits), 600, 1200, on_record,
+                              output_limit=None)
         if errors or len(outputs) != len(inputs):
             raise SandboxError(
                 f"the canonical solution of {task_id} ({phase}) failed in the sandbox: "
@@ -179,7 +183,7 @@ def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
             )
         if dataset.spec.key == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
             outputs = [out is not None for out in outputs]
-        truth[phase] = {"outputs": outputs, "cpu": cpu}
+        truth[phase] = {"outputs": outputs, "cpu": cpu, "bytes": outcome.received}
     return truth
 
 
@@ -208,7 +212,7 @@ def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], w
         data = json.loads(gzip.decompress(path.read_bytes()))
     return {
         task_id: {phase: PhaseTruth(outputs=[decode(o) for o in t[phase]["outputs"]],
-                                    limits=_time_limits(t[phase]["cpu"])) for phase in PHASES}
+                                    limits=_time_limits(t[phase]["cpu"]), size=t[phase]["bytes"]) for phase in PHASES}
         for task_id, t in data["tasks"].items()
     }
 
@@ -331,7 +335,6 @@ def evaluate_samples(
 
 def _trusted_sandbox():
     """Canonical solutions are trusted: no memory cap (evalplus computes them in-process)."""
-    from .sandbox import LocalSandbox
 
     return LocalSandbox(memory_limit=None)
 

@@ -25,6 +25,10 @@ class ProfilePaths:
         return self.root / "samples.partial.jsonl"
 
     @property
+    def generation_stats(self) -> Path:  # per request: latency, server timings
+        return self.root / "generation_stats.jsonl"
+
+    @property
     def eval_results(self) -> Path:
         return self.root / "eval_results.json"
 

@@ -84,13 +84,12 @@ def decode(x):
         dtype, data = value
         return np.dtype(dtype).type(decode(data))
     if tag == "$sub":
-        return _rebuild_subclass(x)
+        return _rebuild_subclass(*value)
     return Opaque(str(value))
 
 
-def _rebuild_subclass(x: dict):
-    base_name = x["$sub"]
-    value = decode(x["v"])
+def _rebuild_subclass(base_name: str, encoded):
+    value = decode(encoded)
     if base_name == "bool":
         return bool(value)  # bool cannot be subclassed; its subclasses are really ints
     return _subclass_of(base_name)(value)

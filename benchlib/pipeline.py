@@ -126,7 +126,7 @@ def _server_props(base_url: str) -> dict:
 def generate(name: str, settings: RunSettings):
     """doit action: make results/<profile>/<dataset>/samples.jsonl (resuming a journal if one exists)."""
     from .client import ChatClient
-    from .codegen import generate_samples
+    from .codegen import generate_samples, request_body
     from .datasets import dataset_id, get_spec, load_dataset
     from .server import model_server
 
@@ -153,9 +153,8 @@ def generate(name: str, settings: RunSettings):
                                            profile.parallel, header, server.extra_body, log, label=name)
             log(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
                 f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
-            sampling = {k: v for k, v in __import__("benchlib.codegen", fromlist=["request_body"])
-                        .request_body(profile.request_model, "", profile.max_tokens, server.extra_body).items()
-                        if k != "messages"}
+            sampling = request_body(profile.request_model, "", profile.max_tokens, server.extra_body)
+            sampling.pop("messages")
             _update_manifest(paths, "generation", {
                 "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling,
                 "profile": asdict(profile), "server_start_seconds": round(startup, 1),

@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 _MAX_DEPTH = 100
 _BIG = 1 << 256
 
@@ -74,7 +74,7 @@ def encode(x, depth=0):
     for base in (bool, int, float, str, list, tuple, dict, set, frozenset, bytes):
         if isinstance(x, base):
             value = _base_value(x, base)
-            return {"$sub": base.__name__, "v": encode(value, depth + 1)}
+            return {"$sub": [base.__name__, encode(value, depth + 1)]}
     return {"$obj": t.__qualname__ if isinstance(getattr(t, "__qualname__", None), str) else "?"}
 
 

@@ -31,7 +31,7 @@ RUNNER = Path(__file__).with_name("runner.py")
 MEMORY_LIMIT = int(os.environ.get("EVALPLUS_MAX_MEMORY_BYTES", 4 * 1024**3))  # evalplus's default, 4 GiB
 # outputs may be huge integers (factorials, Fibonacci numbers): decode them whole
 sys.set_int_max_str_digits(0)
-OUTPUT_LIMIT = 256 * 1024**2  # bytes of records one run may send back
+OUTPUT_LIMIT = 64 * 1024**2  # bytes of records one run may send back (at least; see evaluation)
 FILE_SIZE_LIMIT = 64 * 1024**2
 
 
@@ -42,6 +42,7 @@ class RunOutcome:
     finished: bool  # the runner reported "done" or "load_error", or the judge stopped it early
     reason: str  # "" when finished; else why it ended: cpu limit, wall limit, exit code, output limit
     wall: float
+    received: int = 0  # bytes of records
 
 
 def _clean_env(tmp: str) -> dict[str, str]:
@@ -58,7 +59,8 @@ def _clean_env(tmp: str) -> dict[str, str]:
     }
 
 
-def _read_records(proc: subprocess.Popen, deadline: float, on_record: Callable[[dict], bool]) -> tuple[bool, str]:
+def _read_records(proc: subprocess.Popen, deadline: float, on_record: Callable[[dict], bool],
+                  output_limit: int | None) -> tuple[bool, str, int]:
     """Feed records to `on_record` until it returns False, the stream ends, or a limit is hit."""
     fd = proc.stdout.fileno()
     pending: list[bytes] = []  # pieces of the current, unfinished line (one record can be huge)
@@ -66,16 +68,16 @@ def _read_records(proc: subprocess.Popen, deadline: float, on_record: Callable[[
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return False, "wall-clock limit"
+            return False, "wall-clock limit", received
         ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
         if not ready:
             continue
         chunk = os.read(fd, 1 << 20)
         if not chunk:
-            return False, ""
+            return False, "", received
         received += len(chunk)
-        if received > OUTPUT_LIMIT:
-            return False, "output limit"
+        if output_limit is not None and received > output_limit:
+            return False, "output limit", received
         lines = chunk.split(b"\n")
         for piece in lines[:-1]:
             pending.append(piece)
@@ -84,9 +86,9 @@ def _read_records(proc: subprocess.Popen, deadline: float, on_record: Callable[[
             try:
                 record = json.loads(line)
             except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                return False, "malformed record"
+                return False, "malformed record", received
             if not isinstance(record, dict) or not on_record(record):
-                return True, ""
+                return True, "", received
         if lines[-1]:
             pending.append(lines[-1])
 
@@ -134,7 +136,7 @@ class LocalSandbox:
         return apply
 
     def run(self, payload: bytes, cpu_budget: float, wall_budget: float,
-            on_record: Callable[[dict], bool]) -> RunOutcome:
+            on_record: Callable[[dict], bool], output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
         start = time.monotonic()
         tmp = tempfile.mkdtemp(prefix="benchlib-sbx-")
         try:
@@ -149,12 +151,12 @@ class LocalSandbox:
                     preexec_fn=self._limits(cpu_budget), close_fds=True,
                 )
             try:
-                finished, reason = _read_records(proc, start + wall_budget, on_record)
+                finished, reason, received = _read_records(proc, start + wall_budget, on_record, output_limit)
             finally:
                 _kill_group(proc)
             if not finished and not reason:
                 reason = _exit_reason(proc.returncode, cpu_budget)
-            return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start)
+            return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start, received=received)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -211,7 +213,7 @@ class DockerSandbox:
             return self._start_container()
 
     def run(self, payload: bytes, cpu_budget: float, wall_budget: float,
-            on_record: Callable[[dict], bool]) -> RunOutcome:
+            on_record: Callable[[dict], bool], output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
         start = time.monotonic()
         container = self._acquire()
         hard = max(1, math.ceil(wall_budget))
@@ -224,7 +226,7 @@ class DockerSandbox:
         writer = threading.Thread(target=_feed, args=(proc, payload), daemon=True)
         writer.start()
         try:
-            finished, reason = _read_records(proc, start + wall_budget + 5, on_record)
+            finished, reason, received = _read_records(proc, start + wall_budget + 5, on_record, output_limit)
         finally:
             proc.kill()
             proc.stdout.close()
@@ -235,7 +237,7 @@ class DockerSandbox:
                 self._free.append(container)
         if not finished and not reason:
             reason = _exit_reason(proc.returncode if proc.returncode != -9 else None, cpu_budget)
-        return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start)
+        return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start, received=received)
 
     def close(self) -> None:
         if self._all:

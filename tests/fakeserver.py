@@ -1,0 +1,63 @@
+"""A chat-completions server the tests script: each request gets the next planned answer."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class FakeServer:
+    """plan: list of (status, body) or callables(request_body) -> (status, body); the last one repeats."""
+
+    def __init__(self, plan=None, health=200):
+        self.plan = list(plan or [])
+        self.health = health
+        self.requests = []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                status = server.health() if callable(server.health) else server.health
+                self._send(status, {"status": "ok" if status == 200 else "loading"})
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with server.lock:
+                    server.requests.append(body)
+                    step = server.plan[0] if len(server.plan) == 1 else server.plan.pop(0)
+                status, answer = step(body) if callable(step) else step
+                self._send(status, answer)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def completion(content, finish_reason="stop", reasoning=None, tokens=10):
+    message = {"role": "assistant", "content": content}
+    if reasoning is not None:
+        message["reasoning_content"] = reasoning
+    return 200, {"choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
+                 "usage": {"prompt_tokens": 5, "completion_tokens": tokens}}

@@ -1,0 +1,104 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchlib.client import ChatClient
+from benchlib.codegen import generate_samples, request_body
+from benchlib.errors import GenerationError
+from benchlib.layout import profile_paths
+
+from conftest import HUMANEVAL, ROOT
+from fakeserver import FakeServer, completion
+
+
+def test_request_equals_what_evalplus_codegen_sends(tmp_path, humaneval):
+    """Run evalplus 0.3.1's own codegen (openai backend, greedy) against a capturing server."""
+    with FakeServer([completion("```python\ndef f():\n    return 1\n```")]) as server:
+        script = (
+            "from evalplus.codegen import run_codegen\n"
+            f"run_codegen(model='bench-x', dataset='humaneval', backend='openai', greedy=True, "
+            f"base_url='{server.url}/v1', root={str(tmp_path / 'ev')!r}, id_range=[0, 2])\n"
+        )
+        env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(HUMANEVAL), "OPENAI_API_KEY": "none"}
+        subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, timeout=300)
+    assert len(server.requests) == 2
+    for task_id, sent in zip(["HumanEval/0", "HumanEval/1"], server.requests):
+        ours = request_body("bench-x", humaneval.problems[task_id]["prompt"], 768)
+        assert set(sent) == set(ours)
+        for key in ours:
+            assert sent[key] == ours[key], key
+    # a backend may add fields for reproducibility, nothing else changes
+    extended = request_body("bench-x", "p", 768, {"cache_prompt": False})
+    assert {k: v for k, v in extended.items() if k != "cache_prompt"} == request_body("bench-x", "p", 768)
+
+
+def answer_with_canonical(dataset):
+    by_prompt = {request_body("m", p["prompt"], 768)["messages"][1]["content"]: p for p in dataset.problems.values()}
+
+    def answer(body):
+        problem = by_prompt[body["messages"][1]["content"]]
+        return completion(f"<think>draft: def wrong(): pass</think>\n```python\n"
+                          f"{problem['prompt']}{problem['canonical_solution']}\n```")
+    return answer
+
+
+def run(dataset, tmp_path, server, parallel=4, attempts=3):
+    client = ChatClient(server.url, timeout=30, attempts=attempts, backoff=0.01)
+    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    return paths, generate_samples(dataset, paths, client, "m", 768, parallel, {"h": 1}, None, lambda m: None)
+
+
+def test_generation_writes_sanitized_and_raw_samples_in_dataset_order(tmp_path, humaneval):
+    with FakeServer([answer_with_canonical(humaneval)]) as server:
+        paths, summary = run(humaneval, tmp_path, server)
+    records = [json.loads(line) for line in paths.samples.read_text().splitlines()]
+    assert [r["task_id"] for r in records] == humaneval.task_ids
+    first = records[0]
+    assert first["raw_solution"].startswith("```python") and "def has_close_elements" in first["solution"]
+    assert "wrong" not in first["solution"] and first["reasoning"] == "draft: def wrong(): pass"
+    assert first["finish_reason"] == "stop" and first["completion_tokens"] == 10
+    stats = [json.loads(line) for line in paths.generation_stats.read_text().splitlines()]
+    assert len(stats) == 164 and "latency" in stats[0]
+    assert summary.generated_now == 164 and not paths.samples_journal.exists()
+
+
+def test_5xx_is_retried_then_succeeds(tmp_path, humaneval):
+    answer = answer_with_canonical(humaneval)
+    with FakeServer([(500, {"error": "busy"}), (503, {"error": "loading"}), answer]) as server:
+        paths, summary = run(humaneval, tmp_path, server, parallel=1)
+    assert summary.samples == 164 and len(server.requests) == 166
+
+
+def test_4xx_fails_fast_with_the_servers_message_and_keeps_finished_samples(tmp_path, humaneval):
+    answer = answer_with_canonical(humaneval)
+    plan = [answer] * 5 + [(400, {"error": {"message": "the request exceeds the available context size"}})]
+    with FakeServer(plan) as server:
+        with pytest.raises(GenerationError) as info:
+            run(humaneval, tmp_path, server, parallel=1)
+    assert "HTTP 400: the request exceeds the available context size" in str(info.value)
+    assert "(5 of 164 samples kept)" in str(info.value)
+    assert len(server.requests) == 6  # no retry of a 400
+    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    assert len(paths.samples_journal.read_text().splitlines()) == 1 + 5 and not paths.samples.exists()
+    # rerun against a healthy server: resumes at the first unfinished problem
+    with FakeServer([answer]) as server:
+        _, summary = run(humaneval, tmp_path, server, parallel=1)
+    assert summary.generated_now == 159 and len(server.requests) == 159
+
+
+def test_server_gone_gives_a_clear_error(tmp_path, humaneval):
+    client = ChatClient("http://127.0.0.1:9", timeout=5, attempts=2, backoff=0.01)
+    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    with pytest.raises(GenerationError, match="no answer from http://127.0.0.1:9/v1/chat/completions after 2 attempts"):
+        generate_samples(humaneval, paths, client, "m", 768, 2, {}, None, lambda m: None)
+
+
+def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
+    with FakeServer([completion(None, finish_reason="length", reasoning="thinking...", tokens=768)]) as server:
+        paths, summary = run(humaneval, tmp_path, server)
+    assert summary.hit_token_limit == 164 and summary.empty_answers == 164
+    record = json.loads(paths.samples.read_text().splitlines()[0])
+    assert record["solution"] == "" and record["reasoning"] == "thinking..."
