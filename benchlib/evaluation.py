@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import gzip
 import json
 import os
 import pickle
@@ -18,7 +17,7 @@ from . import runner
 from .datasets import Dataset
 from .errors import SandboxError
 from .layout import ProfilePaths, cache_dir
-from .oracle import FIND_ZERO_RULE, MBPP_OUTPUT_NOT_NONE_TASKS, Judge, decode
+from .oracle import FIND_ZERO_RULE, MBPP_OUTPUT_NOT_NONE_TASKS, Judge, Opaque, decode, is_floats
 from .samples import read_samples, samples_digest
 from .sandbox import OUTPUT_LIMIT, LocalSandbox
 from .storage import Journal, atomic_write_json
@@ -44,11 +43,18 @@ def eval_settings(dataset_id: str, sandbox: str) -> dict:
 
 @dataclass
 class PhaseTruth:
-    """Expected outputs of one phase and the CPU time limit of each input."""
+    """Expected outputs of one phase (as their wire encoding) and the CPU time limit of each input."""
 
-    outputs: list
+    raw: list[bytes]
     limits: list[float]
+    floaty: list[bool]  # evalplus widens atol once it meets a float expected output
     size: int = 0  # bytes the canonical solution's records took: a correct solution sends about as much
+    _decoded: dict = field(default_factory=dict)
+
+    def expected(self, index: int):
+        if index not in self._decoded:
+            self._decoded[index] = decode(json.loads(self.raw[index]))
+        return self._decoded[index]
 
 
 @dataclass
@@ -69,9 +75,8 @@ def _budgets(limits: list[float]) -> tuple[float, float]:
     return cpu, 3 * cpu + 10.0
 
 
-def _payload(code: str, entry_point: str, inputs: list, limits: list[float]) -> bytes:
-    return pickle.dumps({"code": code, "entry_point": entry_point, "inputs": inputs, "time_limits": limits},
-                        protocol=pickle.HIGHEST_PROTOCOL)
+def _payload(code: str, entry_point: str, inputs: list, limits: list[float]) -> dict:
+    return {"code": code, "entry_point": entry_point, "inputs": inputs, "time_limits": limits}
 
 
 def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, truth: PhaseTruth) -> PhaseResult:
@@ -83,6 +88,7 @@ def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, 
                   dataset.spec.key == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS)
     result = PhaseResult(status="")
     state = {"next": 0}
+    exact_is_enough = judge.exact_match_decides
 
     def on_record(record: dict) -> bool:
         event = record.get("event")
@@ -102,12 +108,15 @@ def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, 
             result.status, result.detail = "fail", "out-of-order record"
             return False
         result.cpu += float(record.get("cpu") or 0.0)
-        if "error" in record:
-            error = record["error"]
+        if "error" in record or "out_raw" not in record:
+            error = record.get("error", "no output")
             result.detail = "exceeded the time limit" if error == "timeout" else f"raised {error}"
             result.status, result.failed_input = "fail", index
             return False
-        if not judge.passes(inputs[index], decode(record.get("out")), truth.outputs[index]):
+        raw = record["out_raw"]
+        if exact_is_enough and raw == truth.raw[index] and b'"nan"' not in raw:
+            judge.saw_expected(truth.floaty[index])  # identical encodings: out == expected
+        elif not judge.passes(inputs[index], _decode_raw(raw), truth.expected(index)):
             result.status, result.detail, result.failed_input = "fail", "wrong output", index
             return False
         state["next"] += 1
@@ -137,6 +146,13 @@ def check_solution(sandbox, dataset: Dataset, task_id: str, code: str, truth: di
     return record
 
 
+def _decode_raw(raw: bytes):
+    try:
+        return decode(json.loads(raw))
+    except (ValueError, RecursionError, TypeError, KeyError):
+        return Opaque("undecodable output")
+
+
 def _short(value: object, width: int = 300) -> str:
     text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."
@@ -147,15 +163,16 @@ def _short(value: object, width: int = 300) -> str:
 
 
 def _truth_path(dataset: Dataset) -> Path:
-    return cache_dir() / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{runner.WIRE_VERSION}-g{GT_VERSION}.json.gz"
+    return cache_dir() / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{runner.WIRE_VERSION}-g{GT_VERSION}.pickle"
 
 
 def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
     entry_point = dataset.problems[task_id]["entry_point"]
+    not_none = dataset.spec.key == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS
     truth = {}
     for phase in PHASES:
         inputs = dataset.inputs(task_id, phase)
-        outputs: list = []
+        raw: list[bytes] = []
         cpu: list[float] = []
         errors: list[str] = []
 
@@ -166,30 +183,36 @@ def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
             if record.get("event") == "done":
                 return False
             if "i" in record:
-                outputs.append(record.get("out") if "error" not in record else {"$obj": "error " + record["error"]})
-                cpu.append(float(record.get("cpu") or 0.0))
                 if "error" in record:
                     errors.append(f"input {record['i']}: {record['error']}")
+                    return False
+                raw.append(record["out_raw"])
+                cpu.append(float(record.get("cpu") or 0.0))
             return True
 
         limits = [60.0] * len(inputs)
         outcome = sandbox.run(_payload(dataset.solution_of(task_id), entry_point, inputs, limits), 600, 1200, on_record,
                               output_limit=None)
-        if errors or len(outputs) != len(inputs):
+        if errors or len(raw) != len(inputs):
             raise SandboxError(
                 f"the canonical solution of {task_id} ({phase}) failed in the sandbox: "
                 f"{'; '.join(errors[:3]) or outcome.reason or 'no output'}",
                 "check evaluation.log; the sandbox may be too restricted for this dataset",
             )
-        if dataset.spec.key == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
-            outputs = [out is not None for out in outputs]
-        truth[phase] = {"outputs": outputs, "cpu": cpu, "bytes": outcome.received}
+        values = [decode(json.loads(r)) for r in raw]
+        if not_none:  # evalplus keeps only whether these outputs are None
+            values = [v is not None for v in values]
+            raw = [json.dumps(v).encode() for v in values]
+        truth[phase] = {"raw": raw, "cpu": cpu, "bytes": outcome.received, "floaty": [is_floats(v) for v in values]}
     return truth
 
 
 def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], workers: int,
                       log: Callable[[str], None]) -> dict[str, dict[str, PhaseTruth]]:
-    """Expected outputs per task and phase, from the cache or computed (under a lock, stored atomically)."""
+    """Expected outputs per task and phase, from the cache or computed (under a lock, stored atomically).
+
+    The cache is written and read only by the evaluator (never by the sandbox), so pickle is safe here.
+    """
     path = _truth_path(dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".lock"), "w") as lock:
@@ -198,21 +221,21 @@ def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], w
             log(f"computing ground truth for {dataset.version} (once per dataset and machine) ...")
             started = time.monotonic()
             sandbox = sandbox_factory()
-            raw: dict[str, dict] = {}
+            computed: dict[str, dict] = {}
             try:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     futures = {pool.submit(_run_canonical, sandbox, dataset, t): t for t in dataset.task_ids}
                     for future in as_completed(futures):
-                        raw[futures[future]] = future.result()
+                        computed[futures[future]] = future.result()
             finally:
                 sandbox.close()
-            data = json.dumps({"dataset_md5": dataset.md5, "tasks": raw}).encode()
-            _atomic_write_bytes(path, gzip.compress(data, compresslevel=3))
+            data = pickle.dumps({"dataset_md5": dataset.md5, "tasks": computed}, protocol=pickle.HIGHEST_PROTOCOL)
+            _atomic_write_bytes(path, data)
             log(f"ground truth computed in {time.monotonic() - started:.1f} s -> {path}")
-        data = json.loads(gzip.decompress(path.read_bytes()))
+        data = pickle.loads(path.read_bytes())
     return {
-        task_id: {phase: PhaseTruth(outputs=[decode(o) for o in t[phase]["outputs"]],
-                                    limits=_time_limits(t[phase]["cpu"]), size=t[phase]["bytes"]) for phase in PHASES}
+        task_id: {phase: PhaseTruth(raw=t[phase]["raw"], limits=_time_limits(t[phase]["cpu"]),
+                                    floaty=t[phase]["floaty"], size=t[phase]["bytes"]) for phase in PHASES}
         for task_id, t in data["tasks"].items()
     }
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["decode", "Opaque", "Judge", "FIND_ZERO_RULE"]
+__all__ = ["decode", "Opaque", "Judge", "FIND_ZERO_RULE", "is_floats"]
 
 FIND_ZERO_RULE = "HumanEval/32 (find_zero): pass iff |poly(xs, x)| <= atol (1e-4), as fixed upstream in evalplus 6eb1e19"
 
@@ -110,7 +110,7 @@ def _digit_distance_nums(num1, num2):  # oracle for Mbpp/558
     return sum(abs(int(p) - int(q)) for p, q in zip(a.zfill(width), b.zfill(width)))
 
 
-def _is_floats(x) -> bool:
+def is_floats(x) -> bool:
     if isinstance(x, float):
         return True
     if isinstance(x, (list, tuple)) and x:
@@ -129,6 +129,18 @@ class Judge:
         self.entry_point = entry_point
         self.atol = atol
         self.not_none = not_none
+
+    @property
+    def exact_match_decides(self) -> bool:
+        """True when an output identical to the expected one passes with no special oracle involved."""
+        if self.dataset == "humaneval":
+            return self.entry_point != "find_zero"
+        return self.entry_point not in MBPP_OUTPUT_SET_EQ_TASKS and not self.not_none
+
+    def saw_expected(self, floaty: bool) -> None:
+        """Keep the per-phase state when an identical output passed without a full comparison."""
+        if self.atol == 0 and floaty:
+            self.atol = 1e-6
 
     def passes(self, inp: list, out, exp) -> bool:
         try:
@@ -154,7 +166,7 @@ class Judge:
                 exact_match = out == exp if isinstance(out, bool) else exp == (out is not None)
         if self.dataset == "humaneval" and entry_point == "find_zero":
             return bool(abs(_poly(*inp, out)) <= self.atol)
-        if self.atol == 0 and _is_floats(exp):
+        if self.atol == 0 and is_floats(exp):
             self.atol = 1e-6
         if not exact_match and self.atol != 0:
             if type(out) != type(exp):

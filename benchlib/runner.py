@@ -1,14 +1,19 @@
-"""Runs one untrusted solution on one phase of test inputs, inside the sandbox.
+"""Runs untrusted solutions on test inputs, inside the sandbox: `python runner.py --serve`.
 
-Standalone on purpose (stdlib only, no benchlib imports): it is started as a script by a fresh Python,
-possibly in a container with nothing else installed. Protocol:
-  stdin  - a pickle written by the evaluator: {"code", "entry_point", "inputs", "time_limits"}
-  stdout - JSON lines: {"event": "start"}, then one {"i", "out"|"error", "cpu"} per input, then
-           {"event": "done"}; or {"event": "load_error", "error"} when the code does not define the
-           entry point. Outputs are plain tagged data (see `encode`), never pickles, and expected
-           outputs never enter this process: the comparison happens in the evaluator.
+Standalone on purpose (stdlib only, no benchlib imports): it runs in a fresh Python, possibly in a
+container with nothing else installed. It is a fork server: it imports what solutions commonly use
+once (as evalplus's forked workers have it imported), then forks a fresh child per check, which is
+fast and gives every check a clean process. Protocol on its stdin (from the evaluator):
+  b"P" + 8-byte length + pickle {"seq", "code", "entry_point", "inputs", "time_limits",
+                                  "cpu_budget", "wall_budget", "memory"}   run one check
+  b"S" + 8-byte seq                                                     stop that check now
+and JSON lines on its stdout, each carrying "seq": {"event": "pid"}, {"event": "start"}, one
+{"i", "cpu"} + a raw line with the output's encoding (or {"i", "error", "cpu"}) per input, {"event": "done"} or {"event": "load_error"}, and finally
+{"event": "exit", "reason"} from the server itself once the child is gone. Outputs are plain tagged
+data (see `encode`), never pickles; expected outputs never enter this process: the evaluator judges.
 Per-input limits are CPU seconds (ITIMER_PROF), so a busy machine does not turn a correct solution
-into a timeout; the evaluator adds the hard CPU rlimit and a wall-clock backstop.
+into a timeout, with a generous wall-clock limit beside them for code that sleeps or blocks; the
+evaluator adds the hard CPU rlimit and a wall-clock backstop for the whole run.
 """
 
 import io
@@ -20,9 +25,12 @@ import signal
 import sys
 import time
 
-WIRE_VERSION = 2
+WIRE_VERSION = 4
 _MAX_DEPTH = 100
 _BIG = 1 << 256
+FILE_SIZE_LIMIT = 64 * 1024**2
+WALL_FACTOR = 4
+_NO_OUTPUT = object()
 
 
 class _Unencodable(Exception):
@@ -121,8 +129,8 @@ class TimeoutException(Exception):
     pass
 
 
-def _on_cpu_limit(signum, frame):
-    raise TimeoutException("CPU time limit")
+def _on_limit(signum, frame):
+    raise TimeoutException("time limit")
 
 
 def _evalplus_guard():
@@ -151,25 +159,31 @@ def _evalplus_guard():
         sys.modules[name] = None
 
 
-def main():
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)
-    payload = pickle.load(sys.stdin.buffer)
-    out_fd = os.dup(1)
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    sink = _Sink()
-    sys.stdin = sys.stdout = sys.stderr = sink
+def _emitter(fd, seq):
     dumps = json.dumps
     write = os.write
 
-    def emit(record):
-        data = (dumps(record) + "\n").encode("utf-8", "surrogatepass")
+    def emit(record, out=_NO_OUTPUT):
+        """One JSON line; with `out`, a second line holding the output's encoding (raw, so the
+        evaluator can compare it with the expected encoding without parsing it)."""
+        record["seq"] = seq
+        text = dumps(record) + "\n"
+        if out is not _NO_OUTPUT:
+            record["raw"] = 1
+            text = dumps(record) + "\n" + dumps(out) + "\n"
+        data = text.encode("utf-8", "surrogatepass")
         while data:
-            data = data[write(out_fd, data):]
+            data = data[write(fd, data):]
 
-    signal.signal(signal.SIGPROF, _on_cpu_limit)
+    return emit
+
+
+def run_check(payload, emit):
+    """In the forked child: load the solution, call it on each input, report each output."""
+    sink = _Sink()
+    sys.stdin = sys.stdout = sys.stderr = sink
+    signal.signal(signal.SIGPROF, _on_limit)
+    signal.signal(signal.SIGALRM, _on_limit)
     _evalplus_guard()
     clock = time.process_time
     setitimer = signal.setitimer
@@ -181,26 +195,168 @@ def main():
     except BaseException as exc:  # noqa: BLE001 - anything the code raises is a failed load
         emit({"event": "load_error", "error": type(exc).__name__})
         return
+    encoded = None
     for i, (args, limit) in enumerate(zip(payload["inputs"], payload["time_limits"])):
         start = clock()
         try:
+            # CPU time decides (load-independent); a generous wall clock catches sleeping or blocked code
             setitimer(signal.ITIMER_PROF, limit)
+            setitimer(signal.ITIMER_REAL, WALL_FACTOR * limit + 1.0)
             try:
                 out = fn(*args)
             finally:
                 setitimer(signal.ITIMER_PROF, 0)
-            record = {"i": i, "out": encode(out), "cpu": clock() - start}
+                setitimer(signal.ITIMER_REAL, 0)
+            encoded = encode(out)
+            record = {"i": i, "cpu": clock() - start}
         except TimeoutException:
             record = {"i": i, "error": "timeout", "cpu": clock() - start}
         except BaseException as exc:  # noqa: BLE001
             record = {"i": i, "error": type(exc).__name__, "cpu": clock() - start}
         try:
-            emit(record)
+            emit(record, encoded if "error" not in record else _NO_OUTPUT)
         except (Exception, MemoryError):  # noqa: BLE001 - e.g. too large to serialise within the limits
-            record = None
+            record = encoded = None
             emit({"i": i, "error": "unencodable output", "cpu": clock() - start})
+        encoded = None
     emit({"event": "done"})
 
 
+def _child(payload, out_fd, workdir):
+    """Trusted set-up in the forked child, before any untrusted code runs."""
+    import resource
+
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.setsid()
+    os.chdir(workdir)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)  # the command pipe and the record pipe's usual number stay out of reach
+    os.closerange(3, out_fd)
+    os.closerange(out_fd + 1, 1 << 16)
+    memory = payload.get("memory")
+    cpu = max(1, int(math.ceil(payload["cpu_budget"])))
+    limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT,) * 2),
+              (resource.RLIMIT_CORE, (0, 0))]
+    if memory:
+        limits += [(resource.RLIMIT_AS, (memory, memory)), (resource.RLIMIT_DATA, (memory, memory))]
+    for limit, value in limits:
+        resource.setrlimit(limit, value)
+    run_check(payload, _emitter(out_fd, payload["seq"]))
+
+
+def _read_exact(fd, n):
+    data = b""
+    while len(data) < n:
+        chunk = os.read(fd, n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _preload():
+    """Modules evalplus's workers have imported before a solution runs (their import under the
+    guard would fail, e.g. numpy needs os.getcwd): import them once, here."""
+    for name in ("numpy", "collections", "itertools", "functools", "heapq", "bisect", "re", "string",
+                 "hashlib", "statistics", "fractions", "decimal", "random", "typing", "copy", "operator"):
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - absent in a minimal image: solutions will fail as they would
+            pass
+
+
+def serve():
+    import shutil
+    import tempfile
+
+    if hasattr(sys, "set_int_max_str_digits"):
+        sys.set_int_max_str_digits(0)
+    _preload()
+    out_fd = os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *a: None)
+    pending = None
+    while True:
+        if pending is None:
+            kind = _read_exact(0, 1)
+            if kind is None:
+                return
+            if kind == b"S":
+                _read_exact(0, 8)  # a stop for a check that already ended
+                continue
+            data = _read_exact(0, int.from_bytes(_read_exact(0, 8), "big"))
+        else:
+            data, pending = pending, None
+        payload = pickle.loads(data)
+        emit = _emitter(out_fd, payload["seq"])
+        workdir = tempfile.mkdtemp(prefix="check-")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _child(payload, out_fd, workdir)
+            finally:
+                os._exit(0)
+        emit({"event": "pid", "pid": pid})
+        reason, pending = _supervise(pid, payload, wake_read)
+        _kill_group(pid)  # whatever it started in its session
+        shutil.rmtree(workdir, ignore_errors=True)
+        emit({"event": "exit", "reason": reason})
+
+
+def _kill_group(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _supervise(pid, payload, wake_read):
+    """Wait for the child; stop it on the evaluator's request or at the wall-clock budget."""
+    import select
+
+    deadline = time.monotonic() + payload["wall_budget"]
+    killed = ""
+    pending = None  # the next check, if the evaluator sent it early (a child can fake an "exit" record)
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if killed:
+                return killed, pending
+            if os.WIFSIGNALED(status):
+                sig = os.WTERMSIG(status)
+                if sig in (signal.SIGXCPU, signal.SIGKILL):
+                    return "CPU limit (%d s)" % math.ceil(payload["cpu_budget"]), pending
+                return "died of signal %d" % sig, pending
+            code = os.WEXITSTATUS(status)
+            return ("" if code == 0 else "exit code %d" % code), pending
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 and not killed:
+            killed = "wall-clock limit (%d s)" % payload["wall_budget"]
+            _kill_group(pid)
+            continue
+        ready, _, _ = select.select([0, wake_read], [], [], max(remaining, 0.05) if not killed else 0.05)
+        if wake_read in ready:
+            os.read(wake_read, 4096)
+        if 0 in ready:
+            kind = _read_exact(0, 1)
+            if kind == b"S":
+                seq = int.from_bytes(_read_exact(0, 8), "big")
+                if seq == payload["seq"] and not killed:
+                    killed = "stopped"
+                    _kill_group(pid)
+            elif kind == b"P" and pending is None:
+                pending = _read_exact(0, int.from_bytes(_read_exact(0, 8), "big"))
+            elif kind is None:  # the evaluator is gone
+                _kill_group(pid)
+                sys.exit(0)
+
+
 if __name__ == "__main__":
-    main()
+    serve()

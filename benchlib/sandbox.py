@@ -1,15 +1,15 @@
-"""Where untrusted solutions run: a separate, resource-limited process (`local`) or a container (`docker`).
+"""Where untrusted solutions run: a fork server (benchlib/runner.py --serve) in a separate, resource-
+limited process (`local`) or in a container (`docker`).
 
-Both run benchlib/runner.py and stream its JSON records back; neither ever loads a pickle produced by
-the untrusted side. The sandbox only enforces limits; judging happens in `evaluation`.
+The evaluator sends each check to a fork server and streams back its JSON records; it never loads a
+pickle from the untrusted side. The sandbox enforces limits only; judging happens in `evaluation`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import resource
+import pickle
 import select
 import shutil
 import signal
@@ -25,31 +25,31 @@ from typing import Callable
 
 from .errors import SandboxError
 
-__all__ = ["RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER"]
+__all__ = ["RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER", "OUTPUT_LIMIT"]
 
 RUNNER = Path(__file__).with_name("runner.py")
 MEMORY_LIMIT = int(os.environ.get("EVALPLUS_MAX_MEMORY_BYTES", 4 * 1024**3))  # evalplus's default, 4 GiB
 # outputs may be huge integers (factorials, Fibonacci numbers): decode them whole
 sys.set_int_max_str_digits(0)
-OUTPUT_LIMIT = 64 * 1024**2  # bytes of records one run may send back (at least; see evaluation)
-FILE_SIZE_LIMIT = 64 * 1024**2
+OUTPUT_LIMIT = 64 * 1024**2  # bytes of records one check may send back (at least; see evaluation)
+SLACK = 15.0  # seconds past a check's own wall budget before the fork server itself is presumed stuck
 
 
 @dataclass
 class RunOutcome:
-    """How a sandboxed run ended, apart from the records it sent."""
+    """How a check ended, apart from the records it sent."""
 
-    finished: bool  # the runner reported "done" or "load_error", or the judge stopped it early
-    reason: str  # "" when finished; else why it ended: cpu limit, wall limit, exit code, output limit
+    finished: bool  # the judge stopped it, or it sent "done"/"load_error" and exited
+    reason: str  # why the process ended: "" (normally), CPU limit, wall-clock limit, exit code, output limit
     wall: float
     received: int = 0  # bytes of records
 
 
-def _clean_env(tmp: str) -> dict[str, str]:
+def _clean_env(home: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": tmp,
-        "TMPDIR": tmp,
+        "HOME": home,
+        "TMPDIR": home,
         "LANG": "C.UTF-8",
         "PYTHONHASHSEED": "0",  # set and str ordering must not depend on the run
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -59,221 +59,239 @@ def _clean_env(tmp: str) -> dict[str, str]:
     }
 
 
-def _read_records(proc: subprocess.Popen, deadline: float, on_record: Callable[[dict], bool],
-                  output_limit: int | None) -> tuple[bool, str, int]:
-    """Feed records to `on_record` until it returns False, the stream ends, or a limit is hit."""
-    fd = proc.stdout.fileno()
-    pending: list[bytes] = []  # pieces of the current, unfinished line (one record can be huge)
-    received = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False, "wall-clock limit", received
-        ready, _, _ = select.select([fd], [], [], min(remaining, 1.0))
-        if not ready:
-            continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return False, "", received
-        received += len(chunk)
-        if output_limit is not None and received > output_limit:
-            return False, "output limit", received
-        lines = chunk.split(b"\n")
-        for piece in lines[:-1]:
-            pending.append(piece)
-            line = b"".join(pending)
-            pending = []
+class ForkServer:
+    """One `runner.py --serve` process and the protocol to run checks on it, one at a time."""
+
+    def __init__(self, command: list[str], **popen: object) -> None:
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, **popen)
+        self.seq = 0
+        self.pending: list[bytes] = []  # pieces of a record line not yet complete
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.proc.kill()
+        for stream in (self.proc.stdin, self.proc.stdout):
             try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                return False, "malformed record", received
-            if not isinstance(record, dict) or not on_record(record):
-                return True, "", received
-        if lines[-1]:
-            pending.append(lines[-1])
+                stream.close()
+            except OSError:
+                pass
+        self.proc.wait()
+
+    def _send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def run(self, payload: dict, cpu_budget: float, wall_budget: float, memory: int | None,
+            on_record: Callable[[dict], bool], output_limit: int | None) -> RunOutcome:
+        started = time.monotonic()
+        self.seq += 1
+        seq = self.seq
+        data = pickle.dumps({**payload, "seq": seq, "cpu_budget": cpu_budget, "wall_budget": wall_budget,
+                             "memory": memory}, protocol=pickle.HIGHEST_PROTOCOL)
+        stop = b"S" + seq.to_bytes(8, "big")
+        self._send(b"P" + len(data).to_bytes(8, "big") + data)
+        deadline = started + wall_budget + SLACK
+        judging = True
+        finished = False
+        reason = ""
+        received = 0
+        raw_for: dict | None = None
+        fd = self.proc.stdout.fileno()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Stuck("wall-clock limit")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise _Stuck("the sandbox process ended")
+            received += len(chunk)
+            if judging and output_limit is not None and received > output_limit:
+                judging, reason = False, "output limit"
+                self._send(stop)
+            lines = chunk.split(b"\n")
+            if len(lines) == 1:  # inside a long line: keep the pieces, join once (no quadratic copying)
+                self.pending.append(chunk)
+                continue
+            lines[0] = b"".join(self.pending) + lines[0]
+            last = lines.pop()
+            self.pending = [last] if last else []
+            for line in lines:
+                if raw_for is not None:  # the output line that follows an input's record
+                    raw_for["out_raw"] = line
+                    record, raw_for = raw_for, None
+                else:
+                    try:
+                        record = json.loads(line)
+                    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                        if judging:
+                            judging, reason = False, "malformed record"
+                            self._send(stop)
+                        continue
+                    if not isinstance(record, dict) or record.get("seq") != seq:
+                        continue  # stale, or forged by a previous check's leftovers
+                    if record.get("raw"):
+                        raw_for = record
+                        continue
+                if record.get("event") == "exit" and "pid" not in record:
+                    self.pending = []
+                    return RunOutcome(finished=finished, reason=reason or record.get("reason", ""),
+                                      wall=time.monotonic() - started, received=received)
+                if judging and record.get("event") != "pid" and not on_record(record):
+                    judging, finished = False, True
+                    self._send(stop)
 
 
-def _exit_reason(returncode: int | None, cpu_budget: float) -> str:
-    if returncode is None:
-        return "killed"
-    if returncode < 0:
-        sig = -returncode
-        if sig in (signal.SIGXCPU, signal.SIGKILL):
-            return f"CPU limit ({cpu_budget:.0f} s) or killed"
-        return f"died of signal {signal.Signals(sig).name}"
-    return f"exit code {returncode}"
+class _Stuck(Exception):
+    pass
 
 
-class LocalSandbox:
-    """A fresh Python per run: own session, private temp dir, clean environment, rlimits on memory,
-    CPU time, file size and core dumps, and a wall-clock backstop."""
+class _ForkServerPool:
+    """Fork servers shared by the evaluation's worker threads; a broken one is replaced."""
+
+    def __init__(self, start: Callable[[], ForkServer], memory: int | None) -> None:
+        self._start = start
+        self.memory = memory
+        self._lock = threading.Lock()
+        self._free: list[ForkServer] = []
+        self._all: list[ForkServer] = []
+
+    def run(self, payload: dict, cpu_budget: float, wall_budget: float, on_record: Callable[[dict], bool],
+            output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
+        with self._lock:
+            server = self._free.pop() if self._free else None
+        if server is None or not server.alive():
+            server = self._start()
+            with self._lock:
+                self._all.append(server)
+        started = time.monotonic()
+        try:
+            outcome = server.run(payload, cpu_budget, wall_budget, self.memory, on_record, output_limit)
+        except (_Stuck, BrokenPipeError, OSError) as exc:
+            server.close()
+            return RunOutcome(finished=False, reason=str(exc) or type(exc).__name__, wall=time.monotonic() - started)
+        with self._lock:
+            self._free.append(server)
+        return outcome
+
+    def close(self) -> None:
+        with self._lock:
+            for server in self._all:
+                server.close()
+            self._all.clear()
+            self._free.clear()
+
+
+class LocalSandbox(_ForkServerPool):
+    """Fork servers as local processes: own session, private temp dir, clean environment; each check a
+    fresh child with rlimits on memory, CPU time, file size and core dumps, plus a wall-clock limit."""
 
     name = "local"
 
     def __init__(self, python: str | None = None, memory_limit: int | None = MEMORY_LIMIT) -> None:
         self.python = python or sys.executable
-        self.memory_limit = memory_limit
+        self._home = tempfile.mkdtemp(prefix="benchlib-sbx-")
+        super().__init__(self._spawn, memory_limit)
+
+    def _spawn(self) -> ForkServer:
+        return ForkServer([self.python, "-s", str(RUNNER)], cwd=self._home, env=_clean_env(self._home),
+                          start_new_session=True)
 
     def describe(self) -> dict:
-        return {"backend": self.name, "python": self.python, "memory_limit": self.memory_limit,
+        return {"backend": self.name, "python": self.python, "memory_limit": self.memory,
                 "isolation": "process limits (rlimits, own session, private tmp)"}
 
     def close(self) -> None:
-        pass
-
-    def _limits(self, cpu_budget: float) -> Callable[[], None]:
-        cpu = max(1, math.ceil(cpu_budget))
-        memory = self.memory_limit
-
-        def apply() -> None:
-            limits = [(resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT), (resource.RLIMIT_CORE, 0)]
-            if memory:
-                limits += [(resource.RLIMIT_AS, memory), (resource.RLIMIT_DATA, memory)]
-            for limit, value in limits:
-                resource.setrlimit(limit, (value, value))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-
-        return apply
-
-    def run(self, payload: bytes, cpu_budget: float, wall_budget: float,
-            on_record: Callable[[dict], bool], output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
-        start = time.monotonic()
-        tmp = tempfile.mkdtemp(prefix="benchlib-sbx-")
-        try:
-            stdin_path = os.path.join(tmp, ".payload")
-            with open(stdin_path, "wb") as handle:
-                handle.write(payload)
-            with open(stdin_path, "rb") as stdin:
-                os.unlink(stdin_path)
-                proc = subprocess.Popen(
-                    [self.python, "-s", str(RUNNER)], stdin=stdin, stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL, cwd=tmp, env=_clean_env(tmp), start_new_session=True,
-                    preexec_fn=self._limits(cpu_budget), close_fds=True,
-                )
-            try:
-                finished, reason, received = _read_records(proc, start + wall_budget, on_record, output_limit)
-            finally:
-                _kill_group(proc)
-            if not finished and not reason:
-                reason = _exit_reason(proc.returncode, cpu_budget)
-            return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start, received=received)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        super().close()
+        shutil.rmtree(self._home, ignore_errors=True)
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.stdout.close()
-    proc.wait()
-
-
-class DockerSandbox:
-    """One long-lived container per worker (`--network none`, read-only root, memory/pids/cpu limits),
-    each run a `docker exec` of the runner under a hard `timeout`; leftovers are killed after every run."""
+class DockerSandbox(_ForkServerPool):
+    """Fork servers inside one container: `--network none`, read-only root, private tmpfs, memory and
+    pids limits, no new privileges; only the runner script is mounted (read-only)."""
 
     name = "docker"
 
-    def __init__(self, image: str, docker: str = "docker", python: str = "python3") -> None:
+    def __init__(self, image: str, workers: int, docker: str = "docker", python: str = "python3") -> None:
         self.image = image
         self.docker = docker
         self.python = python
-        self._lock = threading.Lock()
-        self._free: list[str] = []
-        self._all: list[str] = []
+        self.workers = workers
+        self.container = ""
+        super().__init__(self._spawn, MEMORY_LIMIT)
 
-    def describe(self) -> dict:
-        return {"backend": self.name, "image": self.image, "memory_limit": MEMORY_LIMIT,
-                "isolation": "docker: --network none, read-only root, memory/pids limits"}
-
-    def _start_container(self) -> str:
+    def _ensure_container(self) -> str:
+        if self.container:
+            return self.container
         name = f"benchlib-sbx-{uuid.uuid4().hex[:12]}"
+        memory = str(MEMORY_LIMIT * max(1, self.workers) + 512 * 1024**2)
         command = [
             self.docker, "run", "-d", "--rm", "--name", name, "--network", "none", "--read-only",
-            "--tmpfs", "/tmp:rw,exec,size=512m", "--memory", str(MEMORY_LIMIT), "--memory-swap", str(MEMORY_LIMIT),
-            "--pids-limit", "256", "--cpus", "1", "--security-opt", "no-new-privileges",
-            "-v", f"{RUNNER.parent}:/benchlib:ro", "-w", "/tmp", "-e", "PYTHONHASHSEED=0", "-e", "HOME=/tmp",
+            "--tmpfs", "/tmp:rw,exec,size=1g", "--memory", memory, "--memory-swap", memory,
+            "--pids-limit", str(128 * max(1, self.workers)), "--cpus", str(max(1, self.workers)),
+            "--security-opt", "no-new-privileges", "-v", f"{RUNNER.parent}:/benchlib:ro", "-w", "/tmp",
+            "-e", "PYTHONHASHSEED=0", "-e", "HOME=/tmp", "-e", "TMPDIR=/tmp", "-e", "OMP_NUM_THREADS=1",
             "--entrypoint", "sleep", self.image, "infinity",
         ]
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
             raise SandboxError(
                 f"cannot start the evaluation container from image {self.image}: {done.stderr.strip()[-300:]}",
-                "build or pull the image, or use the local sandbox: BENCH_SANDBOX=local",
+                "build or pull the image (BENCH_SANDBOX_IMAGE), or use the local sandbox: BENCH_SANDBOX=local",
             )
-        self._all.append(name)
+        self.container = name
         return name
 
-    def _acquire(self) -> str:
+    def _spawn(self) -> ForkServer:
         with self._lock:
-            if self._free:
-                return self._free.pop()
-            return self._start_container()
+            container = self._ensure_container()
+        return ForkServer([self.docker, "exec", "-i", container, self.python, "-s", "/benchlib/runner.py"],
+                          start_new_session=True)
 
-    def run(self, payload: bytes, cpu_budget: float, wall_budget: float,
-            on_record: Callable[[dict], bool], output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
-        start = time.monotonic()
-        container = self._acquire()
-        hard = max(1, math.ceil(wall_budget))
-        cpu = max(1, math.ceil(cpu_budget))
-        script = f"ulimit -t {cpu} -f {FILE_SIZE_LIMIT // 1024}; exec timeout -s KILL {hard} {self.python} -s /benchlib/runner.py"
-        proc = subprocess.Popen(
-            [self.docker, "exec", "-i", container, "sh", "-c", script],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        )
-        writer = threading.Thread(target=_feed, args=(proc, payload), daemon=True)
-        writer.start()
-        try:
-            finished, reason, received = _read_records(proc, start + wall_budget + 5, on_record, output_limit)
-        finally:
-            proc.kill()
-            proc.stdout.close()
-            proc.wait()
-            # end whatever the run left behind; pid 1 (sleep) survives kill -1
-            subprocess.run([self.docker, "exec", container, "kill", "-9", "-1"], capture_output=True)
-            with self._lock:
-                self._free.append(container)
-        if not finished and not reason:
-            reason = _exit_reason(proc.returncode if proc.returncode != -9 else None, cpu_budget)
-        return RunOutcome(finished=finished, reason=reason, wall=time.monotonic() - start, received=received)
+    def describe(self) -> dict:
+        return {"backend": self.name, "image": self.image, "memory_limit": self.memory,
+                "isolation": "docker: --network none, read-only root, tmpfs /tmp, memory/pids limits"}
 
     def close(self) -> None:
-        if self._all:
-            subprocess.run([self.docker, "rm", "-f", *self._all], capture_output=True)
-        self._all.clear()
-        self._free.clear()
+        super().close()
+        if self.container:
+            subprocess.run([self.docker, "rm", "-f", self.container], capture_output=True)
+            self.container = ""
 
 
-def _feed(proc: subprocess.Popen, payload: bytes) -> None:
-    try:
-        proc.stdin.write(payload)
-        proc.stdin.close()
-    except (BrokenPipeError, ValueError, OSError):
-        pass
-
-
-def docker_available(docker: str = "docker") -> bool:
+def docker_status(image: str, docker: str = "docker") -> str:
+    """"" when the engine answers and has the image; else why the docker sandbox cannot be used."""
     if not shutil.which(docker):
-        return False
+        return "docker is not installed"
     try:
-        return subprocess.run([docker, "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+        if subprocess.run([docker, "info"], capture_output=True, timeout=20).returncode != 0:
+            return "no Docker engine answers `docker info`"
+        if subprocess.run([docker, "image", "inspect", image], capture_output=True, timeout=20).returncode != 0:
+            return f"image {image} is not present (docker pull {image})"
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker does not answer ({exc})"
+    return ""
 
 
-def make_sandbox(choice: str, image: str, log: Callable[[str], None]) -> "LocalSandbox | DockerSandbox":
-    """`docker`, `local`, or `auto` (docker when an engine answers, else local, saying so)."""
+def make_sandbox(choice: str, image: str, workers: int, log: Callable[[str], None]) -> "LocalSandbox | DockerSandbox":
+    """`docker`, `local`, or `auto` (docker when the engine and image are there, else local, saying why)."""
     choice = choice.strip().lower()
     if choice not in ("auto", "docker", "local"):
-        raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX to auto, docker or local")
+        raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX (or sandbox=) to auto, docker or local")
     if choice == "local":
         return LocalSandbox()
-    if docker_available():
-        return DockerSandbox(image)
+    problem = docker_status(image)
+    if not problem:
+        return DockerSandbox(image, workers)
     if choice == "docker":
-        raise SandboxError("BENCH_SANDBOX=docker but no Docker engine answers `docker info`",
-                           "start dockerd, or use BENCH_SANDBOX=local")
-    log("no Docker engine reachable: evaluating in the local process sandbox (BENCH_SANDBOX=local)")
+        raise SandboxError(f"BENCH_SANDBOX=docker but {problem}", "start dockerd / provide the image, or use BENCH_SANDBOX=local")
+    log(f"docker sandbox unavailable ({problem}): evaluating in the local process sandbox")
     return LocalSandbox()

@@ -1,0 +1,143 @@
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import requests
+
+from benchlib.config import Profile
+from benchlib.errors import ServerError
+from benchlib.server import ProcessServer, compose_env, model_server, wait_healthy
+
+from conftest import DATASETS
+from fakeserver import FakeServer
+
+
+def test_health_waits_through_loading_then_succeeds():
+    answers = iter([503, 503, 200])
+    with FakeServer(health=lambda: next(answers, 200)) as server:
+        started = time.monotonic()
+        wait_healthy(server.url, timeout=10, alive=lambda: "")
+        assert time.monotonic() - started < 5
+
+
+def test_connection_refused_until_the_server_listens():
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    holder = {}
+
+    def start_later():
+        time.sleep(1.0)
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        class H(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        holder["server"] = HTTPServer(("127.0.0.1", port), H)
+        holder["server"].serve_forever()
+
+    threading.Thread(target=start_later, daemon=True).start()
+    wait_healthy(f"http://127.0.0.1:{port}", timeout=15, alive=lambda: "")
+    holder["server"].shutdown()
+
+
+def test_health_never_ready_times_out_with_the_log_tail(tmp_path):
+    log = tmp_path / "server.log"
+    log.write_text("\n".join(f"line {i}" for i in range(50)) + "\nloading model tensors\n")
+    with FakeServer(health=503) as server:
+        with pytest.raises(ServerError) as info:
+            wait_healthy(server.url, timeout=1.5, alive=lambda: "", log_file=log)
+    message = str(info.value)
+    assert "was not healthy after 2 s (last: HTTP 503" in message
+    assert "loading model tensors" in message and "line 20" not in message and "line 21" in message
+    assert "raise health_timeout" in message
+
+
+def test_a_server_that_dies_while_starting_is_reported_at_once(tmp_path):
+    server = ProcessServer([sys.executable, "-c", "import sys; print('error: model file is corrupt'); sys.exit(3)"],
+                           tmp_path / "server.log", tmp_path / "server.pid")
+    server.start()
+    with pytest.raises(ServerError) as info:
+        server.base_url(timeout=20)
+    assert "exited with code 3" in str(info.value) and "model file is corrupt" in str(info.value)
+    server.stop()
+
+
+def test_stop_escalates_when_sigterm_is_ignored(tmp_path):
+    code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('listening on http://127.0.0.1:1', flush=True); time.sleep(600)"
+    server = ProcessServer([sys.executable, "-c", code], tmp_path / "server.log", tmp_path / "server.pid")
+    server.start()
+    server.base_url(timeout=20)
+    started = time.monotonic()
+    server.stop(grace=1.0)
+    assert server.proc.poll() is not None and time.monotonic() - started < 10
+    assert not (tmp_path / "server.pid").exists()
+
+
+def test_orphan_from_a_killed_run_is_reaped(tmp_path):
+    code = "import time; print('listening on http://127.0.0.1:1', flush=True); time.sleep(600)"
+    orphan = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE)
+    orphan.stdout.readline()  # running the interpreter, not still being spawned
+    (tmp_path / "server.pid").write_text(f"{orphan.pid}\n{sys.executable}\n")
+    server = ProcessServer([sys.executable, "-c", code], tmp_path / "server.log", tmp_path / "server.pid")
+    server.start()
+    assert orphan.wait(timeout=10) == -signal.SIGKILL
+    server.stop()
+
+
+def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+    profile = Profile(name="bench-reference", server="reference", health_timeout=60)
+    with model_server(profile, "humaneval", str(DATASETS), tmp_path, tmp_path, lambda m: None) as server:
+        assert requests.get(server.base_url + "/health", timeout=5).status_code == 200
+        pid = int((tmp_path / "server.pid").read_text().split()[0])
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.base_url + "/health", timeout=2)
+
+
+def test_server_is_stopped_when_the_body_raises(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+    profile = Profile(name="bench-reference", server="reference", health_timeout=60)
+    with pytest.raises(KeyboardInterrupt):
+        with model_server(profile, "humaneval", str(DATASETS), tmp_path, tmp_path, lambda m: None) as server:
+            raise KeyboardInterrupt
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.base_url + "/health", timeout=2)
+
+
+def test_only_one_model_server_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+    profile = Profile(name="bench-reference", server="reference", health_timeout=60)
+    events = []
+
+    def second():
+        with model_server(profile, "humaneval", str(DATASETS), tmp_path / "b", tmp_path, events.append):
+            events.append("second up")
+
+    with model_server(profile, "humaneval", str(DATASETS), tmp_path / "a", tmp_path, lambda m: None):
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(1.5)
+        assert "second up" not in events and any("waiting for another model server" in e for e in events)
+    thread.join(timeout=60)
+    assert "second up" in events
+
+
+def test_compose_environment_carries_the_profile_without_touching_dotenv():
+    env = compose_env(Profile(name="bench-x", model="M.gguf", tensor_split="3,1", extra_args="--n-cpu-moe 24",
+                              parallel=2, models_dir="/models"))
+    assert env["LLAMA_MODEL"] == "M.gguf" and env["LLAMA_PARALLEL"] == "2" and env["MODELS_DIR"] == "/models"
+    assert env["LLAMA_ARGS"] == "--tensor-split 3,1 --flash-attn off --n-cpu-moe 24"
