@@ -121,6 +121,7 @@ class ProcessServer:
         self.pid_file = Path(pid_file)
         self.env = env
         self.proc: subprocess.Popen | None = None
+        self.log_offset = 0
 
     def start(self) -> None:
         _reap_orphan(self.pid_file)
@@ -128,6 +129,7 @@ class ProcessServer:
         with open(self.log_file, "ab") as log:
             log.write(f"\n$ {shlex.join(self.command)}\n".encode())
             log.flush()
+            self.log_offset = log.tell()  # earlier runs' lines (and their ports) are above this
             self.proc = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          preexec_fn=_die_with_parent, env=self.env)
         self.pid_file.write_text(f"{self.proc.pid}\n{self.command[0]}\n")
@@ -141,11 +143,10 @@ class ProcessServer:
     def base_url(self, timeout: float) -> str:
         """The URL the server prints once it listens (it may have picked its own port)."""
         deadline = time.monotonic() + timeout
-        offset = 0
         while True:
             try:
                 with open(self.log_file, "rb") as log:
-                    log.seek(offset)
+                    log.seek(self.log_offset)
                     text = log.read().decode("utf-8", "replace")
             except OSError:
                 text = ""
