@@ -32,12 +32,26 @@ DOIT_CONFIG = {
 }
 
 HERE = Path(__file__).resolve().parent
+
+
+def _data_dir():
+    """BENCH_DATA_DIR / datadir=, else an offline copy in ./datasets or ../shared/datasets, else None
+    (evalplus's cache, then download)."""
+    chosen = get_var("datadir", os.environ.get("BENCH_DATA_DIR"))
+    if chosen:
+        return chosen
+    for folder in (HERE / "datasets", HERE.parent / "shared" / "datasets"):
+        if any(folder.glob("*Plus-v*.jsonl*")):
+            return str(folder)
+    return None
+
+
 SETTINGS = pipeline.RunSettings(
     config=os.environ.get("BENCH_CONFIG", str(HERE / "models.conf")),
     results=os.environ.get("BENCH_RESULTS", str(HERE / "results")),
     project=str(HERE),
     dataset=get_var("dataset", os.environ.get("BENCH_DATASET", "humaneval")).lower(),
-    data_dir=get_var("datadir", os.environ.get("BENCH_DATA_DIR")) or None,
+    data_dir=_data_dir(),
     sandbox=get_var("sandbox", os.environ.get("BENCH_SANDBOX", "auto")),
     sandbox_image=os.environ.get("BENCH_SANDBOX_IMAGE", "ganler/evalplus:latest"),
     workers=default_workers(),
