@@ -21,6 +21,7 @@ from doit.tools import config_changed
 from benchlib import pipeline
 from benchlib.config import load_profiles
 from benchlib.datasets import dataset_id, get_spec
+from benchlib.errors import BenchError
 from benchlib.evaluation import default_workers, eval_settings
 
 DOIT_CONFIG = {
@@ -56,8 +57,11 @@ SETTINGS = pipeline.RunSettings(
     sandbox_image=os.environ.get("BENCH_SANDBOX_IMAGE", "ganler/evalplus:latest"),
     workers=default_workers(),
 )
-PROFILES = load_profiles(Path(SETTINGS.config))
-DATASET_ID = dataset_id(get_spec(SETTINGS.dataset), SETTINGS.data_dir)
+try:
+    PROFILES = load_profiles(Path(SETTINGS.config))
+    DATASET_ID = dataset_id(get_spec(SETTINGS.dataset), SETTINGS.data_dir)
+except BenchError as error:  # one clear line, not a traceback
+    sys.exit(f"ERROR: {error}")
 
 
 def _remove(*paths):

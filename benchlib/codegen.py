@@ -21,8 +21,9 @@ from .progress import Progress
 from .storage import Journal, atomic_write_text
 
 __all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "build_messages", "request_body",
-           "generate_samples", "GenerationSummary"]
+           "generate_samples", "GenerationSummary", "probe_token_cap"]
 
+PROBE_TOKENS = 4
 VOLATILE = ("latency", "timings")  # per-request measurements, not model output
 PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the request below
 SYSTEM_MESSAGE = "You are a helpful assistant good at coding."
@@ -58,6 +59,21 @@ class GenerationSummary:
     completion_tokens: int
     hit_token_limit: int
     empty_answers: int
+
+
+def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dict | None) -> dict:
+    """Which request field caps the answer's length on this server (evalplus sends `max_tokens`; some
+    servers honour only `max_completion_tokens`). One tiny request with each, first match wins."""
+    for field in ("max_tokens", "max_completion_tokens"):
+        body = request_body(model, task_prompt, PROBE_TOKENS, extra)
+        if field != "max_tokens":
+            body[field] = PROBE_TOKENS
+        completion = client.complete(body)
+        if completion.completion_tokens is not None and completion.completion_tokens <= PROBE_TOKENS:
+            return {"field": field, "honoured": True}
+        if completion.completion_tokens is None:
+            return {"field": "max_tokens", "honoured": None}  # no usage reported: cannot tell
+    return {"field": "max_tokens", "honoured": False}
 
 
 def _sanitize(content: str, entry_point: str) -> str:

@@ -93,4 +93,4 @@ def native_command(profile: Profile) -> tuple[list[str], dict, dict]:
     model = resolve_model(profile)
     command = [binary, *server_args(profile, model)]
     extra = {"cache_prompt": False} if profile.reproducible else {}
-    return command, {"backend": "native", "binary": binary, "model_path": str(model)}, extra
+    return command, {"backend": "native", "binary": binary, "model_path": str(model), "command": command}, extra

@@ -126,7 +126,7 @@ def _server_props(base_url: str) -> dict:
 def generate(name: str, settings: RunSettings):
     """doit action: make results/<profile>/<dataset>/samples.jsonl (resuming a journal if one exists)."""
     from .client import ChatClient
-    from .codegen import generate_samples, request_body
+    from .codegen import generate_samples, probe_token_cap, request_body
     from .datasets import dataset_id, get_spec, load_dataset
     from .server import model_server
 
@@ -149,14 +149,25 @@ def generate(name: str, settings: RunSettings):
                 if info.get("model_path"):
                     info["model"] = model_fingerprint(Path(info["model_path"]))
                 client = ChatClient(server.base_url, profile.request_timeout, alive=server.alive)
+                extra = dict(server.extra_body)
+                cap = {"field": "max_tokens", "honoured": None}
+                if profile.server != "reference":
+                    cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"],
+                                          extra)
+                    if cap["field"] != "max_tokens":
+                        extra[cap["field"]] = profile.max_tokens
+                        log(f"this server ignores max_tokens: sending {cap['field']} too")
+                    elif cap["honoured"] is False:
+                        log("WARNING: this server ignores the token cap; answers may exceed max_tokens")
                 summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens,
-                                           profile.parallel, header, server.extra_body, log, label=name)
+                                           profile.parallel, header, extra, log, label=name)
             log(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
                 f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
-            sampling = request_body(profile.request_model, "", profile.max_tokens, server.extra_body)
+            sampling = request_body(profile.request_model, "", profile.max_tokens, extra)
             sampling.pop("messages")
             _update_manifest(paths, "generation", {
                 "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling,
+                "token_cap": cap,
                 "profile": asdict(profile), "server_start_seconds": round(startup, 1),
                 "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
                 "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,

