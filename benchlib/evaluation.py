@@ -359,7 +359,7 @@ def evaluate_samples(
 def _trusted_sandbox():
     """Canonical solutions are trusted: no memory cap (evalplus computes them in-process)."""
 
-    return LocalSandbox(memory_limit=None)
+    return LocalSandbox(memory_limit=None, isolate=False)
 
 
 def _evalplus_version() -> str:

@@ -199,7 +199,9 @@ def evaluate(name: str, settings: RunSettings):
         profile = settings.profile(name)
         dataset = load_dataset(settings.dataset, settings.data_dir)
         with _log_to(paths.evaluation_log, name) as log:
-            factory = lambda: make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log)  # noqa: E731
+            hide = [settings.results, settings.data_dir, str(dataset.path.parent)]
+            factory = lambda: make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log,  # noqa: E731
+                                           hide)
             bar = Progress(f"{name} eval", len(dataset.problems))
             results = evaluate_samples(samples_path(profile, paths, settings.project), dataset, paths, factory,
                                        settings.sandbox, settings.workers, log,

@@ -29,6 +29,7 @@ WIRE_VERSION = 4
 _MAX_DEPTH = 100
 _BIG = 1 << 256
 FILE_SIZE_LIMIT = 64 * 1024**2
+PROCESS_LIMIT = 64  # processes of a check's user (a fork bomb stops here)
 WALL_FACTOR = 4
 _NO_OUTPUT = object()
 
@@ -238,11 +239,18 @@ def _child(payload, out_fd, workdir):
     memory = payload.get("memory")
     cpu = max(1, int(math.ceil(payload["cpu_budget"])))
     limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT,) * 2),
-              (resource.RLIMIT_CORE, (0, 0))]
+              (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))]
     if memory:
         limits += [(resource.RLIMIT_AS, (memory, memory)), (resource.RLIMIT_DATA, (memory, memory))]
     for limit, value in limits:
         resource.setrlimit(limit, value)
+    uid = payload.get("uid")
+    if uid and os.geteuid() == 0:
+        # an unprivileged user of its own: cannot signal the server, read private files, write outside
+        # its work dir, or exceed the process limit (which root ignores)
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
     run_check(payload, _emitter(out_fd, payload["seq"]))
 
 
@@ -297,6 +305,9 @@ def serve():
         payload = pickle.loads(data)
         emit = _emitter(out_fd, payload["seq"])
         workdir = tempfile.mkdtemp(prefix="check-")
+        uid = payload.get("uid")
+        if uid and os.geteuid() == 0:
+            os.chown(workdir, uid, uid)
         pid = os.fork()
         if pid == 0:
             try:
@@ -306,8 +317,33 @@ def serve():
         emit({"event": "pid", "pid": pid})
         reason, pending = _supervise(pid, payload, wake_read)
         _kill_group(pid)  # whatever it started in its session
+        if uid and os.geteuid() == 0:
+            _kill_user(uid)  # and whatever left the session (setsid, double fork)
         shutil.rmtree(workdir, ignore_errors=True)
         emit({"event": "exit", "reason": reason})
+
+
+def _kill_user(uid):
+    """SIGKILL every process of `uid` (the check's own user), repeated until none is left."""
+    for _ in range(100):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/status" % entry) as status:
+                    owner = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
+            except (OSError, StopIteration, ValueError):
+                continue
+            if owner == uid:
+                found = True
+                try:
+                    os.kill(int(entry), signal.SIGKILL)
+                except OSError:
+                    pass
+        if not found:
+            return
+        time.sleep(0.01)
 
 
 def _kill_group(pid):

@@ -66,6 +66,7 @@ class ForkServer:
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, **popen)
         self.seq = 0
+        self.uid = 0  # the user id checks run under (0: unchanged)
         self.pending: list[bytes] = []  # pieces of a record line not yet complete
 
     def alive(self) -> bool:
@@ -93,7 +94,7 @@ class ForkServer:
         self.seq += 1
         seq = self.seq
         data = pickle.dumps({**payload, "seq": seq, "cpu_budget": cpu_budget, "wall_budget": wall_budget,
-                             "memory": memory}, protocol=pickle.HIGHEST_PROTOCOL)
+                             "memory": memory, "uid": self.uid}, protocol=pickle.HIGHEST_PROTOCOL)
         stop = b"S" + seq.to_bytes(8, "big")
         self._send(b"P" + len(data).to_bytes(8, "big") + data)
         deadline = started + wall_budget + SLACK
@@ -190,24 +191,82 @@ class _ForkServerPool:
             self._free.clear()
 
 
+def _bwrap() -> str | None:
+    """The bubblewrap binary, if it is installed and works here (it needs namespaces)."""
+    path = shutil.which("bwrap")
+    if not path:
+        return None
+    try:
+        ok = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+                            capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        ok = False
+    return path if ok else None
+
+
+def _world_readable(path: str) -> bool:
+    """Whether a user of no group could read `path` (every folder above it searchable by others)."""
+    current = Path(path).resolve()
+    for folder in [current, *current.parents]:
+        try:
+            if not folder.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 class LocalSandbox(_ForkServerPool):
-    """Fork servers as local processes: own session, private temp dir, clean environment; each check a
-    fresh child with rlimits on memory, CPU time, file size and core dumps, plus a wall-clock limit."""
+    """Fork servers on this machine. With bubblewrap: no network, own pid/ipc namespaces, a read-only
+    view of the system with the home folders, results and datasets hidden, a private /tmp. Always: each
+    check a fresh child under a user id of its own (when run as root), with rlimits on memory, CPU time,
+    processes, file size and core dumps, and a wall-clock limit."""
 
     name = "local"
 
-    def __init__(self, python: str | None = None, memory_limit: int | None = MEMORY_LIMIT) -> None:
+    def __init__(self, python: str | None = None, memory_limit: int | None = MEMORY_LIMIT,
+                 hide: list[str] | None = None, isolate: bool = True) -> None:
         self.python = python or sys.executable
         self._home = tempfile.mkdtemp(prefix="benchlib-sbx-")
+        self.bwrap = _bwrap() if isolate else None
+        self.hide = [str(Path(h).resolve()) for h in (hide or []) if h]
+        can_drop = os.geteuid() == 0 and (self.bwrap is not None or _world_readable(sys.base_prefix))
+        self._uid_base = 200000 + (os.getpid() % 100000) * 16 if can_drop else 0
         super().__init__(self._spawn, memory_limit)
 
+    def _command(self) -> list[str]:
+        runner = [self.python, "-s", str(RUNNER)]
+        if not self.bwrap:
+            return runner
+        hidden = {os.path.expanduser("~"), "/root", "/home", *self.hide}
+        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        for folder in sorted(h for h in hidden if os.path.isdir(h)):
+            args += ["--tmpfs", folder]
+        # what Python needs, bound back where a hidden folder covered it
+        needed = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(RUNNER.parent), str(Path(self.python).parent)}
+        needed |= {p for p in sys.path if p and os.path.isdir(p)}
+        for path in sorted(needed):
+            if any(path == h or path.startswith(h + os.sep) for h in hidden) and os.path.exists(path):
+                args += ["--ro-bind", path, path]
+        args += ["--bind", self._home, self._home, "--unshare-net", "--unshare-pid", "--unshare-ipc",
+                 "--unshare-uts", "--die-with-parent", "--chdir", self._home, "--"]
+        return args + runner
+
     def _spawn(self) -> ForkServer:
-        return ForkServer([self.python, "-s", str(RUNNER)], cwd=self._home, env=_clean_env(self._home),
-                          start_new_session=True)
+        server = ForkServer(self._command(), cwd=self._home, env=_clean_env(self._home), start_new_session=True)
+        if self._uid_base:
+            server.uid = self._uid_base + len(self._all)
+        return server
 
     def describe(self) -> dict:
+        if self.bwrap:
+            isolation = ("bubblewrap: no network, own pid/ipc namespaces, read-only system, home/results/"
+                         "datasets hidden, private /tmp")
+        else:
+            isolation = "process limits only (bubblewrap not found: no network or filesystem isolation)"
         return {"backend": self.name, "python": self.python, "memory_limit": self.memory,
-                "isolation": "process limits (rlimits, own session, private tmp)"}
+                "isolation": isolation, "own_user": bool(self._uid_base),
+                "limits": "CPU time, memory, processes, file size, wall clock"}
 
     def close(self) -> None:
         super().close()
@@ -253,8 +312,10 @@ class DockerSandbox(_ForkServerPool):
     def _spawn(self) -> ForkServer:
         with self._lock:
             container = self._ensure_container()
-        return ForkServer([self.docker, "exec", "-i", container, self.python, "-s", "/benchlib/runner.py"],
-                          start_new_session=True)
+        server = ForkServer([self.docker, "exec", "-i", container, self.python, "-s", "/benchlib/runner.py"],
+                            start_new_session=True)
+        server.uid = 200000 + len(self._all)
+        return server
 
     def describe(self) -> dict:
         return {"backend": self.name, "image": self.image, "memory_limit": self.memory,
@@ -281,17 +342,26 @@ def docker_status(image: str, docker: str = "docker") -> str:
     return ""
 
 
-def make_sandbox(choice: str, image: str, workers: int, log: Callable[[str], None]) -> "LocalSandbox | DockerSandbox":
+def make_sandbox(choice: str, image: str, workers: int, log: Callable[[str], None],
+                 hide: list[str] | None = None) -> "LocalSandbox | DockerSandbox":
     """`docker`, `local`, or `auto` (docker when the engine and image are there, else local, saying why)."""
     choice = choice.strip().lower()
     if choice not in ("auto", "docker", "local"):
         raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX (or sandbox=) to auto, docker or local")
     if choice == "local":
-        return LocalSandbox()
+        return _local(log, hide)
     problem = docker_status(image)
     if not problem:
         return DockerSandbox(image, workers)
     if choice == "docker":
         raise SandboxError(f"BENCH_SANDBOX=docker but {problem}", "start dockerd / provide the image, or use BENCH_SANDBOX=local")
-    log(f"docker sandbox unavailable ({problem}): evaluating in the local process sandbox")
-    return LocalSandbox()
+    log(f"docker sandbox unavailable ({problem}): evaluating in the local sandbox")
+    return _local(log, hide)
+
+
+def _local(log: Callable[[str], None], hide: list[str] | None) -> LocalSandbox:
+    sandbox = LocalSandbox(hide=hide)
+    if not sandbox.bwrap:
+        log("bubblewrap (bwrap) not found or not usable: the local sandbox has no network or filesystem "
+            "isolation, only process limits (apt-get install bubblewrap)")
+    return sandbox

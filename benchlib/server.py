@@ -221,7 +221,7 @@ def compose_env(profile: Profile) -> dict[str, str]:
     if profile.reproducible:
         args += ["--flash-attn", "off"]
     args += profile.server_args
-    return {
+    env = {
         "LLAMA_MODEL": profile.model,
         "MODELS_DIR": str(Path(profile.models_dir).expanduser()),
         "LLAMA_CTX_SIZE": str(profile.ctx_size),
@@ -230,6 +230,9 @@ def compose_env(profile: Profile) -> dict[str, str]:
         "LLAMA_PORT": str(profile.port),
         "LLAMA_ARGS": shlex.join(args),
     }
+    if profile.image:
+        env["LLAMA_IMAGE"] = profile.image
+    return env
 
 
 class ComposeServer:
@@ -266,7 +269,7 @@ class ComposeServer:
             )
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.started = True
-        self._run("up", "-d", "--force-recreate")
+        self._run("up", "-d", "--force-recreate", self.profile.compose_service)
 
     def alive(self) -> str:
         state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", self.container],

