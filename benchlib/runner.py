@@ -361,13 +361,14 @@ def _supervise(pid, payload, wake_read):
     killed = ""
     pending = None  # the next check, if the evaluator sent it early (a child can fake an "exit" record)
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             if killed:
                 return killed, pending
             if os.WIFSIGNALED(status):
                 sig = os.WTERMSIG(status)
-                if sig in (signal.SIGXCPU, signal.SIGKILL):
+                if sig in (signal.SIGXCPU, signal.SIGKILL) and \
+                        usage.ru_utime + usage.ru_stime >= int(math.ceil(payload["cpu_budget"])) - 0.5:
                     return "CPU limit (%d s)" % math.ceil(payload["cpu_budget"]), pending
                 return "died of signal %d" % sig, pending
             code = os.WEXITSTATUS(status)

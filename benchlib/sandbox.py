@@ -238,16 +238,25 @@ class LocalSandbox(_ForkServerPool):
         runner = [self.python, "-s", str(RUNNER)]
         if not self.bwrap:
             return runner
-        hidden = {os.path.expanduser("~"), "/root", "/home", *self.hide}
+        hidden = sorted(h for h in {os.path.expanduser("~"), "/root", "/home", *self.hide} if os.path.isdir(h))
         args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        for folder in sorted(h for h in hidden if os.path.isdir(h)):
-            args += ["--tmpfs", folder]
-        # what Python needs, bound back where a hidden folder covered it
+        for folder in hidden:
+            args += ["--perms", "0755", "--tmpfs", folder]
+        # what Python needs, bound back where a hidden folder covered it (folders above it searchable,
+        # since checks run as an unprivileged user)
         needed = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(RUNNER.parent), str(Path(self.python).parent)}
         needed |= {p for p in sys.path if p and os.path.isdir(p)}
-        for path in sorted(needed):
-            if any(path == h or path.startswith(h + os.sep) for h in hidden) and os.path.exists(path):
-                args += ["--ro-bind", path, path]
+        made: set[str] = set(hidden)
+        for path in sorted(needed, key=len):
+            cover = next((h for h in hidden if path.startswith(h + os.sep)), None)
+            if cover is None or any(path == m or path.startswith(m + os.sep) for m in made - set(hidden)):
+                continue
+            for parent in reversed(Path(path).parents):
+                if str(parent).startswith(cover + os.sep) and str(parent) not in made:
+                    args += ["--perms", "0755", "--dir", str(parent)]
+                    made.add(str(parent))
+            args += ["--ro-bind", path, path]
+            made.add(path)
         args += ["--bind", self._home, self._home, "--unshare-net", "--unshare-pid", "--unshare-ipc",
                  "--unshare-uts", "--die-with-parent", "--chdir", self._home, "--"]
         return args + runner
