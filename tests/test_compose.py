@@ -35,7 +35,7 @@ def free_port() -> int:
 
 def compose_conf(project, model_dir, model_name, image, **overrides):
     keys = {"server": "compose", "compose_service": "llama-server-cpu", "image": image, "models_dir": model_dir,
-            "model": model_name, "port": free_port(), "ctx_size": 2048, "parallel": 2, "gpu_layers": 0,
+            "model": model_name, "port": free_port(), "ctx_size": 8192, "parallel": 2, "gpu_layers": 0,
             "max_tokens": 32, "health_timeout": 120, **overrides}
     (project / "models.conf").write_text("[bench-ctiny]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items()))
 
