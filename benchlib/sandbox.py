@@ -238,8 +238,9 @@ class LocalSandbox(_ForkServerPool):
         runner = [self.python, "-s", str(RUNNER)]
         if not self.bwrap:
             return runner
-        hidden = sorted(h for h in {os.path.expanduser("~"), "/root", "/home", *self.hide} if os.path.isdir(h))
-        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+        # a private /tmp, and no home folders, results or datasets
+        hidden = sorted(h for h in {"/tmp", os.path.expanduser("~"), "/root", "/home", *self.hide} if os.path.isdir(h))
+        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for folder in hidden:
             args += ["--perms", "0755", "--tmpfs", folder]
         # what Python needs, bound back where a hidden folder covered it (folders above it searchable,

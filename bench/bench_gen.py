@@ -1,0 +1,116 @@
+"""Generation speed: evalplus's own codegen (openai backend, greedy, sequential) vs benchlib's generation,
+against the same real llama-server, in the same run.
+
+    python bench/bench_gen.py                      # tiny random model (client overhead and batching show)
+    python bench/bench_gen.py --smollm2 --limit 40 # SmolLM2-135M-Instruct (a real model, compute-bound on CPU)
+
+Prints wall time, completion tokens/s, the server's own busy time (sum of prompt+decode ms from each
+response's `timings`) and how many answers are identical between the two clients.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from tabulate import tabulate  # noqa: E402
+
+from benchlib.client import ChatClient  # noqa: E402
+from benchlib.codegen import generate_samples  # noqa: E402
+from benchlib.config import Profile, load_profiles  # noqa: E402
+from benchlib.datasets import load_dataset  # noqa: E402
+from benchlib.layout import profile_paths  # noqa: E402
+from benchlib.native import find_llama_server, resolve_model  # noqa: E402
+from benchlib.server import ProcessServer, wait_healthy  # noqa: E402
+
+
+def start_server(model: Path, slots: int, ctx_per_slot: int, log: Path) -> ProcessServer:
+    binary = find_llama_server(Profile(name="bench"))
+    server = ProcessServer([binary, "-m", str(model), "--host", "127.0.0.1", "--port", "0", "-c",
+                            str(slots * ctx_per_slot), "--parallel", str(slots), "-ngl", "99", "--flash-attn", "off"],
+                           log, log.with_suffix(".pid"))
+    server.start()
+    url = server.base_url(120)
+    wait_healthy(url, 120, server.alive, log)
+    server.url = url
+    return server
+
+
+def run_evalplus(url: str, dataset_file: Path, root: Path, limit: int) -> tuple[float, dict]:
+    script = (
+        "from evalplus.codegen import run_codegen\n"
+        f"run_codegen(model='bench', dataset='humaneval', backend='openai', greedy=True, base_url='{url}/v1', "
+        f"root={str(root)!r}, id_range=[0, {limit}])\n"
+    )
+    env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset_file), "OPENAI_API_KEY": "none"}
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+    wall = time.monotonic() - started
+    raw = next(root.rglob("*.raw.jsonl"))
+    return wall, {r["task_id"]: r["solution"] for r in map(json.loads, raw.read_text().splitlines())}
+
+
+def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int) -> tuple[float, list[dict]]:
+    client = ChatClient(url, timeout=900)
+    paths = profile_paths(root, "bench", "humaneval")
+    started = time.monotonic()
+    generate_samples(dataset, paths, client, "bench", max_tokens, slots, {"bench": 1}, {"cache_prompt": False},
+                     lambda m: None)
+    wall = time.monotonic() - started
+    samples = [json.loads(line) for line in paths.samples.read_text().splitlines()]
+    stats = {json.loads(line)["task_id"]: json.loads(line) for line in paths.generation_stats.read_text().splitlines()}
+    for sample in samples:
+        sample["timings"] = stats[sample["task_id"]].get("timings", {})
+    return wall, samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--smollm2", action="store_true", help="SmolLM2-135M-Instruct instead of the tiny model")
+    parser.add_argument("--slots", type=int, default=4)
+    parser.add_argument("--limit", type=int, default=164, help="first N problems")
+    args = parser.parse_args()
+    args.max_tokens = 768  # evalplus's fixed cap
+    dataset = load_dataset("humaneval", args.data_dir)
+    dataset.problems = {t: dataset.problems[t] for t in dataset.task_ids[: args.limit]}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if args.smollm2:
+            model = resolve_model(load_profiles(ROOT / "models.conf")["bench-smollm2-135m"])
+            label = "SmolLM2-135M-Instruct Q4_1"
+        else:
+            from tinymodel import write_tiny_model
+
+            model, label = write_tiny_model(tmp / "tiny.gguf"), "tiny random LLaMA (2 layers, hidden 64)"
+        server = start_server(model, args.slots, 2048 + args.max_tokens, tmp / "server.log")
+        try:
+            ev_wall, ev_out = run_evalplus(server.url, dataset.path, tmp / "ev", args.limit)
+            our_wall, ours = run_ours(server.url, dataset, tmp / "ours", args.slots, args.max_tokens)
+        finally:
+            server.stop()
+    tokens = sum(s["completion_tokens"] or 0 for s in ours)
+    busy = sum((s["timings"].get("prompt_ms", 0) + s["timings"].get("predicted_ms", 0)) for s in ours) / 1000
+    same = sum(ev_out.get(s["task_id"]) == s["raw_solution"] for s in ours)
+    rows = [
+        ["evalplus 0.3.1 codegen (1 request at a time)", f"{ev_wall:.1f}", f"{tokens / ev_wall:.0f}", "1.00x"],
+        [f"benchlib ({args.slots} in flight)", f"{our_wall:.1f}", f"{tokens / our_wall:.0f}", f"{ev_wall / our_wall:.2f}x"],
+    ]
+    print(f"{label}: {len(ours)} HumanEval+ problems, max_tokens {args.max_tokens}, llama-server --parallel {args.slots}")
+    print(tabulate(rows, headers=["client", "wall s", "tokens/s", "speed-up"], tablefmt="github"))
+    print(f"\ncompletion tokens {tokens}; server busy time (sum of per-request prompt+decode) {busy:.1f} s; "
+          f"benchlib wall / (busy / slots) = {our_wall / (busy / args.slots):.2f}")
+    print(f"identical answers between the two clients: {same} of {len(ours)} "
+          "(evalplus does not disable llama-server's prompt cache)")
+
+
+if __name__ == "__main__":
+    main()
