@@ -223,6 +223,7 @@ def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], w
             sandbox = sandbox_factory()
             computed: dict[str, dict] = {}
             try:
+                sandbox.self_test()
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     futures = {pool.submit(_run_canonical, sandbox, dataset, t): t for t in dataset.task_ids}
                     for future in as_completed(futures):
@@ -300,6 +301,11 @@ def evaluate_samples(
     started = time.monotonic()
     truth = load_ground_truth(dataset, _trusted_sandbox, workers, log)
     sandbox = sandbox_factory()
+    try:
+        sandbox.self_test()
+    except BaseException:
+        sandbox.close()
+        raise
     header = {"samples_sha256": digest, "dataset_md5": dataset.md5, "eval_version": EVAL_VERSION}
     with Journal(paths.eval_journal, header) as journal:
         done = {r["index"]: r for r in journal}

@@ -63,8 +63,8 @@ class ForkServer:
     """One `runner.py --serve` process and the protocol to run checks on it, one at a time."""
 
     def __init__(self, command: list[str], **popen: object) -> None:
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, **popen)
+        popen.setdefault("stderr", subprocess.DEVNULL)
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **popen)
         self.seq = 0
         self.uid = 0  # the user id checks run under (0: unchanged)
         self.pending: list[bytes] = []  # pieces of a record line not yet complete
@@ -190,6 +190,29 @@ class _ForkServerPool:
             self._all.clear()
             self._free.clear()
 
+    def diagnostics(self) -> str:
+        """What the sandbox processes said on stderr (e.g. bubblewrap refusing a mount)."""
+        return ""
+
+    def self_test(self) -> None:
+        """Run a trivial known-good check: a sandbox that cannot run Python must fail loudly, not score 0."""
+        outputs: list[bytes] = []
+
+        def on_record(record: dict) -> bool:
+            if "out_raw" in record:
+                outputs.append(record["out_raw"])
+            return record.get("event") not in ("done", "load_error")
+
+        outcome = self.run({"code": "def probe():\n    return 41 + 1\n", "entry_point": "probe", "inputs": [[]],
+                            "time_limits": [30.0]}, 32, 120, on_record)
+        if outputs != [b"42"]:
+            said = self.diagnostics()
+            raise SandboxError(
+                f"the {getattr(self, 'name', '')} sandbox cannot run a trivial solution "
+                f"({outcome.reason or 'no result'}){': ' + said if said else ''}",
+                "see evaluation.log; try BENCH_SANDBOX=local, or check bubblewrap/docker on this machine",
+            )
+
 
 def _bwrap() -> str | None:
     """The bubblewrap binary, if it is installed and works here (it needs namespaces)."""
@@ -263,7 +286,10 @@ class LocalSandbox(_ForkServerPool):
         return args + runner
 
     def _spawn(self) -> ForkServer:
-        server = ForkServer(self._command(), cwd=self._home, env=_clean_env(self._home), start_new_session=True)
+        stderr = open(os.path.join(self._home, ".sandbox-stderr"), "ab")
+        server = ForkServer(self._command(), cwd=self._home, env=_clean_env(self._home), start_new_session=True,
+                            stderr=stderr)
+        stderr.close()
         if self._uid_base:
             server.uid = self._uid_base + len(self._all)
         return server
@@ -277,6 +303,12 @@ class LocalSandbox(_ForkServerPool):
         return {"backend": self.name, "python": self.python, "memory_limit": self.memory,
                 "isolation": isolation, "own_user": bool(self._uid_base),
                 "limits": "CPU time, memory, processes, file size, wall clock"}
+
+    def diagnostics(self) -> str:
+        try:
+            return Path(self._home, ".sandbox-stderr").read_text(errors="replace").strip()[-500:]
+        except OSError:
+            return ""
 
     def close(self) -> None:
         super().close()

@@ -217,3 +217,12 @@ def test_what_the_local_sandbox_can_see(tmp_path, bait):
     finally:
         sandbox.close()
     assert bait["hits"] == []
+
+
+def test_a_sandbox_that_cannot_run_python_fails_loudly(tmp_path, humaneval):
+    from benchlib.errors import SandboxError
+
+    broken = LocalSandbox(python=str(tmp_path / "no-python-here"))
+    with pytest.raises(SandboxError, match="sandbox cannot run a trivial solution"):
+        broken.self_test()
+    broken.close()
