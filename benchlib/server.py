@@ -373,7 +373,8 @@ def _run_compose(profile: Profile, compose_file: Path, log_file: Path, log):
         log(f"server healthy at {base_url} after {time.monotonic() - started:.1f} s")
         extra = {"cache_prompt": False} if profile.reproducible else {}
         yield ServerHandle(base_url=base_url, alive=server.alive, extra_body=extra,
-                           info={"backend": "compose", "env": compose_env(profile),
+                           info={"backend": "compose", "env": compose_env(profile), "compose_service": profile.compose_service,
+                                 "model_path": str(Path(profile.models_dir).expanduser() / profile.model),
                                  "startup_seconds": round(time.monotonic() - started, 1)})
     finally:
         server.stop()

@@ -53,6 +53,7 @@ def test_compose_profile_end_to_end(project, tiny_model, docker_engine):
     manifest = json.loads((root / "manifest.json").read_text())["generation"]
     assert manifest["server"]["backend"] == "compose" and manifest["server"]["env"]["LLAMA_MODEL"] == "tiny.gguf"
     assert manifest["server"]["props"].get("total_slots") == 2
+    assert manifest["server"]["model"]["file"] == "tiny.gguf" and len(manifest["server"]["model"]["sha256_head_tail"]) == 64
     assert "docker" in (root / "server.log").read_text() or "compose" in (root / "server.log").read_text()
     assert not container_running()
 
