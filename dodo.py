@@ -12,7 +12,6 @@ Task creation only reads models.conf: no container, network or GPU is touched un
 import os
 import shutil
 import sys
-from functools import partial
 from pathlib import Path
 
 from doit import get_var

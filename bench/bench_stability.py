@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import sys
 import tempfile
-import time
 from collections import defaultdict
 from pathlib import Path
 

@@ -7,7 +7,6 @@ appended durably to a journal; a rerun resumes at the first unfinished problem.
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass

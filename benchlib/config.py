@@ -5,7 +5,6 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
-import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -201,7 +200,3 @@ def _check_profile(profile: Profile, where) -> None:
         raise ConfigError(f"{where(name, 'extra_args')}: cannot split extra_args: {exc}", "check the quotes") from None
     if profile.base_url and not re.match(r"^https?://", profile.base_url):
         raise ConfigError(f"{where(name, 'base_url')}: base_url must start with http:// or https://, not {profile.base_url!r}")
-
-
-def config_path() -> Path:
-    return Path(os.environ.get("BENCH_CONFIG", "models.conf"))

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ProfilePaths", "profile_paths", "results_dir", "report_path", "cache_dir"]
+__all__ = ["ProfilePaths", "profile_paths", "report_path", "cache_dir"]
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,6 @@ class ProfilePaths:
     @property
     def status(self) -> Path:  # why the last run of this profile failed, if it did
         return self.root / "status.json"
-
-
-def results_dir() -> Path:
-    return Path(os.environ.get("BENCH_RESULTS", "results"))
 
 
 def profile_paths(results: Path, profile: str, dataset: str) -> ProfilePaths:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass

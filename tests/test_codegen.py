@@ -10,7 +10,7 @@ from benchlib.codegen import generate_samples, request_body
 from benchlib.errors import GenerationError
 from benchlib.layout import profile_paths
 
-from conftest import HUMANEVAL, ROOT
+from conftest import HUMANEVAL
 from fakeserver import FakeServer, completion
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from benchlib.evaluation import PHASES, check_solution, evaluate_samples, load_ground_truth
+from benchlib.evaluation import check_solution, evaluate_samples, load_ground_truth
 from benchlib.layout import profile_paths
-from benchlib.sandbox import DockerSandbox, LocalSandbox, _bwrap
+from benchlib.sandbox import DockerSandbox, LocalSandbox
 
 import docker_images
 

@@ -134,7 +134,7 @@ def test_kill_9_during_evaluation_then_rerun_resumes(project):
     time.sleep(1.0)
     assert not our_processes(project), "sandbox processes outlived the killed run"
     assert not (root / "eval_results.json").exists()
-    rerun = doit(project, "eval:bench-reference")
+    doit(project, "eval:bench-reference")
     assert "resuming evaluation:" in (root / "evaluation.log").read_text()
     evaluated = results(project)[1]
     assert evaluated["pass_at_1"] == {"base": 100.0, "plus": 100.0}

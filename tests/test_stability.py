@@ -1,6 +1,5 @@
 """Scores do not depend on the machine's load (the reduced CI form of bench/bench_stability.py)."""
 
-import json
 import multiprocessing
 
 import pytest
