@@ -141,8 +141,11 @@ def check_solution(sandbox, dataset: Dataset, task_id: str, code: str, truth: di
         record[f"{phase}_status"] = outcome.status
         record[f"{phase}_detail"] = outcome.detail
         failed = outcome.failed_input
-        record[f"{phase}_fail_tests"] = [] if outcome.status == "pass" or failed is None else [
-            _short(dataset.inputs(task_id, phase)[failed]) if failed < len(dataset.inputs(task_id, phase)) else "?"]
+        fail_tests = []
+        if outcome.status != "pass" and failed is not None:
+            inputs = dataset.inputs(task_id, phase)  # MBPP+ inputs are rebuilt on each call: once here
+            fail_tests = [_short(inputs[failed]) if failed < len(inputs) else "?"]
+        record[f"{phase}_fail_tests"] = fail_tests
     return record
 
 
