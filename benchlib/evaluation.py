@@ -26,7 +26,7 @@ __all__ = ["EVAL_VERSION", "evaluate_samples", "load_ground_truth", "check_solut
            "eval_settings", "default_workers"]
 
 EVAL_VERSION = 1  # bump when eval_results.json's meaning or format changes
-GT_VERSION = 2
+GT_VERSION = 3
 MIN_TIME_LIMIT = 1.0  # evalplus DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus DEFAULT_GT_TIME_LIMIT_FACTOR
 PHASES = ("base", "plus")

@@ -7,15 +7,18 @@ fast and gives every check a clean process. Protocol on its stdin (from the eval
   b"P" + 8-byte length + pickle {"seq", "code", "entry_point", "inputs", "time_limits",
                                   "cpu_budget", "wall_budget", "memory"}   run one check
   b"S" + 8-byte seq                                                     stop that check now
-and JSON lines on its stdout, each carrying "seq": {"event": "pid"}, {"event": "start"}, one
-{"i", "cpu"} + a raw line with the output's encoding (or {"i", "error", "cpu"}) per input, {"event": "done"} or {"event": "load_error"}, and finally
-{"event": "exit", "reason"} from the server itself once the child is gone. Outputs are plain tagged
+and lines on its stdout, each carrying the check's seq: JSON records {"event": "pid"}, {"event": "start"},
+per input either `=seq i cpu <the output's encoding>` or {"i", "error", "cpu"}, then {"event": "done"} or
+{"event": "load_error"}, and finally {"event": "exit", "reason"} from the server itself once the child is
+gone. Output lines are batched (see _Emitter). Outputs are plain tagged
 data (see `encode`), never pickles; expected outputs never enter this process: the evaluator judges.
 Per-input limits are CPU seconds (ITIMER_PROF), so a busy machine does not turn a correct solution
 into a timeout, with a generous wall-clock limit beside them for code that sleeps or blocks; the
 evaluator adds the hard CPU rlimit and a wall-clock backstop for the whole run.
 """
 
+import array
+import binascii
 import io
 import json
 import math
@@ -25,13 +28,15 @@ import signal
 import sys
 import time
 
-WIRE_VERSION = 4
+WIRE_VERSION = 7
 _MAX_DEPTH = 100
 _BIG = 1 << 256
 FILE_SIZE_LIMIT = 64 * 1024**2
 PROCESS_LIMIT = 64  # processes of a check's user (a fork bomb stops here)
 WALL_FACTOR = 4
 _NO_OUTPUT = object()
+FLUSH_SECONDS = 0.02
+FLUSH_BYTES = 1 << 20
 
 
 class _Unencodable(Exception):
@@ -85,6 +90,92 @@ def encode(x, depth=0):
             value = _base_value(x, base)
             return {"$sub": [base.__name__, encode(value, depth + 1)]}
     return {"$obj": t.__qualname__ if isinstance(getattr(t, "__qualname__", None), str) else "?"}
+
+
+_SCALARS = frozenset((int, float, bool, str, type(None)))
+_NUMBERS = frozenset((int, float, bool))
+_EXACT = 1 << 53
+NUMBER_LIST_MIN = 64
+
+
+class _Plain:
+    """An output whose JSON text is already the wire encoding (see `_plain_or_encoded`)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+
+def _is_plain(x, depth=0):
+    """Whether encode(x) would be x itself: lists (of lists) of exact plain types, ints within range.
+    Checked with C-level passes (map(type), min/max), not a Python call per element."""
+    t = type(x)
+    if t in _SCALARS:
+        return t is not int or -_BIG < x < _BIG
+    if t is not list or depth > _MAX_DEPTH:
+        return False
+    types = set(map(type, x))
+    if types <= _SCALARS:
+        if int in types:
+            if types <= _NUMBERS:
+                return -_BIG < min(x) and max(x) < _BIG
+            return all(-_BIG < v < _BIG for v in x if type(v) is int)
+        return True
+    if types == {list}:
+        return all(_is_plain(v, depth + 1) for v in x)
+    return False
+
+
+def _number_list(x):
+    """A long list of floats (maybe with some ints or bools) as {"$n": [positions of the ints, positions
+    of the bools, base64 of all values as IEEE doubles]}: exact, and several times faster than writing
+    each float's decimal repr. Only where every value survives as a double: finite floats, ints within
+    2**53. Every step is a C-level pass over the list, plus one Python step per int or bool."""
+    if type(x) is not list or len(x) < NUMBER_LIST_MIN:
+        return None
+    types = list(map(type, x))
+    n_float = types.count(float)
+    if not n_float:
+        return None  # ints alone: their JSON text is compact and fast already
+    positions = {}
+    for kind in (int, bool):
+        found, at = [], -1
+        for _ in range(types.count(kind)):
+            at = types.index(kind, at + 1)
+            found.append(at)
+        positions[kind] = found
+    if n_float + len(positions[int]) + len(positions[bool]) != len(x):
+        return None
+    if any(not -_EXACT <= x[at] <= _EXACT for at in positions[int]):
+        return None
+    try:
+        values = array.array("d", x)
+    except OverflowError:
+        return None
+    if not math.isfinite(sum(values)):
+        return None  # nan or inf: the general path tags them
+    return _Plain('{"$n": [%s, %s, "%s"]}' % (json.dumps(positions[int]), json.dumps(positions[bool]),
+                                            binascii.b2a_base64(values.tobytes(), newline=False).decode()))
+
+
+def _plain_or_encoded(out):
+    """The wire encoding of `out`: for plain data (the common case: numbers, strings, lists of them)
+    the JSON text straight away, which equals json.dumps(encode(out)) but skips a Python call per element;
+    non-finite floats (not JSON) take the general path."""
+    numbers = _number_list(out)
+    if numbers is not None:
+        return numbers
+    if _is_plain(out):
+        try:
+            return _Plain(json.dumps(out, allow_nan=False))
+        except ValueError:
+            pass
+    return encode(out)
+
+
+def _dumps(encoded):
+    return encoded.text if type(encoded) is _Plain else json.dumps(encoded)
 
 
 def _base_value(x, base):
@@ -160,23 +251,45 @@ def _evalplus_guard():
         sys.modules[name] = None
 
 
-def _emitter(fd, seq):
-    dumps = json.dumps
-    write = os.write
+class _Emitter:
+    """Writes JSON record lines to the evaluator, in batches: a record waits at most FLUSH_SECONDS (or
+    FLUSH_BYTES) before it leaves, so a check with a thousand fast inputs costs a few writes, not a
+    thousand, while a wrong output still reaches the judge (which stops the check) within milliseconds.
+    Events and errors leave at once. Records still waiting when the process is killed are lost: the
+    check fails either way."""
 
-    def emit(record, out=_NO_OUTPUT):
-        """One JSON line; with `out`, a second line holding the output's encoding (raw, so the
-        evaluator can compare it with the expected encoding without parsing it)."""
-        record["seq"] = seq
-        text = dumps(record) + "\n"
-        if out is not _NO_OUTPUT:
-            record["raw"] = 1
-            text = dumps(record) + "\n" + dumps(out) + "\n"
-        data = text.encode("utf-8", "surrogatepass")
+    def __init__(self, fd, seq):
+        self.fd = fd
+        self.seq = seq
+        self.parts = []
+        self.size = 0
+        self.last = time.monotonic()
+
+    def __call__(self, record, fresh_line=False):
+        """An event or error: one JSON line, sent at once with anything still waiting. `fresh_line`
+        ends whatever partial line a killed child left in the pipe first."""
+        record["seq"] = self.seq
+        self._add(("\n" if fresh_line else "") + json.dumps(record) + "\n")
+        self.flush()
+
+    def output(self, i, cpu, encoded):
+        """Input i's output: `=seq i cpu encoding` on one line (the encoding is JSON text, which never
+        holds a raw newline), so the evaluator can compare it with the expected encoding unparsed."""
+        self._add("=%d %d %r %s\n" % (self.seq, i, cpu, _dumps(encoded)))
+        now = time.monotonic()
+        if self.size >= FLUSH_BYTES or now - self.last >= FLUSH_SECONDS:
+            self.flush()
+
+    def _add(self, text):
+        self.parts.append(text)
+        self.size += len(text)
+
+    def flush(self):
+        data = "".join(self.parts).encode("utf-8", "surrogatepass")
+        self.parts, self.size, self.last = [], 0, time.monotonic()
+        write = os.write
         while data:
-            data = data[write(fd, data):]
-
-    return emit
+            data = data[write(self.fd, data):]
 
 
 def run_check(payload, emit):
@@ -196,7 +309,6 @@ def run_check(payload, emit):
     except BaseException as exc:  # noqa: BLE001 - anything the code raises is a failed load
         emit({"event": "load_error", "error": type(exc).__name__})
         return
-    encoded = None
     for i, (args, limit) in enumerate(zip(payload["inputs"], payload["time_limits"])):
         start = clock()
         try:
@@ -208,16 +320,18 @@ def run_check(payload, emit):
             finally:
                 setitimer(signal.ITIMER_PROF, 0)
                 setitimer(signal.ITIMER_REAL, 0)
-            encoded = encode(out)
-            record = {"i": i, "cpu": clock() - start}
+            encoded = _plain_or_encoded(out)
+            cpu = clock() - start
         except TimeoutException:
-            record = {"i": i, "error": "timeout", "cpu": clock() - start}
+            emit({"i": i, "error": "timeout", "cpu": clock() - start})
+            continue
         except BaseException as exc:  # noqa: BLE001
-            record = {"i": i, "error": type(exc).__name__, "cpu": clock() - start}
+            emit({"i": i, "error": type(exc).__name__, "cpu": clock() - start})
+            continue
         try:
-            emit(record, encoded if "error" not in record else _NO_OUTPUT)
+            emit.output(i, cpu, encoded)
         except (Exception, MemoryError):  # noqa: BLE001 - e.g. too large to serialise within the limits
-            record = encoded = None
+            encoded = None
             emit({"i": i, "error": "unencodable output", "cpu": clock() - start})
         encoded = None
     emit({"event": "done"})
@@ -251,7 +365,7 @@ def _child(payload, out_fd, workdir):
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    run_check(payload, _emitter(out_fd, payload["seq"]))
+    run_check(payload, _Emitter(out_fd, payload["seq"]))
 
 
 def _read_exact(fd, n):
@@ -267,7 +381,7 @@ def _read_exact(fd, n):
 def _preload():
     """Modules evalplus's workers have imported before a solution runs (their import under the
     guard would fail, e.g. numpy needs os.getcwd): import them once, here."""
-    for name in ("numpy", "collections", "itertools", "functools", "heapq", "bisect", "re", "string",
+    for name in ("subprocess", "faulthandler", "numpy", "collections", "itertools", "functools", "heapq", "bisect", "re", "string",
                  "hashlib", "statistics", "fractions", "decimal", "random", "typing", "copy", "operator"):
         try:
             __import__(name)
@@ -303,7 +417,7 @@ def serve():
         else:
             data, pending = pending, None
         payload = pickle.loads(data)
-        emit = _emitter(out_fd, payload["seq"])
+        emit = _Emitter(out_fd, payload["seq"])
         workdir = tempfile.mkdtemp(prefix="check-")
         uid = payload.get("uid")
         if uid and os.geteuid() == 0:
@@ -320,7 +434,7 @@ def serve():
         if uid and os.geteuid() == 0:
             _kill_user(uid)  # and whatever left the session (setsid, double fork)
         shutil.rmtree(workdir, ignore_errors=True)
-        emit({"event": "exit", "reason": reason})
+        emit({"event": "exit", "reason": reason}, fresh_line=True)
 
 
 def _kill_user(uid):

@@ -7,6 +7,7 @@ pickle from the untrusted side. The sandbox enforces limits only; judging happen
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pickle
@@ -65,6 +66,10 @@ class ForkServer:
     def __init__(self, command: list[str], **popen: object) -> None:
         popen.setdefault("stderr", subprocess.DEVNULL)
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, **popen)
+        try:  # large outputs arrive in fewer, larger reads
+            fcntl.fcntl(self.proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
         self.seq = 0
         self.uid = 0  # the user id checks run under (0: unchanged)
         self.pending: list[bytes] = []  # pieces of a record line not yet complete
@@ -102,7 +107,6 @@ class ForkServer:
         finished = False
         reason = ""
         received = 0
-        raw_for: dict | None = None
         fd = self.proc.stdout.fileno()
         while True:
             remaining = deadline - time.monotonic()
@@ -122,26 +126,23 @@ class ForkServer:
             if len(lines) == 1:  # inside a long line: keep the pieces, join once (no quadratic copying)
                 self.pending.append(chunk)
                 continue
-            lines[0] = b"".join(self.pending) + lines[0]
+            if self.pending:
+                self.pending.append(lines[0])
+                lines[0] = b"".join(self.pending)
             last = lines.pop()
             self.pending = [last] if last else []
             for line in lines:
-                if raw_for is not None:  # the output line that follows an input's record
-                    raw_for["out_raw"] = line
-                    record, raw_for = raw_for, None
-                else:
-                    try:
-                        record = json.loads(line)
-                    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-                        if judging:
-                            judging, reason = False, "malformed record"
-                            self._send(stop)
-                        continue
-                    if not isinstance(record, dict) or record.get("seq") != seq:
-                        continue  # stale, or forged by a previous check's leftovers
-                    if record.get("raw"):
-                        raw_for = record
-                        continue
+                if not line:
+                    continue  # the server ends a killed child's partial line before its "exit"
+                try:
+                    record = _parse_record(line)
+                except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                    if judging:
+                        judging, reason = False, "malformed record"
+                        self._send(stop)
+                    continue
+                if not isinstance(record, dict) or record.get("seq") != seq:
+                    continue  # stale, or forged by a previous check's leftovers
                 if record.get("event") == "exit" and "pid" not in record:
                     self.pending = []
                     return RunOutcome(finished=finished, reason=reason or record.get("reason", ""),
@@ -149,6 +150,14 @@ class ForkServer:
                 if judging and record.get("event") != "pid" and not on_record(record):
                     judging, finished = False, True
                     self._send(stop)
+
+
+def _parse_record(line: bytes):
+    """A runner line: `=seq i cpu encoding` (an output, its encoding kept as raw bytes) or a JSON record."""
+    if line[:1] == b"=":
+        seq, index, cpu, raw = line[1:].split(b" ", 3)  # ValueError if malformed
+        return {"seq": int(seq), "i": int(index), "cpu": float(cpu), "out_raw": raw}
+    return json.loads(line)
 
 
 class _Stuck(Exception):

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchlib.evaluation import evaluate_samples
+from benchlib.evaluation import _trusted_sandbox, check_phase, evaluate_samples, load_ground_truth
 from benchlib.layout import profile_paths
 from benchlib.sandbox import LocalSandbox
 
@@ -80,3 +80,31 @@ def test_find_zero_right_and_wrong_roots(tmp_path, humaneval):
     right = evaluate_samples(samples, humaneval, paths, LocalSandbox, "local", 2, lambda m: None)
     assert right["pass_at_1"] == {"base": 100.0, "plus": 100.0}
     assert right["eval"]["HumanEval/32"][0]["plus_status"] == "pass"
+
+
+@pytest.mark.parametrize("mistake, detail", [
+    ("out[-1] += 1e-3", "wrong output"),  # a float list, sent as doubles
+    ("out = [str(v) for v in out]", "wrong output"),  # same values, wrong type
+    ("raise KeyError(n)", "raised KeyError"),
+])
+def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, mistake, detail):
+    """The runner sends outputs in batches; the verdict must still name the exact input that failed."""
+    task, wrong_at = "HumanEval/130", 40
+    problem = humaneval.problems[task]
+    code = problem["prompt"] + problem["canonical_solution"] + (
+        "\n_right, _calls = tri, [0]\n"
+        "def tri(n):\n"
+        "    _calls[0] += 1\n"
+        "    out = _right(n)\n"
+        f"    if _calls[0] > {wrong_at}:\n"
+        f"        {mistake}\n"
+        "    return out\n")
+    truth = load_ground_truth(humaneval, _trusted_sandbox, 2, lambda m: None)[task]["plus"]
+    sandbox = LocalSandbox()
+    try:
+        result = check_phase(sandbox, humaneval, task, code, "plus", truth)
+        right = check_phase(sandbox, humaneval, task, problem["prompt"] + problem["canonical_solution"], "plus", truth)
+    finally:
+        sandbox.close()
+    assert (result.status, result.failed_input, result.detail) == ("fail", wrong_at, detail)
+    assert right.status == "pass"

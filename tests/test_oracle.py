@@ -7,14 +7,20 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from benchlib.oracle import Judge, Opaque, decode
-from benchlib.runner import encode
-
 import json
+
+from benchlib.evaluation import _decode_raw
+from benchlib.oracle import Judge, Opaque, decode
+from benchlib.runner import _dumps, _plain_or_encoded, encode
 
 
 def roundtrip(value):
     return decode(json.loads(json.dumps(encode(value))))
+
+
+def wire(value) -> bytes:
+    """What the runner really sends for an output (fast paths included)."""
+    return _dumps(_plain_or_encoded(value)).encode()
 
 
 @pytest.mark.parametrize("value", [
@@ -84,3 +90,54 @@ def test_mbpp_special_oracles():
     assert Judge("mbpp", "similar_elements", 0, False).passes([], (5, 4), (4, 5))
     assert Judge("mbpp", "check_str", 0, True).passes([], "match", True)
     assert not Judge("mbpp", "check_str", 0, True).passes([], None, True)
+
+
+NUMBER_LISTS = [
+    [0.1 * i for i in range(100)],  # floats only
+    [1, 3] + [2.0 + i for i in range(98)],  # HumanEval/130's shape: a few ints among floats
+    [True, 1.5, False, -2] * 30,  # bools and ints keep their types
+    [-0.0, 5e-324, 1e300, -1e-300] * 20,  # signed zero, subnormal, extremes
+    [2**53, -(2**53), 0.5] * 30,  # ints at the edge of exactness
+]
+
+
+@pytest.mark.parametrize("value", NUMBER_LISTS + [
+    [2**53 + 1, 0.5] * 40,  # an int a double cannot hold: general path
+    [float("nan")] + [1.0] * 80, [float("inf")] + [1.0] * 80,  # non-finite: general path, tagged
+    [1.0, "a"] * 40, [[1.0, 2.0]] * 40, list(range(100)), "text", 7, 2**300, 1.25, None,
+])
+def test_the_runner_fast_paths_roundtrip_values_and_element_types(value):
+    out = _decode_raw(wire(value))
+    if isinstance(value, list) and any(isinstance(v, float) and math.isnan(v) for v in value):
+        assert math.isnan(out[0]) and out[1:] == value[1:]
+        return
+    assert out == value and type(out) is type(value)
+    if isinstance(value, list):
+        assert [type(v) for v in out] == [type(v) for v in value]
+        assert [math.copysign(1, v) for v in out if type(v) is float] == \
+            [math.copysign(1, v) for v in value if type(v) is float]
+
+
+def test_long_float_lists_travel_as_doubles_and_other_plain_data_as_the_general_encoding():
+    for value in NUMBER_LISTS:
+        assert wire(value).startswith(b'{"$n": ')
+    for value in ([1.0, "a"] * 40, [[1.0, 2.0]] * 40, list(range(100)), [1.5, 2], "x\n\u00e9", 2**300,
+                  [float("nan")] + [1.0] * 80, {"k": [1.0]}):
+        assert wire(value) == json.dumps(encode(value)).encode()
+
+
+@pytest.mark.parametrize("forged", [
+    '{"$n": [[], [], "AAAAAAAA8D8="]}',  # fine: one double, 1.0
+    '{"$n": [[5], [], "AAAAAAAA8D8="]}',  # int position out of range
+    '{"$n": [[0], [], "mpmZmZmZuT8="]}',  # "int" 0.1
+    '{"$n": [["0"], [], "AAAAAAAA8D8="]}',  # position not an int
+    '{"$n": [[], [], "AAAA"]}',  # not a whole double
+    '{"$n": [[], [], "%%%"]}',  # not base64
+    '{"$n": [[], []]}',  # missing data
+])
+def test_forged_number_lists_decode_to_a_failing_value_not_an_error(forged):
+    out = _decode_raw(forged.encode())
+    if forged.startswith('{"$n": [[], [], "AAAAAAAA8D8="'):
+        assert out == [1.0]
+    else:
+        assert isinstance(out, Opaque)
