@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import mmap
 import os
 import pickle
 import time
@@ -20,13 +21,13 @@ from .layout import ProfilePaths, cache_dir
 from .oracle import FIND_ZERO_RULE, MBPP_OUTPUT_NOT_NONE_TASKS, Judge, Opaque, decode, is_floats
 from .samples import read_samples, samples_digest
 from .sandbox import OUTPUT_LIMIT, LocalSandbox
-from .storage import Journal, atomic_write_json
+from .storage import Journal, atomic_write_bytes, atomic_write_json
 
 __all__ = ["EVAL_VERSION", "evaluate_samples", "load_ground_truth", "check_solution", "PhaseTruth",
            "eval_settings", "default_workers"]
 
 EVAL_VERSION = 1  # bump when eval_results.json's meaning or format changes
-GT_VERSION = 3
+GT_VERSION = 4
 MIN_TIME_LIMIT = 1.0  # evalplus DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus DEFAULT_GT_TIME_LIMIT_FACTOR
 PHASES = ("base", "plus")
@@ -43,17 +44,26 @@ def eval_settings(dataset_id: str, sandbox: str) -> dict:
 
 @dataclass
 class PhaseTruth:
-    """Expected outputs of one phase (as their wire encoding) and the CPU time limit of each input."""
+    """Expected outputs of one phase (as their wire encoding) and the CPU time limit of each input.
 
-    raw: list[bytes]
+    The encodings stay in the ground-truth file (memory-mapped, shared by concurrent evaluations) and
+    are sliced out one at a time: input i's is at `base + offsets[i]` up to `base + offsets[i + 1]`."""
+
+    blob: bytes | mmap.mmap
+    base: int  # where the encodings start in blob
+    offsets: list[int]
     limits: list[float]
     floaty: list[bool]  # evalplus widens atol once it meets a float expected output
+    exact_ok: list[bool]  # identical encodings mean equal values (not so with NaN inside)
     size: int = 0  # bytes the canonical solution's records took: a correct solution sends about as much
     _decoded: dict = field(default_factory=dict)
 
+    def raw(self, index: int) -> bytes:
+        return self.blob[self.base + self.offsets[index]:self.base + self.offsets[index + 1]]
+
     def expected(self, index: int):
         if index not in self._decoded:
-            self._decoded[index] = decode(json.loads(self.raw[index]))
+            self._decoded[index] = decode(json.loads(self.raw(index)))
         return self._decoded[index]
 
 
@@ -114,7 +124,7 @@ def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, 
             result.status, result.failed_input = "fail", index
             return False
         raw = record["out_raw"]
-        if exact_is_enough and raw == truth.raw[index] and b'"nan"' not in raw:
+        if exact_is_enough and truth.exact_ok[index] and raw == truth.raw(index):
             judge.saw_expected(truth.floaty[index])  # identical encodings: out == expected
         elif not judge.passes(inputs[index], _decode_raw(raw), truth.expected(index)):
             result.status, result.detail, result.failed_input = "fail", "wrong output", index
@@ -166,7 +176,7 @@ def _short(value: object, width: int = 300) -> str:
 
 
 def _truth_path(dataset: Dataset) -> Path:
-    return cache_dir() / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{runner.WIRE_VERSION}-g{GT_VERSION}.pickle"
+    return cache_dir() / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{runner.WIRE_VERSION}-g{GT_VERSION}.truth"
 
 
 def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
@@ -214,7 +224,8 @@ def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], w
                       log: Callable[[str], None]) -> dict[str, dict[str, PhaseTruth]]:
     """Expected outputs per task and phase, from the cache or computed (under a lock, stored atomically).
 
-    The cache is written and read only by the evaluator (never by the sandbox), so pickle is safe here.
+    The cache is written and read only by the evaluator (never by the sandbox), so its pickled header is
+    safe to load here.
     """
     path = _truth_path(dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,28 +244,60 @@ def load_ground_truth(dataset: Dataset, sandbox_factory: Callable[[], object], w
                         computed[futures[future]] = future.result()
             finally:
                 sandbox.close()
-            data = pickle.dumps({"dataset_md5": dataset.md5, "tasks": computed}, protocol=pickle.HIGHEST_PROTOCOL)
-            _atomic_write_bytes(path, data)
+            _write_truth(path, dataset.md5, computed)
             log(f"ground truth computed in {time.monotonic() - started:.1f} s -> {path}")
-        data = pickle.loads(path.read_bytes())
+            _remove_older_truths(path, dataset)
+        blob, base, header = _read_truth(path)
     return {
-        task_id: {phase: PhaseTruth(raw=t[phase]["raw"], limits=_time_limits(t[phase]["cpu"]),
-                                    floaty=t[phase]["floaty"], size=t[phase]["bytes"]) for phase in PHASES}
-        for task_id, t in data["tasks"].items()
+        task_id: {phase: PhaseTruth(blob=blob, base=base, offsets=t[phase]["offsets"],
+                                    limits=_time_limits(t[phase]["cpu"]), floaty=t[phase]["floaty"],
+                                    exact_ok=t[phase]["exact_ok"], size=t[phase]["bytes"])
+                  for phase in PHASES}
+        for task_id, t in header["tasks"].items()
     }
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+TRUTH_MAGIC = b"benchlib-truth\n"
+
+
+def _remove_older_truths(current: Path, dataset: Dataset) -> None:
+    """Ground truths of the same dataset left by earlier benchlib versions (hundreds of MB each)."""
+    for old in current.parent.glob(f"{dataset.spec.key}-{dataset.md5}-w*-g*"):
+        if old != current and old.suffix != ".lock":
+            old.unlink(missing_ok=True)  # a reader that has it open or mapped keeps its copy
+
+
+def _write_truth(path: Path, dataset_md5: str, computed: dict[str, dict]) -> None:
+    """One file: magic, header length, a pickled header (offsets, CPU times, flags per input), then every
+    expected output's encoding back to back (read through mmap, never unpickled)."""
+    chunks: list[bytes] = []
+    tasks: dict[str, dict] = {}
+    position = 0
+    for task_id, phases in computed.items():
+        tasks[task_id] = {}
+        for phase, truth in phases.items():
+            offsets = [position]
+            for raw in truth["raw"]:
+                chunks.append(raw)
+                position += len(raw)
+                offsets.append(position)
+            tasks[task_id][phase] = {"offsets": offsets, "cpu": truth["cpu"], "floaty": truth["floaty"],
+                                     "exact_ok": [b'"nan"' not in raw for raw in truth["raw"]],
+                                     "bytes": truth["bytes"]}
+    header = pickle.dumps({"dataset_md5": dataset_md5, "tasks": tasks}, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write_bytes(path, [TRUTH_MAGIC, len(header).to_bytes(8, "big"), header, *chunks])
+
+
+def _read_truth(path: Path) -> tuple[mmap.mmap, int, dict]:
+    """The mapped file, where the encodings start, and the header."""
+    with open(path, "rb") as handle:
+        blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    start = len(TRUTH_MAGIC) + 8
+    if blob[:len(TRUTH_MAGIC)] != TRUTH_MAGIC:
+        raise SandboxError(f"{path} is not a benchlib ground-truth file (damaged or replaced)",
+                           "delete it: the next evaluation computes the ground truth again")
+    size = int.from_bytes(blob[len(TRUTH_MAGIC):start], "big")
+    return blob, start + size, pickle.loads(blob[start:start + size])
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -163,6 +163,8 @@ def _plain_or_encoded(out):
     """The wire encoding of `out`: for plain data (the common case: numbers, strings, lists of them)
     the JSON text straight away, which equals json.dumps(encode(out)) but skips a Python call per element;
     non-finite floats (not JSON) take the general path."""
+    if type(out) is str and out.isascii() and out.isprintable() and '"' not in out and "\\" not in out:
+        return _Plain('"' + out + '"')  # nothing to escape: what json.dumps would write, without the scan
     numbers = _number_list(out)
     if numbers is not None:
         return numbers

@@ -155,8 +155,9 @@ class ForkServer:
 def _parse_record(line: bytes):
     """A runner line: `=seq i cpu encoding` (an output, its encoding kept as raw bytes) or a JSON record."""
     if line[:1] == b"=":
-        seq, index, cpu, raw = line[1:].split(b" ", 3)  # ValueError if malformed
-        return {"seq": int(seq), "i": int(index), "cpu": float(cpu), "out_raw": raw}
+        cut = line.index(b" ", line.index(b" ", line.index(b" ") + 1) + 1)  # ValueError if malformed
+        seq, index, cpu = line[1:cut].split(b" ")
+        return {"seq": int(seq), "i": int(index), "cpu": float(cpu), "out_raw": line[cut + 1:]}
     return json.loads(line)
 
 

@@ -8,17 +8,22 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_write_text", "atomic_write_json", "read_json", "Journal", "read_journal"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "read_json", "Journal", "read_journal"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so that readers see either the old file or the complete new one."""
+    atomic_write_bytes(path, [text.encode("utf-8")])
+
+
+def atomic_write_bytes(path: Path, chunks: list[bytes]) -> None:
+    """Write the chunks, in order, to `path` so that readers see either the old file or the complete new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.writelines(chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

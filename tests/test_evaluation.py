@@ -108,3 +108,33 @@ def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, mistake, det
         sandbox.close()
     assert (result.status, result.failed_input, result.detail) == ("fail", wrong_at, detail)
     assert right.status == "pass"
+
+
+def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from benchlib import evaluation
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    dataset = SimpleNamespace(spec=SimpleNamespace(key="humaneval"), md5="abc")
+    current = evaluation._truth_path(dataset)
+    current.parent.mkdir(parents=True)
+    older = [current.with_name("humaneval-abc-w1-g1.pickle"), current.with_name("humaneval-abc-w2-g3.truth")]
+    other = current.with_name("humaneval-def-w1-g1.pickle")  # another dataset version: kept
+    for path in older + [other]:
+        path.write_bytes(b"old")
+    raws = [b"1", b'{"$f": "nan"}', b"[1, 2]" * 1000, b""]
+    phase = {"raw": raws, "cpu": [0.1] * 4, "bytes": 99, "floaty": [False, True, False, False]}
+    evaluation._write_truth(current, "abc", {"T/0": {"base": phase, "plus": {**phase, "raw": raws[::-1]}}})
+    evaluation._remove_older_truths(current, dataset)
+    assert sorted(p.name for p in current.parent.iterdir()) == sorted([current.name, other.name])
+    blob, base, header = evaluation._read_truth(current)
+    for name, expected in (("base", raws), ("plus", raws[::-1])):
+        saved = header["tasks"]["T/0"][name]
+        truth = evaluation.PhaseTruth(blob=blob, base=base, offsets=saved["offsets"], limits=[1.0] * 4,
+                                      floaty=saved["floaty"], exact_ok=saved["exact_ok"], size=saved["bytes"])
+        assert [truth.raw(i) for i in range(4)] == expected
+        assert truth.exact_ok == [b'"nan"' not in raw for raw in expected]
+    current.write_bytes(b"something else")
+    with pytest.raises(evaluation.SandboxError, match="not a benchlib ground-truth file"):
+        evaluation._read_truth(current)
