@@ -5,7 +5,9 @@ against the same real llama-server, in the same run.
     python bench/bench_gen.py --smollm2 --limit 40 # SmolLM2-135M-Instruct (a real model, compute-bound on CPU)
 
 Prints wall time, completion tokens/s, the server's own busy time (sum of prompt+decode ms from each
-response's `timings`) and how many answers are identical between the two clients.
+response's `timings`) and how many answers are identical between the two clients. A third row, a
+minimal client (bare requests, the same number in flight, no bookkeeping), shows the ceiling the server
+itself sets: no client can beat it by much, so it separates client overhead from server capacity.
 """
 
 import argparse
@@ -24,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.client import ChatClient  # noqa: E402
-from benchlib.codegen import generate_samples  # noqa: E402
+from benchlib.codegen import generate_samples, request_body  # noqa: E402
 from benchlib.config import Profile, load_profiles  # noqa: E402
 from benchlib.datasets import load_dataset  # noqa: E402
 from benchlib.layout import profile_paths  # noqa: E402
@@ -58,18 +60,47 @@ def run_evalplus(url: str, dataset_file: Path, root: Path, limit: int) -> tuple[
     return wall, {r["task_id"]: r["solution"] for r in map(json.loads, raw.read_text().splitlines())}
 
 
-def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int) -> tuple[float, list[dict]]:
+def run_minimal(url: str, dataset, slots: int, max_tokens: int) -> tuple[float, float]:
+    """The least a client can do: the same requests, `slots` in flight, longest first, nothing else."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    local = threading.local()
+    order = sorted(dataset.task_ids, key=lambda t: -len(dataset.problems[t]["prompt"]))
+
+    def post(task_id: str) -> None:
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        body = request_body("bench", dataset.problems[task_id]["prompt"], max_tokens, {"cache_prompt": False})
+        session.post(f"{url}/v1/chat/completions", json=body, timeout=900).raise_for_status()
+
+    started, cpu = time.monotonic(), _cpu()
+    with ThreadPoolExecutor(slots) as pool:
+        list(pool.map(post, order))
+    return time.monotonic() - started, _cpu() - cpu
+
+
+def _cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int) -> tuple[float, float, list[dict]]:
     client = ChatClient(url, timeout=900)
     paths = profile_paths(root, "bench", "humaneval")
-    started = time.monotonic()
+    started, cpu = time.monotonic(), _cpu()
     generate_samples(dataset, paths, client, "bench", max_tokens, slots, {"bench": 1}, {"cache_prompt": False},
                      lambda m: None)
-    wall = time.monotonic() - started
+    wall, cpu = time.monotonic() - started, _cpu() - cpu
     samples = [json.loads(line) for line in paths.samples.read_text().splitlines()]
     stats = {json.loads(line)["task_id"]: json.loads(line) for line in paths.generation_stats.read_text().splitlines()}
     for sample in samples:
         sample["timings"] = stats[sample["task_id"]].get("timings", {})
-    return wall, samples
+    return wall, cpu, samples
 
 
 def main() -> None:
@@ -94,7 +125,8 @@ def main() -> None:
         server = start_server(model, args.slots, 2048 + args.max_tokens, tmp / "server.log")
         try:
             ev_wall, ev_out = run_evalplus(server.url, dataset.path, tmp / "ev", args.limit)
-            our_wall, ours = run_ours(server.url, dataset, tmp / "ours", args.slots, args.max_tokens)
+            our_wall, our_cpu, ours = run_ours(server.url, dataset, tmp / "ours", args.slots, args.max_tokens)
+            minimal_wall, minimal_cpu = run_minimal(server.url, dataset, args.slots, args.max_tokens)
         finally:
             server.stop()
     tokens = sum(s["completion_tokens"] or 0 for s in ours)
@@ -103,11 +135,16 @@ def main() -> None:
     rows = [
         ["evalplus 0.3.1 codegen (1 request at a time)", f"{ev_wall:.1f}", f"{tokens / ev_wall:.0f}", "1.00x"],
         [f"benchlib ({args.slots} in flight)", f"{our_wall:.1f}", f"{tokens / our_wall:.0f}", f"{ev_wall / our_wall:.2f}x"],
+        [f"minimal client ({args.slots} in flight): the server's ceiling", f"{minimal_wall:.1f}",
+         f"{tokens / minimal_wall:.0f}", f"{ev_wall / minimal_wall:.2f}x"],
     ]
     print(f"{label}: {len(ours)} HumanEval+ problems, max_tokens {args.max_tokens}, llama-server --parallel {args.slots}")
     print(tabulate(rows, headers=["client", "wall s", "tokens/s", "speed-up"], tablefmt="github"))
     print(f"\ncompletion tokens {tokens}; server busy time (sum of per-request prompt+decode) {busy:.1f} s; "
-          f"benchlib wall / (busy / slots) = {our_wall / (busy / args.slots):.2f}")
+          f"benchlib wall / (busy / slots) = {our_wall / (busy / args.slots):.2f}; "
+          f"benchlib wall / minimal client wall = {our_wall / minimal_wall:.2f}\n"
+          f"client CPU seconds (they compete with the server for this machine's cores): benchlib {our_cpu:.2f}, "
+          f"minimal {minimal_cpu:.2f}")
     print(f"identical answers between the two clients: {same} of {len(ours)} "
           "(evalplus does not disable llama-server's prompt cache)")
 

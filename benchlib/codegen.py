@@ -144,15 +144,15 @@ def generate_samples(
                         failure = failure or exc
                         stop.set()
                         continue
+                    if failure is None:  # refill the server's slot first, then do the bookkeeping
+                        next_task = next(queue, None)
+                        if next_task is not None:
+                            running[pool.submit(work, next_task)] = next_task
                     journal.append(record)
                     done[task_id] = record
                     progress.update(tokens=record.get("completion_tokens") or 0)
                     log(f"{task_id}: {record['finish_reason']}, {record['completion_tokens']} tokens, "
                         f"{record['latency']:.1f} s")
-                    if failure is None:
-                        next_task = next(queue, None)
-                        if next_task is not None:
-                            running[pool.submit(work, next_task)] = next_task
         except BaseException:
             # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
             stop.set()
