@@ -22,6 +22,7 @@ from benchlib.config import load_profiles
 from benchlib.datasets import dataset_id, get_spec
 from benchlib.errors import BenchError
 from benchlib.evaluation import default_workers, eval_settings
+from benchlib.scheduling import prefer_evaluations
 
 DOIT_CONFIG = {
     "backend": "json",  # no dbm lock errors when two doit processes meet
@@ -32,6 +33,7 @@ DOIT_CONFIG = {
 }
 
 HERE = Path(__file__).resolve().parent
+prefer_evaluations()  # under `doit -n 2`, model k's evaluation overlaps model k+1's generation
 
 
 def _data_dir():
