@@ -34,13 +34,8 @@ _BIG = 1 << 256
 FILE_SIZE_LIMIT = 64 * 1024**2
 PROCESS_LIMIT = 64  # processes of a check's user (a fork bomb stops here)
 WALL_FACTOR = 4
-_NO_OUTPUT = object()
 FLUSH_SECONDS = 0.02
 FLUSH_BYTES = 1 << 20
-
-
-class _Unencodable(Exception):
-    pass
 
 
 def _seq(values, depth):
@@ -254,7 +249,7 @@ def _evalplus_guard():
 
 
 class _Emitter:
-    """Writes JSON record lines to the evaluator, in batches: a record waits at most FLUSH_SECONDS (or
+    """Writes record lines to the evaluator, in batches: an output line waits at most FLUSH_SECONDS (or
     FLUSH_BYTES) before it leaves, so a check with a thousand fast inputs costs a few writes, not a
     thousand, while a wrong output still reaches the judge (which stops the check) within milliseconds.
     Events and errors leave at once. Records still waiting when the process is killed are lost: the
@@ -383,8 +378,9 @@ def _read_exact(fd, n):
 def _preload():
     """Modules evalplus's workers have imported before a solution runs (their import under the
     guard would fail, e.g. numpy needs os.getcwd): import them once, here."""
-    for name in ("subprocess", "faulthandler", "numpy", "collections", "itertools", "functools", "heapq", "bisect", "re", "string",
-                 "hashlib", "statistics", "fractions", "decimal", "random", "typing", "copy", "operator"):
+    for name in ("subprocess", "faulthandler", "numpy", "collections", "itertools", "functools", "heapq", "bisect",
+                 "re", "string", "hashlib", "statistics", "fractions", "decimal", "random", "typing", "copy",
+                 "operator"):
         try:
             __import__(name)
         except Exception:  # noqa: BLE001 - absent in a minimal image: solutions will fail as they would

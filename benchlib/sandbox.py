@@ -155,9 +155,8 @@ class ForkServer:
 def _parse_record(line: bytes):
     """A runner line: `=seq i cpu encoding` (an output, its encoding kept as raw bytes) or a JSON record."""
     if line[:1] == b"=":
-        cut = line.index(b" ", line.index(b" ", line.index(b" ") + 1) + 1)  # ValueError if malformed
-        seq, index, cpu = line[1:cut].split(b" ")
-        return {"seq": int(seq), "i": int(index), "cpu": float(cpu), "out_raw": line[cut + 1:]}
+        seq, index, cpu, raw = line.split(b" ", 3)  # ValueError if malformed; raw is copied once
+        return {"seq": int(seq[1:]), "i": int(index), "cpu": float(cpu), "out_raw": raw}
     return json.loads(line)
 
 
