@@ -6,10 +6,10 @@
     doit dataset=mbpp ...     MBPP+ instead of HumanEval+ (or BENCH_DATASET=mbpp)
     doit list --all           every task
 
-Task creation only reads models.conf: no container, network or GPU is touched until a task runs.
+Task creation only reads models.conf and the environment: no container, network or GPU is touched
+until a task runs, and nothing heavy is imported (`doit list` stays instant).
 """
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -19,10 +19,14 @@ from doit.tools import config_changed
 
 from benchlib import pipeline
 from benchlib.config import load_profiles
-from benchlib.datasets import dataset_id, get_spec
 from benchlib.errors import BenchError
-from benchlib.evaluation import default_workers, eval_settings
-from benchlib.scheduling import prefer_evaluations
+from benchlib.fingerprints import evaluation_header, generation_header
+from benchlib.results import report_path
+from benchlib.scheduling import prefer_tasks
+from benchlib.servers import runs_server
+from benchlib.settings import load_settings
+
+GEN, EVAL = "gen", "eval"
 
 DOIT_CONFIG = {
     "backend": "json",  # no dbm lock errors when two doit processes meet
@@ -32,37 +36,14 @@ DOIT_CONFIG = {
     "verbosity": 2,
 }
 
-HERE = Path(__file__).resolve().parent
-prefer_evaluations()  # under `doit -n 2`, model k's evaluation overlaps model k+1's generation
-
-
-def _data_dir():
-    """BENCH_DATA_DIR / datadir=, else an offline copy in ./datasets or ../shared/datasets, else None
-    (evalplus's cache, then download)."""
-    chosen = get_var("datadir", os.environ.get("BENCH_DATA_DIR"))
-    if chosen:
-        return chosen
-    for folder in (HERE / "datasets", HERE.parent / "shared" / "datasets"):
-        if any(folder.glob("*Plus-v*.jsonl*")):
-            return str(folder)
-    return None
-
-
-SETTINGS = pipeline.RunSettings(
-    config=os.environ.get("BENCH_CONFIG", str(HERE / "models.conf")),
-    results=os.environ.get("BENCH_RESULTS", str(HERE / "results")),
-    project=str(HERE),
-    dataset=get_var("dataset", os.environ.get("BENCH_DATASET", "humaneval")).lower(),
-    data_dir=_data_dir(),
-    sandbox=get_var("sandbox", os.environ.get("BENCH_SANDBOX", "auto")),
-    sandbox_image=os.environ.get("BENCH_SANDBOX_IMAGE", "ganler/evalplus:latest"),
-    workers=default_workers(),
-)
 try:
+    SETTINGS = load_settings(Path(__file__).resolve().parent, get_var)
     PROFILES = load_profiles(Path(SETTINGS.config))
-    DATASET_ID = dataset_id(get_spec(SETTINGS.dataset), SETTINGS.data_dir)
+    DATASET_ID = SETTINGS.dataset_id()
 except BenchError as error:  # one clear line, not a traceback
     sys.exit(f"ERROR: {error}")
+
+prefer_tasks(f"{EVAL}:")  # under `doit -n 2`, model k's evaluation overlaps model k+1's generation
 
 
 def _remove(*paths):
@@ -76,16 +57,16 @@ def _remove(*paths):
 
 def _clean_samples(name, paths):
     """Samples cost GPU hours: removed only when the task is named (`doit clean gen:<profile>`)."""
-    if f"gen:{name}" in sys.argv or "gen" in sys.argv:
-        _remove(paths.samples, paths.samples_journal, paths.codegen_log, paths.server_log)
+    if f"{GEN}:{name}" in sys.argv or GEN in sys.argv:
+        _remove(*paths.generated)
     else:
-        print(f"keeping {paths.samples} (remove with: doit clean gen:{name})")
+        print(f"keeping {paths.samples} (remove with: doit clean {GEN}:{name})")
 
 
 def task_gen():
     """Generate one solution per problem with the profile's model (starts and stops its server)."""
     for name, profile in PROFILES.items():
-        if profile.server == "none":
+        if not runs_server(profile):
             continue
         paths = SETTINGS.paths(name)
         yield {
@@ -93,49 +74,45 @@ def task_gen():
             "doc": f"generate {SETTINGS.dataset} samples with {profile.description or profile.model or profile.server}",
             "actions": [(pipeline.generate, [name, SETTINGS])],
             "targets": [paths.samples],
-            "uptodate": [config_changed(pipeline.generation_header(profile, DATASET_ID))],
+            "uptodate": [config_changed(generation_header(profile, DATASET_ID))],
             "clean": [(_clean_samples, [name, paths])],
         }
 
 
 def task_eval():
-    """Score the profile's samples in the sandbox (pass@1) and refresh REPORT.md."""
+    """Score the profile's samples in the sandbox (pass@1)."""
     for name, profile in PROFILES.items():
         paths = SETTINGS.paths(name)
-        samples = pipeline.samples_path(profile, paths, SETTINGS.project)
+        samples = pipeline.samples_file(profile, paths, SETTINGS.project)
         yield {
             "name": name,
             "doc": f"evaluate {SETTINGS.dataset} samples of {name}",
             "actions": [(pipeline.evaluate, [name, SETTINGS])],
-            "file_dep": [samples] if profile.server != "none" or samples.is_file() else [],
+            "file_dep": [samples] if runs_server(profile) or samples.is_file() else [],
             "targets": [paths.eval_results],
-            "uptodate": [config_changed(eval_settings(DATASET_ID, SETTINGS.sandbox))],
-            "clean": [(_remove, [paths.eval_results, paths.eval_journal, paths.evaluation_log, paths.status])],
+            "uptodate": [config_changed(evaluation_header(DATASET_ID, SETTINGS.sandbox)),
+                         (pipeline.evaluation_isolated_enough, [name, SETTINGS])],
+            "clean": [(_remove, paths.evaluated)],
         }
 
 
 def _report_is_current(task, values):
-    return values.get("inputs") == pipeline.report_inputs(SETTINGS)
-
-
-def _write_report():
-    failed = pipeline.report(SETTINGS)
-    return failed if failed else {"inputs": pipeline.report_inputs(SETTINGS)}
+    return values.get("inputs") == pipeline.report_fingerprint(SETTINGS)
 
 
 def task_report():
     """Rebuild results/REPORT.md from the results that exist (runs no benchmark)."""
     return {
-        "actions": [_write_report],
+        "actions": [(pipeline.report, [SETTINGS])],
         "uptodate": [_report_is_current],
-        "clean": [(_remove, [Path(SETTINGS.results) / "REPORT.md"])],
+        "clean": [(_remove, [report_path(Path(SETTINGS.results))])],
     }
 
 
 def task_benchmark():
     """Run every bench-* profile (generate, evaluate), then write REPORT.md: what plain `doit` does."""
     return {
-        "actions": [_write_report],
-        "task_dep": ["eval"],
+        "actions": [(pipeline.report, [SETTINGS])],
+        "task_dep": [EVAL],
         "uptodate": [_report_is_current],
     }

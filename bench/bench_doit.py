@@ -16,19 +16,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import ROOT, make_project as copy_project  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 
 def make_project(folder: Path, profiles: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("dodo.py", "reference-scores.json", "pyproject.toml"):
-        shutil.copy(ROOT / name, folder / name)
-    (folder / "models.conf").write_text("".join(f"[bench-sim-{i:02d}]\nserver = reference\nparallel = 4\nmodel_name = bench-sim\n\n"
-                                                for i in range(profiles)))
-    return folder
+    return copy_project(folder, "".join(f"[bench-sim-{i:02d}]\nserver = reference\nparallel = 4\nmodel_name = bench-sim\n\n"
+                                        for i in range(profiles)))
 
 
 def doit(project: Path, env: dict, *args: str) -> float:

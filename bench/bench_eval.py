@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import ROOT, run_evalplus, write_samples  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.datasets import load_dataset  # noqa: E402
@@ -35,33 +35,16 @@ MIXED = {  # task -> body replacing the canonical one
 }
 
 
-def write_samples(dataset, path: Path, overrides: dict) -> None:
-    with open(path, "w") as handle:
-        for task_id in dataset.task_ids:
-            problem = dataset.problems[task_id]
-            body = overrides.get(task_id, problem["canonical_solution"])
-            handle.write(json.dumps({"task_id": task_id, "solution": problem["prompt"] + body}) + "\n")
-
-
-def run_evalplus(samples: Path, dataset_file: Path, cache: Path, workers: int) -> float:
-    env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset_file), "XDG_CACHE_HOME": str(cache)}
-    result = samples.with_name(samples.stem + "_eval_results.json")
-    result.unlink(missing_ok=True)
-    started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "evalplus.evaluate", "--dataset", "humaneval", "--samples", str(samples),
-                    "--parallel", str(workers)], env=env, check=True, capture_output=True)
-    return time.monotonic() - started
-
-
 def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: Path) -> float:
-    env = {**os.environ, "BENCH_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = (
-        "import sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
-        "from benchlib.evaluation import evaluate_samples\nfrom benchlib.layout import profile_paths\n"
+        "import logging, sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
+        "from benchlib.evaluation import evaluate_samples\nfrom benchlib.results import profile_paths\n"
         "from benchlib.sandbox import LocalSandbox\n"
         f"ds = load_dataset('humaneval', {data_dir!r})\n"
         f"paths = profile_paths(Path({str(results)!r}), 'bench', 'humaneval')\n"
-        f"r = evaluate_samples(Path({str(samples)!r}), ds, paths, LocalSandbox, 'local', {workers}, lambda m: None)\n"
+        f"r = evaluate_samples(Path({str(samples)!r}), ds, paths, LocalSandbox, workers={workers}, "
+        f"cache=Path({str(cache)!r}), log=logging.getLogger('bench'))\n"
         "print(r['pass_at_1'])\n"
     )
     shutil.rmtree(results, ignore_errors=True)
@@ -83,8 +66,8 @@ def main() -> None:
             samples = tmp / f"{label}.jsonl"
             write_samples(dataset, samples, overrides)
             ev_cache, our_cache = tmp / f"ev-cache-{label}", tmp / f"our-cache-{label}"
-            ev_cold = run_evalplus(samples, dataset.path, ev_cache, args.workers)
-            ev_warm = run_evalplus(samples, dataset.path, ev_cache, args.workers)
+            ev_cold = run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)[0]
+            ev_warm = run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)[0]
             our_cold = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r")
             our_warm = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r")
             rows.append([label, "cold", f"{ev_cold:.1f}", f"{our_cold:.1f}", f"{ev_cold / our_cold:.2f}x"])

@@ -19,29 +19,32 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from support import ROOT, quiet_log  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.client import ChatClient  # noqa: E402
-from benchlib.codegen import generate_samples, request_body  # noqa: E402
+from benchlib.codegen import generate_samples  # noqa: E402
 from benchlib.config import Profile, load_profiles  # noqa: E402
 from benchlib.datasets import load_dataset  # noqa: E402
-from benchlib.layout import profile_paths  # noqa: E402
-from benchlib.native import find_llama_server, resolve_model  # noqa: E402
-from benchlib.server import ProcessServer, wait_healthy  # noqa: E402
+from benchlib.prompt import LEADERBOARD_MAX_TOKENS, request_body  # noqa: E402
+from benchlib.results import profile_paths  # noqa: E402
+from benchlib.servers.base import tail, wait_healthy  # noqa: E402
+from benchlib.servers.llama import find_llama_server, resolve_model  # noqa: E402
+from benchlib.servers.process import ProcessServer  # noqa: E402
+from benchlib.settings import load_settings  # noqa: E402
 
 
 def start_server(model: Path, slots: int, ctx_per_slot: int, log: Path) -> ProcessServer:
-    binary = find_llama_server(Profile(name="bench"))
+    binary = find_llama_server(Profile(name="bench"), load_settings(ROOT).llama_server)
     server = ProcessServer([binary, "-m", str(model), "--host", "127.0.0.1", "--port", "0", "-c",
-                            str(slots * ctx_per_slot), "--parallel", str(slots), "-ngl", "99", "--flash-attn", "off"],
+                            str(slots * ctx_per_slot), "--parallel", str(slots), "-ngl", "99", "--flash-attn", "off",
+                            "--no-repack"],
                            log, log.with_suffix(".pid"))
     server.start()
     url = server.base_url(120)
-    wait_healthy(url, 120, server.alive, log)
+    wait_healthy(url, 120, server.gone_reason, lambda: tail(log), str(log))
     server.url = url
     return server
 
@@ -94,7 +97,7 @@ def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int) -> tupl
     paths = profile_paths(root, "bench", "humaneval")
     started, cpu = time.monotonic(), _cpu()
     generate_samples(dataset, paths, client, "bench", max_tokens, slots, {"bench": 1}, {"cache_prompt": False},
-                     lambda m: None)
+                     quiet_log())
     wall, cpu = time.monotonic() - started, _cpu() - cpu
     samples = [json.loads(line) for line in paths.samples.read_text().splitlines()]
     stats = {json.loads(line)["task_id"]: json.loads(line) for line in paths.generation_stats.read_text().splitlines()}
@@ -110,13 +113,13 @@ def main() -> None:
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--limit", type=int, default=164, help="first N problems")
     args = parser.parse_args()
-    args.max_tokens = 768  # evalplus's fixed cap
+    args.max_tokens = LEADERBOARD_MAX_TOKENS  # evalplus's fixed cap
     dataset = load_dataset("humaneval", args.data_dir)
     dataset.problems = {t: dataset.problems[t] for t in dataset.task_ids[: args.limit]}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.smollm2:
-            model = resolve_model(load_profiles(ROOT / "models.conf")["bench-smollm2-135m"])
+            model = resolve_model(load_profiles(ROOT / "models.conf")["bench-smollm2-135m"], load_settings(ROOT).cache_dir)
             label = "SmolLM2-135M-Instruct Q4_1"
         else:
             from tinymodel import write_tiny_model

@@ -16,24 +16,15 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tabulate import tabulate  # noqa: E402
 
-from bench_eval import MIXED, run_evalplus, run_ours, write_samples  # noqa: E402
+from bench_eval import MIXED, run_ours  # noqa: E402
+from support import ROOT, burn, run_evalplus, statuses, write_samples  # noqa: E402
+
 from benchlib.datasets import load_dataset  # noqa: E402
-
-
-def burn(stop) -> None:
-    while not stop.is_set():
-        sum(i * i for i in range(10000))
-
-
-def statuses(path: Path) -> dict:
-    data = json.loads(path.read_text())
-    return {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in data["eval"].items()}
 
 
 def main() -> None:
@@ -50,7 +41,7 @@ def main() -> None:
         samples = tmp / "mixed.jsonl"
         write_samples(dataset, samples, MIXED)
         ev_cache, our_cache = tmp / "ev-cache", tmp / "our-cache"
-        run_evalplus(samples, dataset.path, ev_cache, args.workers)  # ground truth computed on an idle machine
+        run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)  # ground truth computed on an idle machine
         run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r")
         for condition in ("idle", f"{args.load} busy processes"):
             stop = multiprocessing.Event()
@@ -62,7 +53,7 @@ def main() -> None:
                     seen, times, passes = defaultdict(set), [], []
                     for _ in range(args.runs):
                         if tool == "evalplus":
-                            times.append(run_evalplus(samples, dataset.path, ev_cache, args.workers))
+                            times.append(run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)[0])
                             result = statuses(samples.with_name("mixed_eval_results.json"))
                         else:
                             times.append(run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r"))

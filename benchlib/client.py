@@ -42,17 +42,18 @@ def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
 class ChatClient:
     """POSTs to {base_url}/v1/chat/completions; one pooled connection per thread.
 
-    Connection errors, timeouts, 429 and 5xx are retried with exponential backoff (bounded);
-    any other 4xx fails at once with the server's own message.
+    Connection errors, timeouts, 429 and 5xx are retried with exponential backoff, at most `attempts`
+    times and all within one deadline per request (`timeout` seconds from its first try: a stuck request
+    costs `timeout`, not attempts x timeout); any other 4xx fails at once with the server's own message.
     """
 
     def __init__(self, base_url: str, timeout: float, attempts: int = 6, backoff: float = 1.0,
-                 alive: Callable[[], str] | None = None, stop: threading.Event | None = None) -> None:
+                 gone_reason: Callable[[], str] | None = None, stop: threading.Event | None = None) -> None:
         self.url = base_url.rstrip("/") + "/v1/chat/completions"
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
-        self.alive = alive or (lambda: "")
+        self.gone_reason = gone_reason or (lambda: "")
         self.stop = stop or threading.Event()
         self._local = threading.local()
 
@@ -63,12 +64,17 @@ class ChatClient:
 
     def complete(self, body: dict) -> Completion:
         last = ""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
         for attempt in range(self.attempts):
             if self.stop.is_set():
                 raise GenerationError("generation stopped")
             started = time.monotonic()
+            remaining = deadline - started
+            if remaining <= 0:
+                break
             try:
-                response = self._session().post(self.url, json=body, timeout=(10, self.timeout))
+                response = self._session().post(self.url, json=body, timeout=(min(10.0, remaining), remaining))
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
@@ -81,13 +87,13 @@ class ChatClient:
                         "check the profile's max_tokens, ctx_size and parallel (context per slot = ctx_size / parallel)",
                     )
                 last = f"HTTP {response.status_code}: {message}"
-            dead = self.alive()
+            dead = self.gone_reason()
             if dead:
                 raise GenerationError(f"the model server stopped: {dead}", "see server.log; rerun to resume")
             if attempt + 1 < self.attempts:
-                self.stop.wait(self.backoff * 2**attempt)
+                self.stop.wait(min(self.backoff * 2**attempt, max(0.0, deadline - time.monotonic())))
         raise GenerationError(
-            f"no answer from {self.url} after {self.attempts} attempts ({last})",
+            f"no answer from {self.url} after {attempt + 1} attempt(s) within {self.timeout:.0f} s ({last})",
             "is the server still running? see server.log; rerun to resume where it stopped",
         )
 

@@ -1,53 +1,32 @@
-"""Generating one solution per problem through a chat-completions endpoint, exactly as evalplus asks.
-
-The request is evalplus 0.3.1's `openai` backend request (system message, instruction prefix, greedy,
-top_p 0.95, n 1, max_tokens), so scores stay comparable with the leaderboard. Each finished sample is
-appended durably to a journal; a rerun resumes at the first unfinished problem.
+"""Generation: one solution per problem through a chat-completions endpoint, exactly as evalplus asks
+(the request is in prompt.py), owned here from the first request to the manifest's generation section:
+the token-cap probe, the request fields a server needs, N requests in flight, a durable journal that a
+rerun resumes from, sanitizing, and the samples file.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
 
 from .client import ChatClient, Completion
+from .config import Profile
 from .datasets import Dataset
 from .errors import BenchError, GenerationError
-from .layout import ProfilePaths
-from .progress import Progress
+from .console import Progress
+from .results import ProfilePaths, utc_now
+from .servers import ServerHandle
+from .servers.base import server_props
 from .storage import Journal, atomic_write_text
+from .prompt import request_body
 
-__all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "build_messages", "request_body",
-           "generate_samples", "GenerationSummary", "probe_token_cap"]
+__all__ = ["generate", "generate_samples", "GenerationSummary", "probe_token_cap", "plan_reuse", "ReusePlan"]
 
 PROBE_TOKENS = 4
 VOLATILE = ("latency", "timings")  # per-request measurements, not model output
-PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the request below
-SYSTEM_MESSAGE = "You are a helpful assistant good at coding."
-INSTRUCTION_PREFIX = (
-    "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
-)
-
-
-def build_messages(task_prompt: str) -> list[dict]:
-    user = INSTRUCTION_PREFIX + f"\n```python\n{task_prompt.strip()}\n```"
-    return [{"role": "system", "content": SYSTEM_MESSAGE}, {"role": "user", "content": user}]
-
-
-def request_body(model: str, task_prompt: str, max_tokens: int, extra: dict | None = None) -> dict:
-    """evalplus's greedy request; `extra` holds fields a server backend adds (e.g. cache_prompt)."""
-    body = {
-        "messages": build_messages(task_prompt),
-        "model": model,
-        "max_tokens": max_tokens,
-        "n": 1,
-        "temperature": 0.0,
-        "top_p": 0.95,
-    }
-    body.update(extra or {})
-    return body
 
 
 @dataclass
@@ -58,6 +37,7 @@ class GenerationSummary:
     completion_tokens: int
     hit_token_limit: int
     empty_answers: int
+    reuse: dict | None = None  # what a changed token cap reused, regenerated and spot-checked
 
 
 def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dict | None) -> dict:
@@ -96,6 +76,53 @@ def _record(task_id: str, entry_point: str, completion: Completion) -> dict:
     }
 
 
+SPOT_CHECK = 5  # stopped answers regenerated before the others are reused (see plan_reuse)
+
+
+@dataclass
+class ReusePlan:
+    """Answers of the previous samples file that a new token cap would reproduce exactly."""
+
+    old_cap: int
+    new_cap: int
+    records: dict[str, dict]  # task_id -> the old record, reusable as it is
+    spot: list[str]  # reusable answers to regenerate first: any difference cancels the reuse
+
+
+def plan_reuse(paths: ProfilePaths, header: dict, reproducible: bool, log: logging.Logger) -> ReusePlan | None:
+    """With greedy decoding on a reproducible server, an answer that ended by itself (finish_reason =
+    stop) in fewer tokens than the new cap is exactly what the new cap would give; only the others need
+    the GPU again. Valid only when the samples on disk were made with the same settings but the cap.
+
+    The spot check regenerates the SPOT_CHECK longest of those answers first (a build whose results depend
+    on the batch, e.g. a GPU build that is not batch-invariant, shows it in the long answers first, since a
+    difference in one step changes every later token); they are requested together with the cut answers,
+    which need the GPU anyway, so the check costs about 3% of a full run on HumanEval+."""
+    from .results import read_manifest
+
+    old = read_manifest(paths).get("generation", {}).get("header")
+    if not paths.samples.exists() or not isinstance(old, dict) or old == header:
+        return None
+    if {k: v for k, v in old.items() if k != "max_tokens"} != {k: v for k, v in header.items() if k != "max_tokens"}:
+        return None
+    if not reproducible:
+        log.info("the token cap changed, but reproducible = no: answers cannot be reused, regenerating all")
+        return None
+    new_cap = header["max_tokens"]
+    records = {}
+    for line in paths.samples.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        tokens = record.get("completion_tokens")
+        if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
+            records[record["task_id"]] = record
+    spot = sorted(records, key=lambda t: -(records[t].get("completion_tokens") or 0))[:SPOT_CHECK]
+    return ReusePlan(old_cap=old["max_tokens"], new_cap=new_cap, records=records, spot=spot)
+
+
+def _answer(record: dict) -> tuple:
+    return tuple(record.get(k) for k in ("raw_solution", "reasoning", "finish_reason", "completion_tokens"))
+
+
 def generate_samples(
     dataset: Dataset,
     paths: ProfilePaths,
@@ -105,68 +132,95 @@ def generate_samples(
     parallel: int,
     header: dict,
     extra_body: dict | None,
-    log: Callable[[str], None],
+    log: logging.Logger,
     label: str = "generate",
+    reuse: ReusePlan | None = None,
 ) -> GenerationSummary:
-    """Fill paths.samples_journal until every task has a sample, then write paths.samples atomically."""
+    """Fill paths.samples_journal until every task has a sample, then write paths.samples atomically.
+    With a `reuse` plan, the plan's spot check runs with the answers that must be regenerated; if every
+    spot-checked answer is identical, the plan's other answers are taken as they are."""
     started = time.monotonic()
+    requested = 0
+    reuse_report = None
     with Journal(paths.samples_journal, header) as journal:
         done = {r["task_id"]: r for r in journal if r.get("task_id") in dataset.problems}
-        pending = [t for t in dataset.task_ids if t not in done]
         if done:
-            log(f"resuming: {len(done)} of {len(dataset.problems)} samples already generated")
-        # longest prompts first: the long requests start early and the batch drains evenly
-        pending.sort(key=lambda t: -len(dataset.problems[t]["prompt"]))
-        progress = Progress(label, len(dataset.problems), done=len(done))
-        failure: BaseException | None = None
+            log.info(f"resuming: {len(done)} of {len(dataset.problems)} samples already generated")
+        progress = Progress(label, len(dataset.problems), log, done=len(done))
         stop = client.stop
-        pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="gen")
 
         def work(task_id: str) -> dict:
             problem = dataset.problems[task_id]
-            completion = client.complete(request_body(model, problem["prompt"], max_tokens, extra_body))
+            try:
+                completion = client.complete(request_body(model, problem["prompt"], max_tokens, extra_body))
+            except BaseException:
+                stop.set()  # here, not in the main thread: this worker's next request must not go out
+                raise
             return _record(task_id, problem["entry_point"], completion)
 
-        try:
-            queue = iter(pending)
-            running = {}
-            for task_id in queue:
-                running[pool.submit(work, task_id)] = task_id
-                if len(running) >= parallel:
-                    break
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    task_id = running.pop(future)
+        def request(tasks: list[str]) -> int:
+            """Generate `tasks` (longest prompts first: the long requests start early and the batch drains
+            evenly), appending each to the journal; the number of requests made."""
+            pending = sorted((t for t in tasks if t not in done), key=lambda t: -len(dataset.problems[t]["prompt"]))
+            failure: BaseException | None = None
+            # every request is queued at once: a worker thread takes the next one the moment its answer is
+            # in, so the server's slots refill without waiting for the journal's fsync here
+            pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="gen")
+            try:
+                futures = {pool.submit(work, task_id): task_id for task_id in pending}
+                for future in as_completed(futures):
                     try:
                         record = future.result()
                     except BaseException as exc:  # noqa: BLE001 - keep the others' work, then report
-                        failure = failure or exc
-                        stop.set()
+                        if failure is None:
+                            failure = exc
+                            stop.set()
+                            for other in futures:
+                                other.cancel()
                         continue
-                    if failure is None:  # refill the server's slot first, then do the bookkeeping
-                        next_task = next(queue, None)
-                        if next_task is not None:
-                            running[pool.submit(work, next_task)] = next_task
                     journal.append(record)
-                    done[task_id] = record
+                    done[record["task_id"]] = record
                     progress.update(tokens=record.get("completion_tokens") or 0)
-                    log(f"{task_id}: {record['finish_reason']}, {record['completion_tokens']} tokens, "
-                        f"{record['latency']:.1f} s")
-        except BaseException:
-            # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
-            stop.set()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+                    log.debug(f"{record['task_id']}: {record['finish_reason']}, {record['completion_tokens']} "
+                              f"tokens, {record['latency']:.1f} s")
+            except BaseException:
+                # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
+                stop.set()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
+            if failure is not None:
+                if isinstance(failure, BenchError):
+                    raise GenerationError(
+                        f"{failure.message} ({len(done)} of {len(dataset.problems)} samples kept)", failure.tip
+                    ) from None
+                raise failure
+            return len(pending)
+
+        try:
+            if reuse is not None:
+                reusable = [t for t in dataset.task_ids if t in reuse.records]
+                spot = [t for t in reuse.spot if t in dataset.problems]
+                log.info(f"max_tokens {reuse.old_cap} -> {reuse.new_cap}: {len(reusable)} answers ended by themselves "
+                         f"below the new cap; spot-checking {len(spot)} of them with the "
+                         f"{len(dataset.problems) - len(reusable)} that must be regenerated")
+                requested += request([t for t in dataset.task_ids if t not in reuse.records or t in spot])
+                differing = [t for t in spot if _answer(done[t]) != _answer(reuse.records[t])]
+                if differing:
+                    log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
+                                f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
+                else:
+                    for task_id in reusable:
+                        if task_id not in done:
+                            journal.append(reuse.records[task_id])
+                            done[task_id] = reuse.records[task_id]
+                            progress.update()
+                reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
+                                "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
+                                "differing": differing}
+            requested += request(dataset.task_ids)
         finally:
             progress.close()
-        pool.shutdown(wait=True)
-        if failure is not None:
-            if isinstance(failure, BenchError):
-                raise GenerationError(
-                    f"{failure.message} ({len(done)} of {len(dataset.problems)} samples kept)", failure.tip
-                ) from None
-            raise failure
     records = [done[t] for t in dataset.task_ids]
     # samples.jsonl holds only what the model produced (identical across reproducible reruns);
     # the per-request measurements go beside it
@@ -175,18 +229,53 @@ def generate_samples(
     atomic_write_text(paths.samples, "".join(
         _json_line({k: v for k, v in r.items() if k not in VOLATILE}) for r in records))
     paths.samples_journal.unlink(missing_ok=True)
+    if reuse_report is not None:
+        reuse_report["regenerated"] = requested
+        log.info(f"reused {reuse_report['reused']} answers, regenerated {requested}, spot-checked "
+                 f"{reuse_report['spot_checked']} ({reuse_report['spot_check']})")
     tokens = sum(r.get("completion_tokens") or 0 for r in records)
     return GenerationSummary(
         samples=len(records),
-        generated_now=len(pending),
+        generated_now=requested,
         seconds=round(time.monotonic() - started, 1),
         completion_tokens=tokens,
         hit_token_limit=sum(r.get("finish_reason") == "length" for r in records),
         empty_answers=sum(bool(r.get("empty_answer")) for r in records),
+        reuse=reuse_report,
     )
 
 
 def _json_line(record: dict) -> str:
-    import json
-
     return json.dumps(record) + "\n"
+
+
+def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: ServerHandle, header: dict,
+             log: logging.Logger, reuse: ReusePlan | None = None) -> dict:
+    """Generate the samples with a running server; return the manifest's generation section."""
+    info = dict(server.info)
+    info["props"] = server_props(server.base_url)
+    client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason)
+    extra = dict(server.extra_body)
+    cap = {"field": "max_tokens", "honoured": None}
+    if server.probe_token_cap:
+        cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra)
+        if cap["field"] != "max_tokens":
+            extra[cap["field"]] = profile.max_tokens
+            log.info(f"this server ignores max_tokens: sending {cap['field']} too")
+        elif cap["honoured"] is False:
+            log.warning("WARNING: this server ignores the token cap; answers may exceed max_tokens")
+    summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
+                               header, extra, log, label="generation", reuse=reuse)
+    log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
+             f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
+    sampling = request_body(profile.request_model, "", profile.max_tokens, extra)
+    sampling.pop("messages")
+    return {
+        "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling, "token_cap": cap,
+        "profile": asdict(profile),
+        "server_start_seconds": info.get("startup_seconds"),
+        "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
+        "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
+        "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers, "date": utc_now(),
+        "reuse": summary.reuse,
+    }

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .prompt import LEADERBOARD_MAX_TOKENS
+from .servers import BACKENDS
 
-__all__ = ["Profile", "load_profiles", "PROFILE_PREFIX", "SERVERS", "generation_settings"]
+__all__ = ["Profile", "load_profiles", "PROFILE_PREFIX", "generation_settings", "GENERATION_KEYS", "keys_table"]
 
 PROFILE_PREFIX = "bench-"
-SERVERS = ("compose", "native", "external", "reference", "none")
 # doit task names are "gen:<profile>"; '=' would be read as a command-line variable, ':' as a subtask
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TRUE = {"1", "yes", "true", "on"}
@@ -31,7 +32,7 @@ class Profile:
     """One benchmark profile: a section `[bench-...]` of models.conf."""
 
     name: str
-    server: str = field(default="compose", metadata=_meta("compose | native | external | reference | none"))
+    server: str = field(default="compose", metadata=_meta(" ".join(f"`{b.name}`: {b.help}." for b in BACKENDS.values())))
     model: str = field(default="", metadata=_meta("model file (relative to models_dir), absolute path, or pip:DIST==VER/path/in/wheel.gguf"))
     models_dir: str = field(default="~/models", metadata=_meta("folder holding the model files (mounted by compose)"))
     model_name: str = field(default="", metadata=_meta("the `model` field sent in each request (default: profile name)"))
@@ -42,7 +43,7 @@ class Profile:
     tensor_split: str = field(default="", metadata=_meta("multi-GPU split, e.g. 3,1 (-ts)"))
     parallel: int = field(default=4, metadata=_meta("server slots = requests in flight"))
     extra_args: str = field(default="", metadata=_meta("more llama-server arguments, shell-quoted"))
-    max_tokens: int = field(default=768, metadata=_meta("completion token cap; the leaderboard uses 768"))
+    max_tokens: int = field(default=LEADERBOARD_MAX_TOKENS, metadata=_meta(f"completion token cap; the leaderboard's is {LEADERBOARD_MAX_TOKENS} (other values are marked † in the report)"))
     health_timeout: int = field(default=600, metadata=_meta("seconds to wait for GET /health"))
     request_timeout: int = field(default=900, metadata=_meta("seconds one completion request may take"))
     base_url: str = field(default="", metadata=_meta("server URL (external; compose default http://127.0.0.1:<port>)"))
@@ -55,8 +56,8 @@ class Profile:
 
     @property
     def comparable(self) -> bool:
-        """True when generation settings match the leaderboard's (768 tokens, greedy)."""
-        return self.max_tokens == 768
+        """True when generation settings match the leaderboard's (its token cap, greedy)."""
+        return self.max_tokens == LEADERBOARD_MAX_TOKENS
 
     @property
     def request_model(self) -> str:
@@ -77,19 +78,26 @@ class Profile:
 FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 
 
+# the keys whose change makes a profile's samples stale (see fingerprints.py); the others (GPU layers,
+# slots, timeouts, ports ...) change how fast answers come, not what they are
+GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
+
+
 def generation_settings(profile: Profile, dataset_id: str) -> dict:
     """The settings that change generated samples; a change makes the samples stale."""
-    return {
-        "dataset": dataset_id,
-        "server": profile.server,
-        "model": profile.model,
-        "model_name": profile.request_model,
-        "max_tokens": profile.max_tokens,
-        "ctx_size": profile.ctx_size,
-        "extra_args": profile.extra_args,
-        "reproducible": profile.reproducible,
-        "samples": profile.samples,
-    }
+    values = {key: getattr(profile, key) for key in GENERATION_KEYS}
+    values["model_name"] = profile.request_model
+    return {"dataset": dataset_id, **values}
+
+
+def keys_table() -> str:
+    """README's table of models.conf keys, from the fields' help (README embeds exactly this text)."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for name, spec in FIELDS.items():
+        default = spec.default
+        shown = ("yes" if default else "no") if isinstance(default, bool) else str(default)
+        rows.append(f"| `{name}` | {shown} | {spec.metadata['help']} |")
+    return "\n".join(rows)
 
 
 def _line_numbers(path: Path) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
@@ -183,12 +191,12 @@ def _check_key(section: str, key: str, where) -> None:
 
 def _check_profile(profile: Profile, where) -> None:
     name = profile.name
-    if profile.server not in SERVERS:
-        close = difflib.get_close_matches(profile.server, SERVERS, n=1)
+    if profile.server not in BACKENDS:
+        close = difflib.get_close_matches(profile.server, BACKENDS, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where(name, 'server')}: unknown server '{profile.server}'{hint}; choose one of {', '.join(SERVERS)}")
-    needs = {"compose": "model", "native": "model", "external": "base_url", "none": "samples"}
-    key = needs.get(profile.server)
+        raise ConfigError(f"{where(name, 'server')}: unknown server '{profile.server}'{hint}; "
+                          f"choose one of {', '.join(BACKENDS)}")
+    key = BACKENDS[profile.server].requires
     if key and not getattr(profile, key):
         raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")
     for key in ("parallel", "max_tokens", "health_timeout", "request_timeout", "ctx_size"):

@@ -1,4 +1,12 @@
-"""EvalPlus datasets: find them offline, download them otherwise, parse and fingerprint them."""
+"""EvalPlus datasets: find them offline, download them otherwise, parse and fingerprint them.
+
+Where a dataset is looked up, in order (the whole policy lives here):
+  1. the override file (HUMANEVAL_OVERRIDE_PATH / MBPP_OVERRIDE_PATH, evalplus's own variables)
+  2. the data folder: BENCH_DATA_DIR or `doit datadir=DIR`; if unset, ./datasets or ../shared/datasets
+     next to the project when they hold an EvalPlus file (`default_data_dir`)
+  3. evalplus's cache (~/.cache/evalplus, or $XDG_CACHE_HOME/evalplus)
+  4. downloaded from the EvalPlus release into evalplus's cache
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,8 @@ from pathlib import Path
 from .errors import DatasetError
 from .storage import atomic_write_text
 
-__all__ = ["DatasetSpec", "DATASETS", "Dataset", "get_spec", "locate_dataset", "load_dataset", "dataset_id"]
+__all__ = ["DatasetSpec", "DATASETS", "Dataset", "get_spec", "locate_dataset", "load_dataset", "dataset_id",
+           "default_data_dir", "evalplus_cache", "subset_ids"]
 
 
 @dataclass(frozen=True)
@@ -52,19 +61,28 @@ def get_spec(key: str) -> DatasetSpec:
         ) from None
 
 
-def _evalplus_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "evalplus"
+def evalplus_cache(xdg_cache_home: str | None = None) -> Path:
+    """evalplus's own cache folder (where it downloads datasets)."""
+    return Path(xdg_cache_home or os.path.expanduser("~/.cache")) / "evalplus"
 
 
-def locate_dataset(spec: DatasetSpec, data_dir: str | None = None) -> Path | None:
-    """The local file for `spec`: override variable, then `data_dir`, then evalplus's cache; None if absent."""
-    override = os.environ.get(spec.override_env)
+def default_data_dir(project: Path) -> str | None:
+    """./datasets or ../shared/datasets next to the project, when they hold an EvalPlus file."""
+    for folder in (Path(project) / "datasets", Path(project).parent / "shared" / "datasets"):
+        if any(folder.glob("*Plus-v*.jsonl*")):
+            return str(folder)
+    return None
+
+
+def locate_dataset(spec: DatasetSpec, data_dir: str | None = None, override: str | None = None,
+                   cache: Path | None = None) -> Path | None:
+    """The local file for `spec` (steps 1-3 of the module's order); None if there is none."""
     if override:
         if not Path(override).is_file():
             raise DatasetError(f"{spec.override_env}={override}: file not found", "fix or unset the variable")
         return Path(override)
     folders = [Path(data_dir)] if data_dir else []
-    folders.append(_evalplus_cache())
+    folders.append(cache or evalplus_cache())
     for folder in folders:
         for suffix in (".jsonl", ".jsonl.gz"):
             candidate = folder / f"{spec.name}-{spec.version}{suffix}"
@@ -75,18 +93,19 @@ def locate_dataset(spec: DatasetSpec, data_dir: str | None = None) -> Path | Non
     return None
 
 
-def dataset_id(spec: DatasetSpec, data_dir: str | None = None) -> str:
+def dataset_id(spec: DatasetSpec, data_dir: str | None = None, override: str | None = None,
+               cache: Path | None = None) -> str:
     """A cheap identity of the dataset a run will use (no reading, no download): for fingerprints."""
-    path = locate_dataset(spec, data_dir)
+    path = locate_dataset(spec, data_dir, override, cache)
     if path is None:
         return f"{spec.name}-{spec.version}"
     return re.sub(r"\.jsonl(\.gz)?$", "", path.name)
 
 
-def _download(spec: DatasetSpec) -> Path:
+def _download(spec: DatasetSpec, cache: Path) -> Path:
     import requests
 
-    target = _evalplus_cache() / spec.file_name
+    target = cache / spec.file_name
     try:
         response = requests.get(spec.url, timeout=120)
         response.raise_for_status()
@@ -102,12 +121,24 @@ def _download(spec: DatasetSpec) -> Path:
 
 @dataclass
 class Dataset:
-    """A parsed dataset: problems in file order, with the file's identity."""
+    """A parsed dataset: problems in file order, with the file's identity. A subset (`subset(k)`) keeps
+    the whole file as `parent` (the ground truth is always computed for the whole file)."""
 
     spec: DatasetSpec
     path: Path
     problems: dict[str, dict]
     md5: str  # of the uncompressed jsonl, as evalplus hashes its cache file
+    parent: "Dataset | None" = None
+
+    @property
+    def whole(self) -> "Dataset":
+        return self.parent or self
+
+    def subset(self, size: int) -> "Dataset":
+        """The fixed smoke-test selection of `size` problems (see `subset_ids`)."""
+        chosen = subset_ids(self.whole.task_ids, size)
+        return Dataset(spec=self.spec, path=self.path, problems={t: self.whole.problems[t] for t in chosen},
+                       md5=self.md5, parent=self.whole)
 
     @property
     def version(self) -> str:
@@ -136,14 +167,28 @@ class Dataset:
         return self._deserialize(task_id, self.problems[task_id][f"{phase}_input"])
 
     def describe(self) -> dict:
-        return {"name": self.spec.key, "file": self.path.name, "version": self.version, "md5": self.md5,
-                "tasks": len(self.problems)}
+        described = {"name": self.spec.key, "file": self.path.name, "version": self.version, "md5": self.md5,
+                     "tasks": len(self.problems)}
+        if self.parent is not None:
+            described["subset_of"] = len(self.parent.problems)
+        return described
 
 
-def load_dataset(key: str, data_dir: str | None = None) -> Dataset:
+def subset_ids(task_ids: list[str], size: int) -> list[str]:
+    """`size` problems spread evenly over the file, always the same ones: positions floor(i * n / size) for
+    i = 0 .. size-1 (HumanEval+ with 20: HumanEval/0, /8, /16, /24, /32, /41, ...)."""
+    n = len(task_ids)
+    if size >= n:
+        return list(task_ids)
+    return [task_ids[(i * n) // size] for i in range(size)]
+
+
+def load_dataset(key: str, data_dir: str | None = None, override: str | None = None,
+                 cache: Path | None = None) -> Dataset:
     """Load a dataset by key, downloading it into evalplus's cache if it is nowhere local."""
     spec = get_spec(key)
-    path = locate_dataset(spec, data_dir) or _download(spec)
+    cache = cache or evalplus_cache()
+    path = locate_dataset(spec, data_dir, override, cache) or _download(spec, cache)
     raw = path.read_bytes()
     if path.name.endswith(".gz"):
         try:

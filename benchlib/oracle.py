@@ -7,15 +7,11 @@ outside the sandbox, on plain data. One deliberate difference: HumanEval/32 (`fi
 
 from __future__ import annotations
 
-import array
-import binascii
 import math
-from decimal import Decimal
-from fractions import Fraction
 
 import numpy as np
 
-__all__ = ["decode", "Opaque", "Judge", "FIND_ZERO_RULE", "is_floats"]
+__all__ = ["Judge", "FIND_ZERO_RULE", "is_floats", "only_not_none"]
 
 FIND_ZERO_RULE = "HumanEval/32 (find_zero): pass iff |poly(xs, x)| <= atol (1e-4), as fixed upstream in evalplus 6eb1e19"
 
@@ -25,94 +21,9 @@ MBPP_OUTPUT_SET_EQ_TASKS = ["similar_elements", "find_char_long", "common_in_nes
                             "larg_nnum", "intersection_array", "find_dissimilar", "Diff"]
 
 
-class Opaque:
-    """An output that was not plain data (a generator, a custom object): equal to nothing."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    def __eq__(self, other: object) -> bool:
-        return False
-
-    __hash__ = object.__hash__
-
-    def __repr__(self) -> str:
-        return f"<{self.kind}>"
-
-
-_SUBCLASSES: dict[str, type] = {}
-
-
-def _subclass_of(base_name: str) -> type:
-    """A plain subclass of a base type: compares like the base, but `type(x) == base` is False."""
-    if base_name not in _SUBCLASSES:
-        base = {"int": int, "float": float, "str": str, "list": list, "tuple": tuple, "dict": dict,
-                "set": set, "frozenset": frozenset, "bytes": bytes}[base_name]
-        _SUBCLASSES[base_name] = type(f"{base_name}_subclass", (base,), {})
-    return _SUBCLASSES[base_name]
-
-
-def decode(x):
-    """Inverse of runner.encode."""
-    if isinstance(x, list):
-        return [decode(v) for v in x]
-    if not isinstance(x, dict):
-        return x
-    (tag, value), = x.items()
-    if tag == "$t":
-        return tuple(decode(v) for v in value)
-    if tag == "$d":
-        return {decode(k): decode(v) for k, v in value}
-    if tag == "$s":
-        return {decode(v) for v in value}
-    if tag == "$fs":
-        return frozenset(decode(v) for v in value)
-    if tag == "$i":
-        return int(value, 16)
-    if tag == "$f":
-        return float(value)
-    if tag == "$c":
-        return complex(decode(value[0]), decode(value[1]))
-    if tag == "$b":
-        return bytes.fromhex(value)
-    if tag == "$fr":
-        return Fraction(value[0], value[1])
-    if tag == "$dec":
-        return Decimal(value)
-    if tag == "$nd":
-        dtype, data = value
-        return np.array(decode(data), dtype=None if dtype == "object" else dtype)
-    if tag == "$np":
-        dtype, data = value
-        return np.dtype(dtype).type(decode(data))
-    if tag == "$sub":
-        return _rebuild_subclass(*value)
-    if tag == "$n":
-        return _number_list(*value)
-    return Opaque(str(value))
-
-
-def _number_list(ints: list, bools: list, data: str) -> list:
-    """Inverse of runner._number_list: the values as base64 IEEE doubles, and which of them are ints or bools."""
-    raw = binascii.a2b_base64(data)
-    if binascii.b2a_base64(raw, newline=False) != data.encode():
-        raise ValueError("malformed number list")  # only the runner's own, canonical base64
-    values = array.array("d")
-    values.frombytes(raw)
-    out: list = values.tolist()
-    for kind, positions in ((int, ints), (bool, bools)):
-        for at in positions:
-            if type(at) is not int or not 0 <= at < len(out) or not out[at].is_integer():
-                raise ValueError("malformed number list")
-            out[at] = kind(out[at])
-    return out
-
-
-def _rebuild_subclass(base_name: str, encoded):
-    value = decode(encoded)
-    if base_name == "bool":
-        return bool(value)  # bool cannot be subclassed; its subclasses are really ints
-    return _subclass_of(base_name)(value)
+def only_not_none(dataset: str, entry_point: str) -> bool:
+    """evalplus keeps only whether these tasks' expected outputs are None (its ground truth too)."""
+    return dataset == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS
 
 
 def _poly(xs: list, x: float) -> float:
@@ -144,11 +55,11 @@ class Judge:
     """Compares one phase's outputs in order, keeping evalplus's per-phase state (its `atol` widens
     to 1e-6 once a float expected output is seen, for the rest of the phase)."""
 
-    def __init__(self, dataset: str, entry_point: str, atol: float, not_none: bool) -> None:
+    def __init__(self, dataset: str, entry_point: str, atol: float) -> None:
         self.dataset = dataset
         self.entry_point = entry_point
         self.atol = atol
-        self.not_none = not_none
+        self.not_none = only_not_none(dataset, entry_point)
 
     @property
     def exact_match_decides(self) -> bool:

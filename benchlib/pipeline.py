@@ -1,250 +1,193 @@
-"""The stages doit runs: generate, evaluate, report. Each is idempotent and cheap when its output is valid,
-turns expected failures into one clear message (and a status.json the report shows), and never
-leaves a model server running."""
+"""The stages doit runs: generate, evaluate, report. Each is idempotent and cheap when its output is valid
+and never leaves a model server running.
+
+Every stage runs in one envelope (`_run_stage`): its log file, then on an expected failure one line plus
+a TIP on the terminal, status.json for the report, and doit's TaskFailed; on success the status is
+cleared. Who writes REPORT.md: `report` (the `report` and default tasks), and nobody else, with one
+exception: after a failed stage the envelope refreshes it, because doit never runs a task whose
+dependency failed, so a full run's report would otherwise not list the failure. That refresh can never
+fail the stage (a damaged reference-scores.json is logged, not raised).
+"""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import sys
+import logging
 import time
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from .config import Profile, generation_settings, load_profiles
+from .config import Profile, load_profiles
+from .console import stage_log
 from .errors import BenchError, ConfigError
-from .layout import ProfilePaths, profile_paths, report_path
-from .storage import atomic_write_json, read_json
+from .fingerprints import generation_header
+from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs, report_path,
+                      set_failed, update_manifest)
+from .settings import Settings
 
-__all__ = ["RunSettings", "generate", "evaluate", "report", "GEN_VERSION", "generation_header"]
-
-GEN_VERSION = 1  # bump when samples.jsonl's meaning or format changes
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything a stage needs besides the profile name (picklable, for `doit -n`)."""
-
-    config: str = "models.conf"
-    results: str = "results"
-    project: str = "."
-    dataset: str = "humaneval"
-    data_dir: str | None = None
-    sandbox: str = "auto"  # auto | docker | local
-    sandbox_image: str = "ganler/evalplus:latest"
-    workers: int = 2
-
-    def profile(self, name: str) -> Profile:
-        profiles = load_profiles(Path(self.config))
-        if name not in profiles:
-            raise ConfigError(f"{self.config}: no profile [{name}]", "see `doit list`")
-        return profiles[name]
-
-    def paths(self, name: str) -> ProfilePaths:
-        return profile_paths(Path(self.results), name, self.dataset)
+__all__ = ["generate", "evaluate", "report", "report_fingerprint", "samples_file", "load_profile"]
 
 
-def generation_header(profile: Profile, dataset_id: str) -> dict:
-    from .codegen import PROMPT_VERSION
-
-    return {"gen_version": GEN_VERSION, "prompt": PROMPT_VERSION, **generation_settings(profile, dataset_id)}
-
-
-@contextlib.contextmanager
-def _log_to(path: Path, profile: str) -> Iterator[Callable[[str], None]]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        def log(message: str) -> None:
-            stamp = datetime.now().strftime("%H:%M:%S")
-            handle.write(f"{stamp} {message}\n")
-            handle.flush()
-            if not message.startswith(("HumanEval/", "Mbpp/")):  # per-task lines only in the log file
-                print(f"[{profile}] {message}", file=sys.stderr, flush=True)
-
-        yield log
+def load_profile(settings: Settings, name: str) -> Profile:
+    profiles = load_profiles(Path(settings.config))
+    if name not in profiles:
+        raise ConfigError(f"{settings.config}: no profile [{name}]", "see `doit list`")
+    return profiles[name]
 
 
-def _update_manifest(paths: ProfilePaths, section: str, data: dict) -> None:
-    manifest = _read(paths.manifest)
-    manifest[section] = data
-    atomic_write_json(paths.manifest, manifest)
-
-
-def _read(path: Path) -> dict:
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        return {}
-
-
-def _set_status(paths: ProfilePaths, stage: str, error: BaseException | None) -> None:
-    if error is None:
-        paths.status.unlink(missing_ok=True)
-        return
-    atomic_write_json(paths.status, {
-        "state": "failed", "stage": stage, "reason": str(error).splitlines()[0],
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    })
-
-
-def _failed(settings: RunSettings, paths: ProfilePaths, stage: str, error: BenchError):
-    from doit.exceptions import TaskFailed
-
-    _set_status(paths, stage, error)
-    with contextlib.suppress(Exception):
-        report(settings)
-    return TaskFailed(str(error))
-
-
-def model_fingerprint(path: Path) -> dict:
-    """Size and sha256 of the first and last MiB: identifies a 60 GB file in milliseconds."""
-    size = path.stat().st_size
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        digest.update(handle.read(1 << 20))
-        handle.seek(max(0, size - (1 << 20)))
-        digest.update(handle.read(1 << 20))
-    return {"file": path.name, "size": size, "sha256_head_tail": digest.hexdigest()}
-
-
-def _server_props(base_url: str) -> dict:
-    import requests
-
-    with contextlib.suppress(Exception):
-        response = requests.get(base_url.rstrip("/") + "/props", timeout=5)
-        if response.ok:
-            props = response.json()
-            keep = ("build_info", "model_path", "total_slots", "chat_template", "default_generation_settings")
-            return {k: props[k] for k in keep if k in props}
-    return {}
-
-
-def generate(name: str, settings: RunSettings):
-    """doit action: make results/<profile>/<dataset>/samples.jsonl (resuming a journal if one exists)."""
-    from .client import ChatClient
-    from .codegen import generate_samples, probe_token_cap, request_body
-    from .datasets import dataset_id, get_spec, load_dataset
-    from .server import model_server
-
-    paths = settings.paths(name)
-    try:
-        profile = settings.profile(name)
-        header = generation_header(profile, dataset_id(get_spec(settings.dataset), settings.data_dir))
-        if paths.samples.exists() and _read(paths.manifest).get("generation", {}).get("header") == header:
-            return None  # already complete for these settings
-        dataset = load_dataset(settings.dataset, settings.data_dir)
-        with _log_to(paths.codegen_log, name) as log:
-            log(f"generating {len(dataset.problems)} {dataset.spec.label}+ samples ({dataset.version}), "
-                f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
-            started = time.monotonic()
-            with model_server(profile, settings.dataset, settings.data_dir, paths.root, Path(settings.project),
-                              log) as server:
-                startup = time.monotonic() - started
-                info = dict(server.info)
-                info["props"] = _server_props(server.base_url)
-                if info.get("model_path"):
-                    info["model"] = model_fingerprint(Path(info["model_path"]))
-                client = ChatClient(server.base_url, profile.request_timeout, alive=server.alive)
-                extra = dict(server.extra_body)
-                cap = {"field": "max_tokens", "honoured": None}
-                if profile.server != "reference":
-                    cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"],
-                                          extra)
-                    if cap["field"] != "max_tokens":
-                        extra[cap["field"]] = profile.max_tokens
-                        log(f"this server ignores max_tokens: sending {cap['field']} too")
-                    elif cap["honoured"] is False:
-                        log("WARNING: this server ignores the token cap; answers may exceed max_tokens")
-                summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens,
-                                           profile.parallel, header, extra, log, label=name)
-            log(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
-                f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
-            sampling = request_body(profile.request_model, "", profile.max_tokens, extra)
-            sampling.pop("messages")
-            _update_manifest(paths, "generation", {
-                "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling,
-                "token_cap": cap,
-                "profile": asdict(profile), "server_start_seconds": round(startup, 1),
-                "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
-                "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
-                "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers,
-                "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            })
-        _set_status(paths, "generation", None)
-    except BenchError as error:
-        return _failed(settings, paths, "generation", error)
-    return None
-
-
-def samples_path(profile: Profile, paths: ProfilePaths, project: str) -> Path:
+def samples_file(profile: Profile, paths: ProfilePaths, project: str) -> Path:
+    """The samples a profile's evaluation scores: its own, or (server = none) the file it names."""
     if profile.server == "none":
         path = Path(profile.samples).expanduser()
         return path if path.is_absolute() else Path(project) / path
     return paths.samples
 
 
-def evaluate(name: str, settings: RunSettings):
-    """doit action: score the samples in the sandbox into eval_results.json, then refresh REPORT.md."""
-    from .datasets import load_dataset
-    from .evaluation import evaluate_samples
-    from .progress import Progress
-    from .sandbox import make_sandbox
+Body = Callable[[Profile, ProfilePaths, logging.Logger], None]
+
+
+def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[ProfilePaths], Path], body: Body):
+    """The envelope every stage runs in (see the module's docstring)."""
+    from doit.exceptions import TaskFailed
 
     paths = settings.paths(name)
     try:
-        profile = settings.profile(name)
-        dataset = load_dataset(settings.dataset, settings.data_dir)
-        with _log_to(paths.evaluation_log, name) as log:
-            hide = [settings.results, settings.data_dir, str(dataset.path.parent)]
-            factory = lambda: make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log,  # noqa: E731
-                                           hide)
-            bar = Progress(f"{name} eval", len(dataset.problems))
-            results = evaluate_samples(samples_path(profile, paths, settings.project), dataset, paths, factory,
-                                       settings.sandbox, settings.workers, log,
-                                       progress=lambda done, total: bar.update(done))
-            bar.close()
-            scores = results["pass_at_1"]
-            log(f"pass@1: {dataset.spec.label} {scores['base']}, {dataset.spec.label}+ {scores['plus']} "
-                f"(sandbox: {results['sandbox']['backend']}, {results['eval_seconds']} s)")
-            _update_manifest(paths, "evaluation", {
-                "sandbox": results["sandbox"], "seconds": results["eval_seconds"],
-                "evalplus_version": results["evalplus_version"], "dataset": results["dataset"],
-                "pass_at_1": scores, "date": results["date"],
-            })
-        _set_status(paths, "evaluation", None)
+        profile = load_profile(settings, name)
+        with stage_log(name, log_file(paths)) as log:
+            try:
+                body(profile, paths, log)
+            except BenchError as error:
+                log.debug(f"{stage} failed: {error}")  # the file keeps it; doit prints it once
+                raise
     except BenchError as error:
-        return _failed(settings, paths, "evaluation", error)
-    report(settings)
-    return None
-
-
-def report(settings: RunSettings):
-    """doit action: rebuild results/REPORT.md from whatever results exist."""
-    from .report import write_report
-
-    try:
-        profiles = load_profiles(Path(settings.config))
-    except BenchError as error:
-        from doit.exceptions import TaskFailed
-
+        set_failed(paths, stage, error.message.splitlines()[0])
+        _refresh_report(settings)
         return TaskFailed(str(error))
-    write_report(profiles, Path(settings.results), Path(settings.project) / "reference-scores.json",
-                 report_path(Path(settings.results)))
+    clear_status(paths)
     return None
 
 
-def report_inputs(settings: RunSettings) -> str:
-    """A fingerprint of everything REPORT.md is made from (for doit's up-to-date check)."""
+def _refresh_report(settings: Settings) -> None:
+    try:
+        _write_report(settings)
+    except Exception as exc:  # noqa: BLE001 - the stage's own failure is what the user must see
+        logging.getLogger("benchlib").warning(f"REPORT.md not refreshed: {exc}")
+
+
+def generate(name: str, settings: Settings):
+    """doit action: make results/<profile>/<dataset>/samples.jsonl (resuming a journal if one exists)."""
+
+    def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
+        from . import servers
+        from .codegen import generate as generate_with
+        from .codegen import plan_reuse
+
+        header = generation_header(profile, settings.dataset_id())
+        if paths.samples.exists() and read_manifest(paths).get("generation", {}).get("header") == header:
+            return  # already complete for these settings
+        dataset = settings.load_dataset()
+        subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
+        log.info(f"generating {len(dataset.problems)} {dataset.spec.label}+ samples ({dataset.version}){subset}, "
+                 f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
+        reuse = plan_reuse(paths, header, profile.reproducible, log)
+        with servers.start(profile, settings, paths, log) as server:
+            section = generate_with(profile, dataset, paths, server, header, log, reuse)
+        update_manifest(paths, "generation", section)
+
+    return _run_stage("generation", name, settings, lambda paths: paths.codegen_log, body)
+
+
+def evaluate(name: str, settings: Settings):
+    """doit action: score the samples in the sandbox into eval_results.json."""
+
+    def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
+        from .console import Progress
+        from .evaluation import evaluate_samples
+        from .sandbox import make_sandbox
+
+        dataset = settings.load_dataset()
+        hide = [settings.results, settings.data_dir, str(dataset.path.parent)]
+
+        trusted = profile.server == "reference"  # the dataset's own canonical solutions
+
+        def sandbox_factory():
+            return make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log, hide,
+                                memory_limit=settings.memory_limit, bwrap=settings.bwrap, trusted=trusted)
+
+        started = time.monotonic()
+        bar = Progress("evaluation", len(dataset.problems), log)
+        try:
+            results = evaluate_samples(samples_file(profile, paths, settings.project), dataset, paths, sandbox_factory,
+                                       workers=settings.workers, cache=settings.cache_dir, log=log,
+                                       sandbox_choice=settings.sandbox, progress=lambda done: bar.update(done),
+                                       accept_unsandboxed=trusted or settings.sandbox == "unsafe",
+                                       regenerate_tip=_regenerate_tip(profile))
+        finally:
+            bar.close()
+        scores = results["pass_at_1"]
+        log.info(f"pass@1: {dataset.spec.label} {scores['base']}, {dataset.spec.label}+ {scores['plus']} "
+                 f"(sandbox: {results['sandbox'].get('label', results['sandbox']['backend'])}, "
+                 f"{time.monotonic() - started:.1f} s)")
+        update_manifest(paths, "evaluation", {
+            "sandbox": results["sandbox"], "seconds": results["eval_seconds"],
+            "evalplus_version": results["evalplus_version"], "dataset": results["dataset"],
+            "pass_at_1": scores, "date": results["date"],
+        })
+
+    return _run_stage("evaluation", name, settings, lambda paths: paths.evaluation_log, body)
+
+
+def _regenerate_tip(profile: Profile) -> str:
+    """What to do about an incomplete samples file: regenerate it, or (server = none) fix the file."""
+    from .servers import runs_server
+
+    if runs_server(profile):
+        return f"rerun generation to finish it (`doit gen:{profile.name}`); finished samples are kept"
+    return f"complete the file `samples = {profile.samples}` names in [{profile.name}], or point it at a complete one"
+
+
+def evaluation_isolated_enough(name: str, settings: Settings) -> bool:
+    """False when the last evaluation ran unsandboxed although this run would not accept that (it was
+    made with BENCH_SANDBOX=unsafe, or before isolation was available): a doit up-to-date check."""
+    from .results import read_manifest
+
+    sandbox = read_manifest(settings.paths(name)).get("evaluation", {}).get("sandbox", {})
+    if sandbox.get("sandboxed", True) or settings.sandbox == "unsafe":
+        return True
+    try:
+        return load_profile(settings, name).server == "reference"
+    except BenchError:
+        return False
+
+
+def _report_files(settings: Settings) -> list[Path]:
+    try:
+        names = list(load_profiles(Path(settings.config)))
+    except BenchError:
+        names = []
+    return report_inputs(Path(settings.results), names, Path(settings.config), settings.references)
+
+
+def report_fingerprint(settings: Settings) -> str:
+    """Changes when any file the report reads changes: the report task's up-to-date value."""
     from .report import REPORT_VERSION
 
-    results = Path(settings.results)
-    parts = [f"v{REPORT_VERSION}"]
-    for path in [Path(settings.config), Path(settings.project) / "reference-scores.json",
-                 *sorted(results.glob("*/*/eval_results.json")), *sorted(results.glob("*/*/status.json")),
-                 *sorted(results.glob("*/*/manifest.json"))]:
-        with contextlib.suppress(OSError):
-            stat = path.stat()
-            parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+    return inputs_fingerprint(_report_files(settings), REPORT_VERSION)
+
+
+def _write_report(settings: Settings) -> None:
+    from .report import write_report
+
+    write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references,
+                 report_path(Path(settings.results)))
+
+
+def report(settings: Settings):
+    """doit action: rebuild results/REPORT.md from whatever results exist."""
+    from doit.exceptions import TaskFailed
+
+    fingerprint = report_fingerprint(settings)  # before reading: a change while writing reruns it next time
+    try:
+        _write_report(settings)
+    except BenchError as error:
+        return TaskFailed(str(error))
+    return {"inputs": fingerprint}

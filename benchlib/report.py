@@ -1,23 +1,51 @@
-"""results/REPORT.md: local profiles beside the published leaderboard, sorted by HumanEval+."""
+"""results/REPORT.md, and the files beside it that it links to:
+
+    REPORT.md        verdicts first (intervals, paired comparisons, published neighbours), then tables
+    PROBLEMS.md      per problem and local profile: solved, or why not; disagreements first
+    problems.csv     the same, one row per problem and profile
+    COMPARISONS.md   every pair of local profiles (REPORT.md shows each against the best when there are many)
+    summary.json     everything above, machine-readable
+    charts/*.svg     the local profiles among their published neighbours; score against speed
+
+Everything is computed from the files `results.report_inputs` lists (the report task's up-to-date check).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from tabulate import tabulate
 
+from . import __version__
+from .analysis import (CATEGORIES, Comparison, ProfileResults, classify, compare_all, verdict, wilson)
 from .config import Profile
-from .datasets import DATASETS
-from .layout import profile_paths
-from .references import SCORE_KEYS, load_references
+from .leaderboard import SCORE_KEYS, PublishedScore, load_leaderboard
+from .prompt import LEADERBOARD_MAX_TOKENS
+from .results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_or_empty,
+                      run_keys, utc_now)
 from .storage import atomic_write_text
 
-__all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION"]
+__all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION", "REPORT_FILES"]
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+REPORT_FILES = ("REPORT.md", "PROBLEMS.md", "problems.csv", "COMPARISONS.md", "summary.json", "charts")
+LABELS = {"humaneval": "HumanEval", "mbpp": "MBPP"}
+
+
+def _label(key: str, plus: bool = True) -> str:
+    """`HumanEval+`, or `HumanEval+ subset of 20` for a subset run's folder."""
+    dataset, subset = parse_run_key(key) or (key, 0)
+    name = LABELS.get(dataset, dataset) + ("+" if plus else "")
+    return f"{name} subset of {subset}" if subset else name
+
+
+def _is_subset(key: str) -> bool:
+    return bool((parse_run_key(key) or ("", 0))[1])
+PAIRS_INLINE = 6  # up to this many pairs per dataset, REPORT.md lists them all; beyond, each against the best
 
 
 @dataclass
@@ -30,60 +58,104 @@ class LocalRow:
     reason: str = ""
     date: str = ""
     comparable: bool = True
+    sandboxed: bool = True  # False when any of its evaluations ran without isolation
     details: dict[str, dict] = field(default_factory=dict)  # per dataset: token limit hits, timings
+    results: dict[str, ProfileResults] = field(default_factory=dict)  # per dataset, when evaluated
 
 
-def _load(path: Path) -> dict:
+def _read_jsonl(path: Path) -> dict[str, dict]:
+    records: dict[str, dict] = {}
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and "task_id" in record:
+                    records.setdefault(record["task_id"], record)
+    except OSError:
+        pass
+    return records
+
+
+def _profile_results(name: str, key: str, evaluated: dict, generation: dict, comparable: bool) -> ProfileResults | None:
+    try:
+        per_task = evaluated["eval"]
+        samples = _read_jsonl(Path(evaluated.get("samples", "")))
+        outcomes = {task: classify(records[0], samples.get(task)) for task, records in per_task.items() if records}
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return ProfileResults(profile=name, dataset=key, dataset_md5=evaluated.get("dataset", {}).get("md5", ""),
+                          outcomes=outcomes, tokens_per_second=generation.get("tokens_per_second"),
+                          sandboxed=evaluated.get("sandbox", {}).get("sandboxed", True), comparable=comparable)
 
 
 def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]:
     """One row per profile in models.conf, and per results folder whose profile was removed."""
-    names = list(profiles) + sorted(p.name for p in results.glob("*/") if p.is_dir() and p.name not in profiles
-                                    and any(p.glob("*/eval_results.json")))
+    names = list(profiles) + [name for name in profile_names(results) if name not in profiles
+                               and any(profile_paths(results, name, key).eval_results.exists() for key in DATASET_KEYS)]
+    results = Path(results)
     rows = []
     for name in names:
         profile = profiles.get(name)
         row = LocalRow(profile=name, description=profile.description if profile else "(no longer in models.conf)",
                        quant=profile.quant_label if profile else "", comparable=profile.comparable if profile else True)
-        for key in DATASETS:
-            paths = profile_paths(results, name, key)
-            evaluated = _load(paths.eval_results)
-            status = _load(paths.status)
-            manifest = _load(paths.manifest)
-            generation = manifest.get("generation", {})
-            if evaluated:
-                row.scores[key] = evaluated["pass_at_1"]["base"]
-                row.scores[key + "+"] = evaluated["pass_at_1"]["plus"]
-                row.state = "done"
-                row.date = evaluated.get("date", "")[:10]
-                if generation.get("profile", {}).get("max_tokens") not in (None, 768):
+        for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
+            paths = ProfilePaths(results / name, results / name / key)
+            subset = _is_subset(key)
+            evaluated = read_or_empty(paths.eval_results)
+            status = read_or_empty(paths.status)
+            generation = read_or_empty(paths.manifest).get("generation", {})
+            if evaluated.get("pass_at_1"):
+                if not subset:  # a subset's score is never ranked among full-dataset scores
+                    row.scores[key] = evaluated["pass_at_1"]["base"]
+                    row.scores[key + "+"] = evaluated["pass_at_1"]["plus"]
+                    row.state = "done"
+                    row.date = evaluated.get("date", "")[:10]
+                elif row.state == "not run":
+                    row.state = "done"
+                row.sandboxed = row.sandboxed and evaluated.get("sandbox", {}).get("sandboxed", True)
+                if generation.get("profile", {}).get("max_tokens") not in (None, LEADERBOARD_MAX_TOKENS):
                     row.comparable = False
-            if status:
+                analysed = _profile_results(name, key, evaluated, generation, row.comparable)
+                if analysed is not None:
+                    row.results[key] = analysed
+            if status and not subset:
                 row.state, row.reason = "failed", f"{status.get('stage')}: {status.get('reason')}"
-            elif not evaluated and (paths.samples_journal.exists() or paths.samples.exists()):
+            elif not evaluated and not subset and (paths.samples_journal.exists() or paths.samples.exists()):
                 row.state, row.reason = "partial", "samples generated, not yet evaluated" if paths.samples.exists() \
                     else "generation interrupted (rerun to resume)"
-            if evaluated or generation:
+            if evaluated or generation or status:
+                sandbox = evaluated.get("sandbox", {})
+                state = ("failed: " + f"{status.get('stage')}: {status.get('reason')}" if status else
+                         "done" if evaluated else "generated, not evaluated" if paths.samples.exists() else
+                         "generation interrupted (rerun to resume)")
                 row.details[key] = {
+                    "state": state,
+                    "reused": generation.get("reuse"),
                     "pass@1": evaluated.get("pass_at_1"),
                     "hit_token_limit": generation.get("hit_token_limit"),
                     "empty_answers": generation.get("empty_answers"),
                     "gen_seconds": generation.get("seconds"),
                     "tokens_per_second": generation.get("tokens_per_second"),
                     "eval_seconds": evaluated.get("eval_seconds"),
-                    "sandbox": evaluated.get("sandbox", {}).get("backend"),
-                    "max_tokens": generation.get("profile", {}).get("max_tokens"),
+                    "sandbox": sandbox.get("label") or sandbox.get("backend"),
                 }
         rows.append(row)
     return rows
 
 
+# ---------------------------------------------------------------------------------------------------
+# text pieces
+
+
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
+
+
+def _ci(interval: tuple[float, float] | None) -> str:
+    return "-" if interval is None else f"{interval[0]:.1f}–{interval[1]:.1f}"
 
 
 def _sort_key(scores: dict) -> tuple:
@@ -91,41 +163,159 @@ def _sort_key(scores: dict) -> tuple:
             -(scores.get("mbpp+") if scores.get("mbpp+") is not None else -1))
 
 
-def render_report(rows: list[LocalRow], meta: dict, published: list) -> str:
+def _evaluated(rows: list[LocalRow], key: str) -> list[ProfileResults]:
+    return [row.results[key] for row in rows if key in row.results]
+
+
+def _keys(rows: list[LocalRow]) -> list[str]:
+    """Every run folder with evaluated results: full datasets first, then subsets."""
+    found = {key for row in rows for key in row.results}
+    return sorted(found, key=lambda k: (_is_subset(k), DATASET_KEYS.index((parse_run_key(k) or (k, 0))[0]), k))
+
+
+def _neighbours(result: ProfileResults, published: list[PublishedScore]) -> str:
+    """Where a local profile stands among the published models (plus tests), by interval overlap."""
+    key = f"{result.dataset}+"
+    low, high = result.interval("plus")
+    level, above, below = [], [], []
+    for model in published:
+        score = model.scores.get(key)
+        if score is None:
+            continue
+        theirs = wilson(round(score * result.n / 100), result.n)
+        if theirs[1] < low:
+            below.append(model)
+        elif theirs[0] > high:
+            above.append(model)
+        else:
+            level.append(model)
+    if not level and not above and not below:
+        return "no published scores to compare with."
+    parts = []
+    if level:
+        closest = sorted(level, key=lambda m: abs(m.scores[key] - result.score("plus")))[:3]
+        names = ", ".join(f"{m.name} ({m.scores[key]:.1f})" for m in closest)
+        parts.append(f"level with {len(level)} published model{'s' if len(level) != 1 else ''} (intervals overlap; "
+                     f"closest: {names})")
+    if above:
+        parts.append(f"below {len(above)} (lowest of them: {min(above, key=lambda m: m.scores[key]).name})")
+    if below:
+        parts.append(f"above {len(below)} (highest of them: {max(below, key=lambda m: m.scores[key]).name})")
+    return "; ".join(parts) + "."
+
+
+def _family(comparisons: list[Comparison], results: list[ProfileResults]) -> tuple[list[Comparison], str]:
+    """The comparisons REPORT.md shows: all pairs, or with many profiles each against the best."""
+    if len(comparisons) <= PAIRS_INLINE:
+        return comparisons, ""
+    best = max(results, key=lambda r: r.solved("plus")).profile
+    shown = [c for c in comparisons if best in (c.a, c.b)]
+    return shown, (f"{len(results)} profiles: each against the best ({best}); every pair is in "
+                   f"[COMPARISONS.md](COMPARISONS.md).")
+
+
+def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[list[str], dict]:
+    lines: list[str] = []
+    summary: dict = {}
+    for key in _keys(rows):
+        results = _evaluated(rows, key)
+        label, base_label = _label(key), _label(key, plus=False)
+        sizes = sorted({r.n for r in results})
+        smoke = " — a smoke test: never ranked among the published full-dataset scores" if _is_subset(key) else ""
+        lines += [f"### {label} ({', '.join(map(str, sizes))} problems){smoke}", ""]
+        for result in sorted(results, key=lambda r: -r.solved("plus")):
+            low, high = result.interval("plus")
+            marks = ("" if result.comparable else " †") + ("" if result.sandboxed else " (UNSANDBOXED)")
+            where = "" if _is_subset(key) else "; " + _neighbours(result, published)
+            lines.append(f"- **{result.profile}**{marks}: {label} {result.score('plus'):.1f}% (95% interval "
+                         f"{low:.1f}–{high:.1f}), {base_label} {result.score('base'):.1f}%{where}")
+        lines.append("")
+        summary[key] = {"comparisons": {}}
+        for phase in ("plus", "base"):
+            comparisons = compare_all(results, phase)
+            summary[key]["comparisons"][phase] = comparisons
+            name = label if phase == "plus" else base_label
+            if not comparisons:
+                lines += [f"Paired comparison ({name}): only one local profile, so no pairs to compare.", ""]
+                break
+            shown, note = _family(comparisons, results)
+            lines += [f"Paired comparisons ({name}, exact McNemar test on the problems only one of the two solves):", ""]
+            lines += [f"- {verdict(c, len(comparisons))}" for c in shown]
+            if note:
+                lines += ["", note]
+            lines.append("")
+        differing = _disagreements(results)
+        if len(results) > 1:
+            lines += [f"Where they differ: {len(differing)} of {max(sizes)} problems have different outcomes among "
+                      f"the local profiles: [PROBLEMS.md](PROBLEMS.md) (also [problems.csv](problems.csv)).", ""]
+    return lines, summary
+
+
+def _disagreements(results: list[ProfileResults]) -> list[str]:
+    tasks = list(dict.fromkeys(t for r in results for t in r.outcomes))
+    return [t for t in tasks if len({(r.outcomes[t].plus if t in r.outcomes else None) for r in results}) > 1]
+
+
+def _failures(rows: list[LocalRow]) -> list[str]:
+    table = []
+    for row in rows:
+        for key, result in row.results.items():
+            counts = result.categories()
+            exceptions = result.exceptions()
+            top = ", ".join(f"{name} {count}" for name, count in list(exceptions.items())[:3])
+            cells = [str(counts[c]) if c != "exception" else (f"{counts[c]} ({top})" if top else str(counts[c]))
+                     for c in CATEGORIES]
+            table.append([row.profile, key, *cells])
+    if not table:
+        return []
+    return ["## Why answers fail", "",
+            "One outcome per problem (plus tests included): passed, or the first reason it failed. *Cut at token "
+            "cap*: the answer ended at max_tokens (finish_reason = length), typical of a reasoning model that "
+            "thinks past its budget; *empty answer*: no content at all.", "",
+            tabulate(table, headers=["Profile", "Dataset", *[c.capitalize() for c in CATEGORIES]],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+def _scores_table(rows: list[LocalRow], published: list[PublishedScore]) -> list[str]:
     table = []
     for row in rows:
         if row.state not in ("done", "failed") or not row.scores:
             continue
         mark = "" if row.comparable else " †"
-        name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}, {row.date}){mark}"
-        table.append((row.scores, [name, "local", *[_fmt(row.scores.get(k)) for k in SCORE_KEYS]]))
+        unsafe = "" if row.sandboxed else ", UNSANDBOXED"
+        name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}, {row.date}{unsafe}){mark}"
+        intervals = {key: _ci(row.results[key].interval("plus")) if key in row.results else "-" for key in DATASET_KEYS}
+        cells = [_fmt(row.scores.get("humaneval")), _fmt(row.scores.get("humaneval+")), intervals["humaneval"],
+                 _fmt(row.scores.get("mbpp")), _fmt(row.scores.get("mbpp+")), intervals["mbpp"]]
+        table.append((row.scores, [name, "local", *cells]))
     for model in published:
         size = f"{model.size:g}B" if model.size else "?"
-        table.append((model.scores, [model.name, f"published, {size}", *[_fmt(model.scores.get(k)) for k in SCORE_KEYS]]))
+        s = model.scores
+        table.append((s, [model.name, f"published, {size}", _fmt(s.get("humaneval")), _fmt(s.get("humaneval+")), "",
+                          _fmt(s.get("mbpp")), _fmt(s.get("mbpp+")), ""]))
     table.sort(key=lambda item: _sort_key(item[0]))
     ranked = [[i, *cells] for i, (_, cells) in enumerate(table, start=1)]
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [
-        "# EvalPlus benchmark report",
-        "",
-        f"Generated {now} by benchlib. pass@1 in %, greedy decoding, evalplus prompts; HumanEval+/MBPP+ add "
-        "EvalPlus's extra tests to the base ones. Local profiles are **bold**.",
-        "",
-        "## Scores",
-        "",
-        tabulate(ranked, headers=["#", "Model", "Source", "HumanEval", "HumanEval+", "MBPP", "MBPP+"],
-                 tablefmt="github", disable_numparse=True),
-        "",
-    ]
+    lines = ["## Scores", "",
+             tabulate(ranked, headers=["#", "Model", "Source", "HumanEval", "HumanEval+", "95% interval (HE+)", "MBPP",
+                                       "MBPP+", "95% interval (MBPP+)"], tablefmt="github", disable_numparse=True), ""]
     if any(not r.comparable for r in rows if r.scores):
-        lines += ["† generated with a token cap other than the leaderboard's 768: not leaderboard-comparable.", ""]
-    lines += ["## Local profiles", ""]
+        lines += [f"† generated with a token cap other than the leaderboard's {LEADERBOARD_MAX_TOKENS}: "
+                  "not leaderboard-comparable.", ""]
+    return lines
+
+
+def _details_table(rows: list[LocalRow]) -> list[str]:
     detail_rows = []
     for row in rows:
         datasets = row.details or {"": {}}
         for key, info in datasets.items():
+            state = info.get("state") or (row.state + (f": {row.reason}" if row.reason else ""))
+            if info.get("reused"):
+                reuse = info["reused"]
+                state += (f" (reused {reuse.get('reused', 0)}, regenerated {reuse.get('regenerated', 0)}, "
+                          f"spot-checked {reuse.get('spot_checked', 0)})")
             detail_rows.append([
-                row.profile, key or "-", row.state + (f": {row.reason}" if row.reason else ""),
+                row.profile, key or "-", state,
                 row.quant or "-", _fmt((info.get("pass@1") or {}).get("base")),
                 _fmt((info.get("pass@1") or {}).get("plus")),
                 "-" if info.get("hit_token_limit") is None else str(info["hit_token_limit"]),
@@ -135,19 +325,127 @@ def render_report(rows: list[LocalRow], meta: dict, published: list) -> str:
                 "-" if info.get("eval_seconds") is None else f"{info['eval_seconds']:.0f} s",
                 info.get("sandbox") or "-",
             ])
-    lines += [
-        tabulate(detail_rows, headers=["Profile", "Dataset", "State", "Quant", "base", "plus", "Hit token limit",
-                                       "Empty answers", "Generation", "tok/s", "Evaluation", "Sandbox"],
-                 tablefmt="github", disable_numparse=True),
+    return ["## Local profiles", "",
+            tabulate(detail_rows, headers=["Profile", "Dataset", "State", "Quant", "base", "plus", "Hit token limit",
+                                           "Empty answers", "Generation", "tok/s", "Evaluation", "Sandbox"],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the files beside REPORT.md
+
+
+def _problems_files(rows: list[LocalRow]) -> tuple[str, str]:
+    lines = ["# Problems by local profile", "",
+             "Per problem: `pass` (base and plus tests), `base only (...)` (plus tests failed), or why it failed: "
+             "`wrong` output, `raised: <exception>`, `time` limit, `no code` (or syntax error), `cut` at the token "
+             "cap, `empty` answer. Problems on which the profiles disagree come first.", ""]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["dataset", "task_id", "profile", "base", "plus", "category", "exception"])
+    for key in _keys(rows):
+        results = _evaluated(rows, key)
+        tasks = list(dict.fromkeys(t for r in results for t in r.outcomes))
+        differing = _disagreements(results)
+        ordered = differing + [t for t in tasks if t not in set(differing)]
+        table = [[t, *[(r.outcomes[t].short if t in r.outcomes else "-") for r in results]] for t in ordered]
+        lines += [f"## {_label(key)} ({len(differing)} of {len(tasks)} problems differ)", "",
+                  tabulate(table, headers=["Problem", *[r.profile for r in results]], tablefmt="github",
+                           disable_numparse=True), ""]
+        for task in ordered:
+            for r in results:
+                if task in r.outcomes:
+                    o = r.outcomes[task]
+                    writer.writerow([key, task, r.profile, int(o.base), int(o.plus), o.category, o.exception])
+    return "\n".join(lines), out.getvalue()
+
+
+def _comparisons_file(summary: dict) -> str:
+    lines = ["# Paired comparisons of the local profiles", "",
+             "Each cell: problems only the row's profile solves vs only the column's, the exact McNemar p-value, "
+             "and the Holm-adjusted one (over every pair of that table).", ""]
+    for key, data in summary.items():
+        for phase, comparisons in data["comparisons"].items():
+            if not comparisons:
+                continue
+            names = list(dict.fromkeys([c.a for c in comparisons] + [c.b for c in comparisons]))
+            cell = {}
+            for c in comparisons:
+                cell[(c.a, c.b)] = f"{c.only_a} vs {c.only_b}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
+                cell[(c.b, c.a)] = f"{c.only_b} vs {c.only_a}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
+            table = [[a, *[cell.get((a, b), "") for b in names]] for a in names]
+            label = _label(key, plus=phase == "plus")
+            lines += [f"## {label}", "", tabulate(table, headers=["", *names], tablefmt="github",
+                                                   disable_numparse=True), ""]
+    return "\n".join(lines)
+
+
+def _summary_json(rows: list[LocalRow], summary: dict) -> str:
+    profiles = []
+    for row in rows:
+        entry = {"profile": row.profile, "state": row.state, "reason": row.reason, "comparable": row.comparable,
+                 "sandboxed": row.sandboxed, "datasets": {}}
+        for key, result in row.results.items():
+            entry["datasets"][key] = {
+                "problems": result.n,
+                "pass_at_1": {phase: round(result.score(phase), 2) for phase in ("base", "plus")},
+                "interval95": {phase: [round(x, 2) for x in result.interval(phase)] for phase in ("base", "plus")},
+                "categories": result.categories(), "exceptions": result.exceptions(),
+                "tokens_per_second": result.tokens_per_second,
+            }
+        profiles.append(entry)
+    comparisons = {key: {phase: [{"a": c.a, "b": c.b, "only_a": c.only_a, "only_b": c.only_b, "p": c.p,
+                                  "p_holm": c.p_adjusted, "significant": c.significant, "problems": c.problems}
+                                 for c in items] for phase, items in data["comparisons"].items()}
+                   for key, data in summary.items()}
+    return json.dumps({"generated": utc_now(), "benchlib": __version__, "profiles": profiles,
+                       "comparisons": comparisons}, indent=1) + "\n"
+
+
+def render_report(rows: list[LocalRow], meta: dict, published: list, charts: list[tuple[str, str]] | None = None,
+                  summary_out: dict | None = None) -> str:
+    verdicts, summary = _verdicts(rows, published)
+    if summary_out is not None:
+        summary_out.update(summary)
+    lines = [
+        "# EvalPlus benchmark report",
         "",
-        "Hit token limit: answers cut at max_tokens (finish_reason = length); reasoning models need a higher cap.",
+        f"Generated {utc_now()} by benchlib {__version__}. pass@1 in %: one greedy answer per problem, evalplus's "
+        "prompts; the + columns add EvalPlus's extra tests to the base ones. Local profiles are **bold**, with a "
+        "95% interval (Wilson): a difference smaller than the intervals is not a difference.",
         "",
     ]
+    if verdicts:
+        lines += ["## Verdicts", "", *verdicts]
+    else:
+        lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
+    lines += _scores_table(rows, published)
+    lines += _failures(rows)
+    if charts:
+        lines += ["## Charts", ""]
+        for path, alt in charts:
+            lines += [f"![{alt}]({path})", ""]
+    lines += _details_table(rows)
+    lines += ["Hit token limit: answers cut at max_tokens (finish_reason = length); reasoning models need a higher cap.",
+              ""]
     if meta:
         lines += [f"Published scores: {meta.get('source', '?')}, retrieved {meta.get('retrieved', '?')}.", ""]
     return "\n".join(lines)
 
 
 def write_report(profiles: dict[str, Profile], results: Path, references: Path, target: Path) -> None:
-    meta, published = load_references(references)
-    atomic_write_text(target, render_report(collect_local(profiles, results), meta, published))
+    """REPORT.md and the files beside it, each written atomically."""
+    from .charts import draw_charts
+
+    meta, published = load_leaderboard(references)
+    rows = collect_local(profiles, results)
+    folder = Path(target).parent
+    charts = draw_charts(rows, published, folder / "charts")
+    summary: dict = {}
+    text = render_report(rows, meta, published, [(str(Path(p).relative_to(folder)), alt) for p, alt in charts], summary)
+    problems_md, problems_csv = _problems_files(rows)
+    atomic_write_text(folder / "PROBLEMS.md", problems_md)
+    atomic_write_text(folder / "problems.csv", problems_csv)
+    atomic_write_text(folder / "COMPARISONS.md", _comparisons_file(summary))
+    atomic_write_text(folder / "summary.json", _summary_json(rows, summary))
+    atomic_write_text(target, text)

@@ -1,24 +1,13 @@
-"""Runs untrusted solutions on test inputs, inside the sandbox: `python runner.py --serve`.
+"""Runs untrusted solutions on test inputs, inside the sandbox: `python runner.py`.
 
-Standalone on purpose (stdlib only, no benchlib imports): it runs in a fresh Python, possibly in a
-container with nothing else installed. It is a fork server: it imports what solutions commonly use
-once (as evalplus's forked workers have it imported), then forks a fresh child per check, which is
-fast and gives every check a clean process. Protocol on its stdin (from the evaluator):
-  b"P" + 8-byte length + pickle {"seq", "code", "entry_point", "inputs", "time_limits",
-                                  "cpu_budget", "wall_budget", "memory"}   run one check
-  b"S" + 8-byte seq                                                     stop that check now
-and lines on its stdout, each carrying the check's seq: JSON records {"event": "pid"}, {"event": "start"},
-per input either `=seq i cpu <the output's encoding>` or {"i", "error", "cpu"}, then {"event": "done"} or
-{"event": "load_error"}, and finally {"event": "exit", "reason"} from the server itself once the child is
-gone. Output lines are batched (see _Emitter). Outputs are plain tagged
-data (see `encode`), never pickles; expected outputs never enter this process: the evaluator judges.
-Per-input limits are CPU seconds (ITIMER_PROF), so a busy machine does not turn a correct solution
-into a timeout, with a generous wall-clock limit beside them for code that sleeps or blocks; the
-evaluator adds the hard CPU rlimit and a wall-clock backstop for the whole run.
+Standalone on purpose (stdlib only; it imports only its sibling modules `wire` and `limits`, which are
+stdlib-only too): it runs in a fresh Python, possibly in a container with nothing else installed. It is
+a fork server: it imports what solutions commonly use once (as evalplus's forked workers have it
+imported), then forks a fresh child per check, which is fast and gives every check a clean process.
+The protocol is in wire.py, the limits in limits.py. Output lines are batched (see _Emitter).
+Expected outputs never enter this process: the evaluator judges.
 """
 
-import array
-import binascii
 import io
 import json
 import math
@@ -28,175 +17,12 @@ import signal
 import sys
 import time
 
-WIRE_VERSION = 7
-_MAX_DEPTH = 100
-_BIG = 1 << 256
-FILE_SIZE_LIMIT = 64 * 1024**2
-PROCESS_LIMIT = 64  # processes of a check's user (a fork bomb stops here)
-WALL_FACTOR = 4
+import limits
+import wire
+
 FLUSH_SECONDS = 0.02
 FLUSH_BYTES = 1 << 20
 
-
-def _seq(values, depth):
-    return [encode(v, depth + 1) for v in values]
-
-
-def encode(x, depth=0):
-    """Plain JSON data for a Python value, built from the base types' own methods only.
-
-    Subclasses are reduced to their base value (a hostile `__eq__` or `__iter__` is never called)
-    and tagged, so the evaluator can rebuild a value that compares like the original did.
-    """
-    if depth > _MAX_DEPTH:
-        return {"$obj": "too deep"}
-    t = type(x)
-    if x is None or t is bool or t is str:
-        return x
-    if t is int:
-        # decimal conversion of huge ints is quadratic; hex is linear
-        return x if -_BIG < x < _BIG else {"$i": hex(x)}
-    if t is float:
-        return x if math.isfinite(x) else {"$f": repr(x)}
-    if t is list:
-        return _seq(list.__iter__(x), depth)
-    if t is tuple:
-        return {"$t": _seq(tuple.__iter__(x), depth)}
-    if t is dict:
-        return {"$d": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in dict.items(x)]}
-    if t is set:
-        return {"$s": _seq(set.__iter__(x), depth)}
-    if t is frozenset:
-        return {"$fs": _seq(frozenset.__iter__(x), depth)}
-    if t is complex:
-        return {"$c": [encode(complex.real.__get__(x)), encode(complex.imag.__get__(x))]}
-    if t is bytes:
-        return {"$b": x.hex()}
-    module = getattr(t, "__module__", "")
-    if module == "numpy":
-        return _encode_numpy(x, t, depth)
-    if module == "fractions" and t.__name__ == "Fraction":
-        return {"$fr": [int.__int__(x.numerator), int.__int__(x.denominator)]}
-    if module == "decimal" and t.__name__ == "Decimal":
-        return {"$dec": str.__str__(x.__str__())}
-    # subclasses of the plain types (namedtuple, defaultdict, Counter, bool-like ints ...)
-    for base in (bool, int, float, str, list, tuple, dict, set, frozenset, bytes):
-        if isinstance(x, base):
-            value = _base_value(x, base)
-            return {"$sub": [base.__name__, encode(value, depth + 1)]}
-    return {"$obj": t.__qualname__ if isinstance(getattr(t, "__qualname__", None), str) else "?"}
-
-
-_SCALARS = frozenset((int, float, bool, str, type(None)))
-_NUMBERS = frozenset((int, float, bool))
-_EXACT = 1 << 53
-NUMBER_LIST_MIN = 64
-
-
-class _Plain:
-    """An output whose JSON text is already the wire encoding (see `_plain_or_encoded`)."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text):
-        self.text = text
-
-
-def _is_plain(x, depth=0):
-    """Whether encode(x) would be x itself: lists (of lists) of exact plain types, ints within range.
-    Checked with C-level passes (map(type), min/max), not a Python call per element."""
-    t = type(x)
-    if t in _SCALARS:
-        return t is not int or -_BIG < x < _BIG
-    if t is not list or depth > _MAX_DEPTH:
-        return False
-    types = set(map(type, x))
-    if types <= _SCALARS:
-        if int in types:
-            if types <= _NUMBERS:
-                return -_BIG < min(x) and max(x) < _BIG
-            return all(-_BIG < v < _BIG for v in x if type(v) is int)
-        return True
-    if types == {list}:
-        return all(_is_plain(v, depth + 1) for v in x)
-    return False
-
-
-def _number_list(x):
-    """A long list of floats (maybe with some ints or bools) as {"$n": [positions of the ints, positions
-    of the bools, base64 of all values as IEEE doubles]}: exact, and several times faster than writing
-    each float's decimal repr. Only where every value survives as a double: finite floats, ints within
-    2**53. Every step is a C-level pass over the list, plus one Python step per int or bool."""
-    if type(x) is not list or len(x) < NUMBER_LIST_MIN:
-        return None
-    types = list(map(type, x))
-    n_float = types.count(float)
-    if not n_float:
-        return None  # ints alone: their JSON text is compact and fast already
-    positions = {}
-    for kind in (int, bool):
-        found, at = [], -1
-        for _ in range(types.count(kind)):
-            at = types.index(kind, at + 1)
-            found.append(at)
-        positions[kind] = found
-    if n_float + len(positions[int]) + len(positions[bool]) != len(x):
-        return None
-    if any(not -_EXACT <= x[at] <= _EXACT for at in positions[int]):
-        return None
-    try:
-        values = array.array("d", x)
-    except OverflowError:
-        return None
-    if not math.isfinite(sum(values)):
-        return None  # nan or inf: the general path tags them
-    return _Plain('{"$n": [%s, %s, "%s"]}' % (json.dumps(positions[int]), json.dumps(positions[bool]),
-                                            binascii.b2a_base64(values.tobytes(), newline=False).decode()))
-
-
-def _plain_or_encoded(out):
-    """The wire encoding of `out`: for plain data (the common case: numbers, strings, lists of them)
-    the JSON text straight away, which equals json.dumps(encode(out)) but skips a Python call per element;
-    non-finite floats (not JSON) take the general path."""
-    if type(out) is str and out.isascii() and out.isprintable() and '"' not in out and "\\" not in out:
-        return _Plain('"' + out + '"')  # nothing to escape: what json.dumps would write, without the scan
-    numbers = _number_list(out)
-    if numbers is not None:
-        return numbers
-    if _is_plain(out):
-        try:
-            return _Plain(json.dumps(out, allow_nan=False))
-        except ValueError:
-            pass
-    return encode(out)
-
-
-def _dumps(encoded):
-    return encoded.text if type(encoded) is _Plain else json.dumps(encoded)
-
-
-def _base_value(x, base):
-    if base in (bool, int):
-        return int.__int__(x)
-    if base is float:
-        return float.__float__(x)
-    if base is str:
-        return str.__str__(x)
-    if base is bytes:
-        return bytes.__bytes__(x) if hasattr(bytes, "__bytes__") else bytes(bytearray(x))
-    if base is dict:
-        return dict(dict.items(x))
-    return base(base.__iter__(x))
-
-
-def _encode_numpy(x, t, depth):
-    import numpy
-
-    if isinstance(x, numpy.ndarray):
-        return {"$nd": [str(x.dtype), encode(numpy.ndarray.tolist(x), depth + 1)]}
-    if isinstance(x, numpy.generic):
-        return {"$np": [str(x.dtype), encode(x.item(), depth + 1)]}
-    return {"$obj": "numpy." + t.__name__}
 
 
 class _Sink(io.StringIO):
@@ -272,7 +98,7 @@ class _Emitter:
     def output(self, i, cpu, encoded):
         """Input i's output: `=seq i cpu encoding` on one line (the encoding is JSON text, which never
         holds a raw newline), so the evaluator can compare it with the expected encoding unparsed."""
-        self._add("=%d %d %r %s\n" % (self.seq, i, cpu, _dumps(encoded)))
+        self._add(wire.output_line(self.seq, i, cpu, encoded))
         now = time.monotonic()
         if self.size >= FLUSH_BYTES or now - self.last >= FLUSH_SECONDS:
             self.flush()
@@ -298,7 +124,7 @@ def run_check(payload, emit):
     _evalplus_guard()
     clock = time.process_time
     setitimer = signal.setitimer
-    emit({"event": "start", "wire": WIRE_VERSION})
+    emit({"event": "start", "wire": wire.WIRE_VERSION})
     namespace = {}
     try:
         exec(payload["code"], namespace)
@@ -311,13 +137,13 @@ def run_check(payload, emit):
         try:
             # CPU time decides (load-independent); a generous wall clock catches sleeping or blocked code
             setitimer(signal.ITIMER_PROF, limit)
-            setitimer(signal.ITIMER_REAL, WALL_FACTOR * limit + 1.0)
+            setitimer(signal.ITIMER_REAL, limits.input_wall(limit))
             try:
                 out = fn(*args)
             finally:
                 setitimer(signal.ITIMER_PROF, 0)
                 setitimer(signal.ITIMER_REAL, 0)
-            encoded = _plain_or_encoded(out)
+            encoded = wire.encode_output(out)
             cpu = clock() - start
         except TimeoutException:
             emit({"i": i, "error": "timeout", "cpu": clock() - start})
@@ -334,8 +160,60 @@ def run_check(payload, emit):
     emit({"event": "done"})
 
 
-def _child(payload, out_fd, workdir):
+def _open_import_dirs():
+    """Folders Python imports from, opened while we can still read them: {path: fd}.
+
+    Run as root without bubblewrap, the checks drop to a user of their own, who may not be allowed to
+    reach the interpreter's files (a venv or pyenv under /root, mode 0700). A directory file descriptor
+    opened before the drop still works after it: paths through /proc/self/fd/N are checked from that
+    folder down, not from / (so /root's other files stay out of reach: looking anything up in /root
+    itself still needs a search permission the check's user lacks)."""
+    found = {}
+    for path in sys.path:
+        path = os.path.abspath(path or ".")
+        if path not in found and os.path.isdir(path):
+            try:
+                found[path] = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError:
+                pass
+    return found
+
+
+def _import_through(dir_fds):
+    """After the drop: import from the folders held open (see _open_import_dirs)."""
+    import ctypes
+
+    # a process that changed its uid is not "dumpable": its /proc/self/fd would belong to root
+    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+    ordered = sorted(dir_fds.items(), key=lambda item: -len(item[0]))
+
+    def moved(path):
+        for folder, fd in ordered:
+            if path == folder or path.startswith(folder + os.sep):
+                return "/proc/self/fd/%d%s" % (fd, path[len(folder):])
+        return path
+
+    sys.path[:] = [moved(os.path.abspath(p or ".")) for p in sys.path]
+    for module in list(sys.modules.values()):
+        paths = getattr(module, "__path__", None)
+        if type(paths) is list:
+            paths[:] = [moved(p) for p in paths]
+    sys.path_importer_cache.clear()
+
+
+def _close_fds(keep):
+    """Close every descriptor from 3 up, except those in `keep`."""
+    start = 3
+    for fd in sorted(keep):
+        if fd >= start:
+            os.closerange(start, fd)
+            start = fd + 1
+    os.closerange(start, 1 << 16)
+
+
+def _child(payload, out_fd, workdir, dir_fds):
     """Trusted set-up in the forked child, before any untrusted code runs."""
+    import ctypes  # noqa: F401 - loaded while the interpreter's files are still readable
     import resource
 
     signal.set_wakeup_fd(-1)
@@ -345,15 +223,14 @@ def _child(payload, out_fd, workdir):
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)  # the command pipe and the record pipe's usual number stay out of reach
-    os.closerange(3, out_fd)
-    os.closerange(out_fd + 1, 1 << 16)
+    _close_fds({out_fd, *dir_fds.values()})
     memory = payload.get("memory")
     cpu = max(1, int(math.ceil(payload["cpu_budget"])))
-    limits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT,) * 2),
-              (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_NPROC, (PROCESS_LIMIT, PROCESS_LIMIT))]
+    rlimits = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, (limits.FILE_SIZE_LIMIT,) * 2),
+              (resource.RLIMIT_CORE, (0, 0)), (resource.RLIMIT_NPROC, (limits.PROCESS_LIMIT,) * 2)]
     if memory:
-        limits += [(resource.RLIMIT_AS, (memory, memory)), (resource.RLIMIT_DATA, (memory, memory))]
-    for limit, value in limits:
+        rlimits += [(resource.RLIMIT_AS, (memory, memory)), (resource.RLIMIT_DATA, (memory, memory))]
+    for limit, value in rlimits:
         resource.setrlimit(limit, value)
     uid = payload.get("uid")
     if uid and os.geteuid() == 0:
@@ -362,6 +239,8 @@ def _child(payload, out_fd, workdir):
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+        if dir_fds:
+            _import_through(dir_fds)
     run_check(payload, _Emitter(out_fd, payload["seq"]))
 
 
@@ -394,6 +273,7 @@ def serve():
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)
     _preload()
+    dir_fds = _open_import_dirs() if "--fd-imports" in sys.argv and os.geteuid() == 0 else {}
     out_fd = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)
@@ -423,7 +303,7 @@ def serve():
         pid = os.fork()
         if pid == 0:
             try:
-                _child(payload, out_fd, workdir)
+                _child(payload, out_fd, workdir, dir_fds)
             finally:
                 os._exit(0)
         emit({"event": "pid", "pid": pid})

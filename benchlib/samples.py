@@ -55,8 +55,9 @@ def _from_directory(path: Path) -> list[dict]:
     return records
 
 
-def read_samples(path: Path, dataset: Dataset) -> list[Sample]:
-    """All samples of `path` (jsonl with `solution` or `completion`, or a HumanEval_N/0.py folder)."""
+def read_samples(path: Path, dataset: Dataset, regenerate_tip: str | None = None) -> list[Sample]:
+    """All samples of `path` (jsonl with `solution` or `completion`, or a HumanEval_N/0.py folder).
+    `regenerate_tip` says how to complete an incomplete file (it depends on where the file comes from)."""
     path = Path(path)
     if not path.exists():
         raise SamplesError(f"samples not found: {path}", "generate them first (`doit gen:<profile>`) or fix `samples =`")
@@ -72,7 +73,7 @@ def read_samples(path: Path, dataset: Dataset) -> list[Sample]:
         raise SamplesError(
             f"{path}: incomplete, {len(missing)} of {len(dataset.problems)} tasks have no sample "
             f"(first: {', '.join(missing[:5])})",
-            "rerun generation to finish it (`doit gen:<profile>`); finished samples are kept",
+            regenerate_tip or "complete the file, or regenerate it (`doit gen:<profile>`)",
         )
     return [Sample(index=i, task_id=r["task_id"], solution=r["solution"]) for i, r in enumerate(records)]
 

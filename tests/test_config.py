@@ -3,7 +3,7 @@ import pytest
 from benchlib.config import Profile, generation_settings, load_profiles
 from benchlib.errors import ConfigError
 
-from conftest import ROOT
+from support import ROOT
 
 
 def write(tmp_path, text):

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from conftest import doit_env
-from test_pipeline import doit, our_processes, wait_for_lines
+from support import doit, doit_env, our_processes, wait_for_lines
 
 pytestmark = pytest.mark.llama
 
@@ -81,4 +80,54 @@ def test_a_model_that_fails_to_load_shows_the_server_log(project, tmp_path, llam
     assert done.returncode != 0
     output = done.stdout + done.stderr
     assert "stopped" in output and "last 30 lines" in output and "server.log" in output
+    assert not llama_processes(project)
+
+
+def requests_served(log) -> int:
+    """Completions the last llama-server run of this log processed (each is one 'processing task' line)."""
+    text = log.read_text()
+    return text[text.rindex("\n$ "):].count("processing task")
+
+
+def samples_of(root):
+    return [json.loads(line) for line in (root / "samples.jsonl").read_text().splitlines()]
+
+
+def fresh_samples(tmp_path, name, tiny_model, llama_server, max_tokens):
+    """The samples a fresh run at `max_tokens` gives, in a project of its own."""
+    from support import make_project
+
+    other = make_project(tmp_path / name)
+    native_conf(other, tiny_model, llama_server, max_tokens=max_tokens)
+    doit(other, "gen:bench-tiny", env=doit_env(other, BENCH_SUBSET="40"))
+    return (other / "results" / "bench-tiny" / "humaneval-subset40" / "samples.jsonl").read_bytes()
+
+
+def test_a_new_token_cap_regenerates_only_the_answers_it_changes(project, tmp_path, tiny_model, llama_server):
+    env = doit_env(project, BENCH_SUBSET="40")  # the smoke-test subset keeps this test short
+    root = project / "results" / "bench-tiny" / "humaneval-subset40"
+    native_conf(project, tiny_model, llama_server, max_tokens=32)
+    doit(project, "gen:bench-tiny", env=env)
+    at32 = samples_of(root)
+    cut = [s for s in at32 if s["finish_reason"] == "length"]
+    stopped = [s for s in at32 if s["finish_reason"] == "stop"]
+    assert cut and len(stopped) >= 5, "the tiny model must give both kinds of answers"
+
+    native_conf(project, tiny_model, llama_server, max_tokens=128)
+    raised = doit(project, "gen:bench-tiny", env=env)
+    probe = 1  # the token-cap probe
+    assert requests_served(root / "server.log") == len(cut) + 5 + probe
+    reuse = json.loads((root / "manifest.json").read_text())["generation"]["reuse"]
+    assert reuse == {"old_max_tokens": 32, "reused": len(stopped) - 5, "spot_checked": 5, "spot_check": "passed",
+                     "differing": [], "regenerated": len(cut) + 5}
+    assert f"reused {len(stopped) - 5} answers, regenerated {len(cut) + 5}, spot-checked 5 (passed)" in raised.stderr
+    assert (root / "samples.jsonl").read_bytes() == fresh_samples(tmp_path, "fresh128", tiny_model, llama_server, 128)
+
+    # lowering the cap: only the answers that reach the new cap are generated again
+    at128 = samples_of(root)
+    native_conf(project, tiny_model, llama_server, max_tokens=64)
+    doit(project, "gen:bench-tiny", env=env)
+    longer = [s for s in at128 if s["finish_reason"] != "stop" or s["completion_tokens"] >= 64]
+    assert requests_served(root / "server.log") == len(longer) + 5 + probe
+    assert (root / "samples.jsonl").read_bytes() == fresh_samples(tmp_path, "fresh64", tiny_model, llama_server, 64)
     assert not llama_processes(project)

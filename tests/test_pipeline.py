@@ -1,62 +1,14 @@
 """End to end through doit, in a temp project: the reference profile, resume after kill -9, MBPP."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
+import re
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import MBPP_PRERELEASE, doit_env
+from support import MBPP_PRERELEASE, doit, doit_env, kill_doit_at, our_processes
 
 pytestmark = pytest.mark.slow
-
-
-def doit(project, *args, env=None, check=True):
-    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=project, env=env or doit_env(project),
-                          capture_output=True, text=True, timeout=900)
-    if check and done.returncode != 0:
-        raise AssertionError(f"doit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return done
-
-
-def our_processes(project: Path) -> list[str]:
-    """Processes still running that belong to this project's runs (servers, sandboxes)."""
-    found = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit() or int(pid) == os.getpid():
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            stat = Path(f"/proc/{pid}/stat").read_text().split()
-            cwd = os.readlink(f"/proc/{pid}/cwd")
-        except OSError:
-            continue
-        if not cwd.startswith(str(project)):  # servers run in the project, sandboxes in its TMPDIR
-            continue
-        if stat[2] != "Z" and ("reference_server" in cmdline or "runner.py" in cmdline or "llama-server" in cmdline):
-            found.append(cmdline)
-    return found
-
-
-def wait_for_lines(path: Path, count: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and len(path.read_text().splitlines()) >= count:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} never reached {count} lines")
-
-
-def kill_doit_at(project, target: Path, lines: int, args, env):
-    proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=project, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_lines(target, lines)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
 
 
 def results(project, dataset="humaneval"):
@@ -78,6 +30,7 @@ def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
     for name in ("samples.jsonl", "codegen.log", "evaluation.log", "server.log", "generation_stats.jsonl"):
         assert (root / name).exists(), name
     assert "pass@1: HumanEval 100.0, HumanEval+ 100.0" in first.stderr
+    assert "HumanEval/0:" not in first.stderr and "HumanEval/0:" in (root / "evaluation.log").read_text()
     second = doit(project)
     assert "-- gen:bench-reference" in second.stdout and "-- eval:bench-reference" in second.stdout
     assert "-- benchmark" in second.stdout and ".  " not in second.stdout  # nothing ran
@@ -166,10 +119,142 @@ def test_rescoring_a_samples_file_without_a_server(project):
 @pytest.mark.skipif(not MBPP_PRERELEASE.exists(), reason="no MBPP+ file in shared/datasets")
 def test_mbpp_path_on_the_prerelease_file(project):
     env = doit_env(project, MBPP_OVERRIDE_PATH=str(MBPP_PRERELEASE))
-    doit(project, "eval:bench-reference", "dataset=mbpp", env=env)
+    doit(project, "eval:bench-reference", "report", "dataset=mbpp", env=env)
     root, evaluated = results(project, "mbpp")
     assert evaluated["dataset"]["tasks"] == 399 and evaluated["dataset"]["version"] == "MbppPlus-prerelease-2023-11"
     assert evaluated["pass_at_1"]["base"] >= 99.0 and evaluated["pass_at_1"]["plus"] >= 99.0
     assert not (project / "results" / "bench-reference" / "humaneval").exists()  # datasets never mix
     report = (project / "results" / "REPORT.md").read_text()
     assert "| mbpp" in report
+
+
+def test_report_sees_an_interrupted_generation(project):
+    """kill -9 during generation: the report reads samples.partial.jsonl, so `doit report` must rerun."""
+    doit(project, "report")
+    assert re.search(r"\| bench-reference +\| - +\| not run", (project / "results" / "REPORT.md").read_text())
+    env = doit_env(project, BENCH_REFERENCE_DELAY="0.1")
+    root = project / "results" / "bench-reference" / "humaneval"
+    kill_doit_at(project, root / "samples.partial.jsonl", 20, ["gen:bench-reference"], env)
+    again = doit(project, "report")
+    assert ".  report" in again.stdout  # ran, not "-- report" (up to date)
+    assert "partial: generation interrupted (rerun to resume)" in (project / "results" / "REPORT.md").read_text()
+    assert "-- report" in doit(project, "report").stdout  # and now it is up to date
+
+
+def test_a_damaged_reference_scores_file_never_fails_an_evaluation(project):
+    (project / "reference-scores.json").write_text('{"models": [{"name": "x", "humaneval+": "high"}]}')
+    done = doit(project, "eval:bench-reference")
+    assert "Traceback" not in done.stderr and results(project)[1]["pass_at_1"]["plus"] == 100.0
+    failed = doit(project, "report", check=False)
+    assert failed.returncode != 0 and "Traceback" not in failed.stdout + failed.stderr
+    assert "reference-scores.json: not a reference-scores file (x: humaneval+ is 'high', not a number)" in failed.stdout
+    # a failing stage refreshes the report; a damaged scores file must not turn that into a traceback
+    (project / "models.conf").write_text("[bench-broken]\nserver = external\nbase_url = http://127.0.0.1:9\n"
+                                         "health_timeout = 1\n")
+    broken = doit(project, "eval:bench-broken", check=False)
+    assert broken.returncode != 0 and "Traceback" not in broken.stdout + broken.stderr
+    assert "was not healthy after 1 s" in broken.stdout + broken.stderr
+
+
+def marker_samples(humaneval_file_project, marker):
+    """A samples file whose every solution would write `marker` if it ran."""
+    from benchlib.datasets import load_dataset
+
+    from support import DATASETS, write_samples
+
+    dataset = load_dataset("humaneval", str(DATASETS))
+    body = f"    open({str(marker)!r}, 'w').write('ran')\n"
+    return write_samples(dataset, humaneval_file_project / "hostile.jsonl", {t: body for t in dataset.task_ids})
+
+
+def test_without_isolation_nothing_runs_unless_unsafe_is_chosen(project):
+    marker = project / "tmp" / "marker"
+    (project / "tmp").mkdir(exist_ok=True)
+    (project / "tmp").chmod(0o777)
+    samples = marker_samples(project, marker)
+    (project / "models.conf").write_text(f"[bench-rescore]\nserver = none\nsamples = {samples}\n")
+    no_isolation = dict(BENCH_SANDBOX="auto", BENCH_BWRAP="none", BENCH_SANDBOX_IMAGE="benchlib-no-such-image:1")
+    refused = doit(project, "eval:bench-rescore", env=doit_env(project, **no_isolation), check=False)
+    assert refused.returncode != 0 and "Traceback" not in refused.stdout + refused.stderr
+    assert "refusing to run model-written code without isolation" in refused.stdout
+    assert "BENCH_SANDBOX=unsafe" in refused.stdout
+    assert not marker.exists() and not (project / "results" / "bench-rescore" / "humaneval" / "eval_results.json").exists()
+
+    doit(project, "eval:bench-rescore", "report", env=doit_env(project, BENCH_SANDBOX="unsafe"))
+    root = project / "results" / "bench-rescore" / "humaneval"
+    evaluated = json.loads((root / "eval_results.json").read_text())
+    assert evaluated["sandbox"]["sandboxed"] is False and evaluated["sandbox"]["backend"] == "unsafe"
+    assert "UNSANDBOXED" in (project / "results" / "REPORT.md").read_text()
+    assert "UNSANDBOXED" in (root / "evaluation.log").read_text()
+
+    # results made without isolation are stale once isolation is what the run asks for
+    again = doit(project, "eval:bench-rescore", env=doit_env(project, BENCH_SANDBOX="local"))
+    assert ".  eval:bench-rescore" in again.stdout
+    evaluated = json.loads((root / "eval_results.json").read_text())
+    assert evaluated["sandbox"]["sandboxed"] is True and evaluated["sandbox"]["bwrap"]["source"] in ("system", "bundled")
+    assert "-- eval:bench-rescore" in doit(project, "eval:bench-rescore", env=doit_env(project, BENCH_SANDBOX="local")).stdout
+
+
+def test_the_reference_self_test_runs_anywhere_and_says_so(project):
+    no_isolation = dict(BENCH_SANDBOX="auto", BENCH_BWRAP="none", BENCH_SANDBOX_IMAGE="benchlib-no-such-image:1")
+    done = doit(project, "eval:bench-reference", env=doit_env(project, **no_isolation))
+    assert "the reference profile's code is the dataset's own canonical solutions" in done.stderr
+    assert results(project)[1]["pass_at_1"]["plus"] == 100.0
+
+
+def test_an_incomplete_samples_file_of_a_server_none_profile_gets_the_right_tip(project):
+    partial = project / "partial.jsonl"
+    partial.write_text('{"task_id": "HumanEval/0", "solution": "x = 1"}\n')
+    (project / "models.conf").write_text(f"[bench-rescore]\nserver = none\nsamples = {partial}\n")
+    failed = doit(project, "eval:bench-rescore", check=False)
+    assert "incomplete, 163 of 164 tasks have no sample" in failed.stdout
+    assert "doit gen:" not in failed.stdout and "[bench-rescore]" in failed.stdout
+
+
+def test_a_subset_run_lives_apart_from_the_full_run(project):
+    env = doit_env(project, BENCH_REFERENCE_DELAY="0.05")
+    base = project / "results" / "bench-reference"
+    kill_doit_at(project, base / "humaneval-subset20" / "samples.partial.jsonl", 6,
+                 ["eval:bench-reference", "subset=20"], env)
+    rerun = doit(project, "eval:bench-reference", "report", "subset=20", env=env)
+    assert "resuming: " in rerun.stderr and "of 20 samples already generated" in rerun.stderr
+    subset = [json.loads(line)["task_id"] for line in (base / "humaneval-subset20" / "samples.jsonl").read_text().splitlines()]
+    assert subset[:4] == ["HumanEval/0", "HumanEval/8", "HumanEval/16", "HumanEval/24"] and len(subset) == 20
+    assert not (base / "humaneval").exists()  # the full run is untouched
+    report = (project / "results" / "REPORT.md").read_text()
+    assert "### HumanEval+ subset of 20 (20 problems) — a smoke test" in report
+    assert "**bench-reference** (local" not in report  # never ranked among the published scores
+
+    doit(project, "eval:bench-reference", "report")  # the full run starts from nothing
+    full = [json.loads(line) for line in (base / "humaneval" / "samples.jsonl").read_text().splitlines()]
+    assert len(full) == 164 and "resuming" not in (base / "humaneval" / "codegen.log").read_text()
+    report = (project / "results" / "REPORT.md").read_text()
+    assert "**bench-reference** (local" in report and "HumanEval+ subset of 20" in report
+    again = doit(project, "gen:bench-reference", "subset=20")  # back to the subset: nothing to generate
+    assert "generating" not in again.stderr
+    assert json.loads((base / "humaneval-subset20" / "eval_results.json").read_text())["n_tasks"] == 20
+
+
+def test_only_changed_samples_are_checked_again(project):
+    doit(project, "gen:bench-reference")
+    root = project / "results" / "bench-reference" / "humaneval"
+    samples = project / "edited.jsonl"
+    lines = (root / "samples.jsonl").read_text().splitlines()
+    (project / "models.conf").write_text(f"[bench-rescore]\nserver = none\nsamples = {samples}\n")
+    samples.write_text("\n".join(lines) + "\n")
+    doit(project, "eval:bench-rescore")
+    out = project / "results" / "bench-rescore" / "humaneval" / "eval_results.json"
+    assert json.loads(out.read_text())["checked"] == 164
+    edited = [json.loads(line) for line in lines]
+    for record in edited[:3]:
+        record["solution"] = record["solution"].replace("return", "return None and", 1)
+    samples.write_text("".join(json.dumps(r) + "\n" for r in edited))
+    doit(project, "eval:bench-rescore")
+    incremental = json.loads(out.read_text())
+    assert incremental["checked"] == 3
+    out.unlink()
+    doit(project, "eval:bench-rescore")
+    full = json.loads(out.read_text())
+    assert full["checked"] == 164
+    assert incremental["eval"] == full["eval"] and incremental["pass_at_1"] == full["pass_at_1"]
+    assert incremental["pass_at_1"]["plus"] < 100.0

@@ -1,40 +1,70 @@
-"""Task order: a finished model's evaluation runs before the next model's generation."""
+"""Task order: a finished model's evaluation runs before the next model's generation, with the real
+dodo.py's task names and dependencies (renaming a task there without the scheduler fails here)."""
+
+import runpy
+from pathlib import Path
 
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from benchlib.scheduling import prefer_evaluations
+from benchlib.scheduling import prefer_tasks
+
+from support import ROOT
 
 
-def run_tasks(tmp_path, *args):
-    """Three profiles shaped like dodo.py's (eval:p depends on gen:p; the default task on every eval);
-    returns the order in which the actions ran."""
+def real_dodo(tmp_path, monkeypatch):
+    conf = tmp_path / "models.conf"
+    conf.write_text("".join(f"[bench-p{i}]\nserver = reference\n" for i in range(3)))
+    monkeypatch.setenv("BENCH_CONFIG", str(conf))
+    monkeypatch.setenv("BENCH_RESULTS", str(tmp_path / "results"))
+    return runpy.run_path(str(ROOT / "dodo.py"))
+
+
+def run_tasks(tmp_path, dodo, *args):
+    """dodo.py's tasks with each action replaced by a recorder; returns the order the actions ran in."""
     order = []
 
-    def task_gen():
-        for p in ("p0", "p1", "p2"):
-            yield {"name": p, "actions": [lambda p=p: order.append(f"gen:{p}")]}
+    def recorder(task, basename):
+        name = f"{basename}:{task['name']}" if "name" in task else basename
 
-    def task_eval():
-        for p in ("p0", "p1", "p2"):
-            yield {"name": p, "actions": [lambda p=p: order.append(f"eval:{p}")], "task_dep": [f"gen:{p}"]}
+        def action():
+            order.append(name)
+            for target in task.get("targets", []):  # eval:p depends on gen:p through this file
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                Path(target).write_text("made")
 
-    def task_benchmark():
-        return {"actions": None, "task_dep": ["eval"]}
+        task = {k: v for k, v in task.items() if k not in ("uptodate", "clean")}
+        return {**task, "actions": [action]}
 
-    tasks = {"task_gen": task_gen, "task_eval": task_eval, "task_benchmark": task_benchmark,
-             "DOIT_CONFIG": {"dep_file": str(tmp_path / "db.json"), "backend": "json", "verbosity": 0,
-                             "default_tasks": ["benchmark"]}}
+    def recorded(creator):
+        basename = creator.__name__[len("task_"):]
+        made = creator()
+        if isinstance(made, dict):
+            return lambda: recorder(made, basename)
+        tasks = [recorder(task, basename) for task in made]
+        return lambda: (task for task in tasks)
+
+    tasks = {name: recorded(fn) for name, fn in dodo.items() if name.startswith("task_")}
+    tasks["DOIT_CONFIG"] = {**dodo["DOIT_CONFIG"], "dep_file": str(tmp_path / "db.json"), "verbosity": 0}
     assert DoitMain(ModuleTaskLoader(tasks)).run(list(args)) == 0
-    return order
+    return [name for name in order if name.split(":")[0] in ("gen", "eval")]
 
 
-def test_each_evaluation_follows_its_generation(tmp_path):
-    assert prefer_evaluations() is True
-    assert prefer_evaluations() is True  # patching twice is harmless
-    assert run_tasks(tmp_path) == ["gen:p0", "eval:p0", "gen:p1", "eval:p1", "gen:p2", "eval:p2"]
+def test_each_evaluation_follows_its_generation(tmp_path, monkeypatch):
+    dodo = real_dodo(tmp_path, monkeypatch)
+    assert run_tasks(tmp_path, dodo) == ["gen:bench-p0", "eval:bench-p0", "gen:bench-p1", "eval:bench-p1",
+                                         "gen:bench-p2", "eval:bench-p2"]
 
 
-def test_a_single_profile_still_runs_alone(tmp_path):
-    prefer_evaluations()
-    assert run_tasks(tmp_path, "eval:p1") == ["gen:p1", "eval:p1"]
+def test_a_single_profile_still_runs_alone(tmp_path, monkeypatch):
+    dodo = real_dodo(tmp_path, monkeypatch)
+    assert run_tasks(tmp_path, dodo, "eval:bench-p1") == ["gen:bench-p1", "eval:bench-p1"]
+
+
+def test_patching_twice_is_harmless_and_a_missing_hook_is_reported(monkeypatch, capsys):
+    from doit import control
+
+    assert prefer_tasks("eval:") is True and prefer_tasks("eval:") is True
+    monkeypatch.delattr(control.TaskDispatcher, "_get_next_node")
+    assert prefer_tasks("eval:") is False
+    assert "evaluations may wait for the generations" in capsys.readouterr().err

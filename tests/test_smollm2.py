@@ -9,23 +9,22 @@ import json
 
 import pytest
 
-from benchlib.codegen import generate_samples
+from benchlib import servers
 from benchlib.client import ChatClient
+from benchlib.codegen import generate_samples
 from benchlib.config import load_profiles
 from benchlib.datasets import load_dataset
-from benchlib.layout import profile_paths
-from benchlib.pipeline import generation_header
-from benchlib.server import model_server
+from benchlib.fingerprints import generation_header
+from benchlib.results import profile_paths
+from benchlib.settings import load_settings
 
-from conftest import DATASETS, ROOT, doit_env
-from test_evaluation import evalplus_statuses
-from test_pipeline import doit, our_processes
+from support import DATASETS, ROOT, doit, doit_env, our_processes, quiet_log, run_evalplus, statuses
 
 pytestmark = [pytest.mark.llama, pytest.mark.slow]
 PROFILE = "bench-smollm2-135m"
 
 
-def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llama_server, tmp_path, monkeypatch):
+def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llama_server, tmp_path):
     shipped = configparser.ConfigParser(interpolation=None)
     shipped.read(ROOT / "models.conf")
     section = dict(shipped.items(PROFILE))
@@ -38,8 +37,8 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
     print(f"SmolLM2: pass@1 {ours['pass_at_1']}, generation {manifest['seconds']} s, "
           f"{manifest['tokens_per_second']} tokens/s, {manifest['hit_token_limit']} hit the token limit")
 
-    theirs = evalplus_statuses(root / "samples.jsonl", tmp_path)
-    mine = {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in ours["eval"].items()}
+    theirs = statuses(run_evalplus(root / "samples.jsonl", tmp_path / "cache")[1])
+    mine = statuses(ours)
     theirs.pop("HumanEval/32"), mine.pop("HumanEval/32")  # evalplus 0.3.1 cannot pass it (see README)
     assert {t for t in theirs if theirs[t] != mine[t]} == set()
     if ours["eval"]["HumanEval/32"][0]["plus_status"] != "pass":
@@ -47,16 +46,16 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
         assert ours["pass_at_1"]["plus"] == plus
 
     # a second generation of 20 problems, on a freshly started server: byte-identical samples
-    monkeypatch.setenv("BENCH_SERVER_LOCK", str(project / "server.lock"))
+    settings = load_settings(project, environ={**doit_env(project), "BENCH_DATA_DIR": str(DATASETS)})
     profile = load_profiles(project / "models.conf")[PROFILE]
     dataset = load_dataset("humaneval", str(DATASETS))
     first20 = dataset.task_ids[:20]
     dataset.problems = {t: dataset.problems[t] for t in first20}
     paths = profile_paths(tmp_path / "again", PROFILE, "humaneval")
-    with model_server(profile, "humaneval", str(DATASETS), paths.root, project, lambda m: None) as server:
-        client = ChatClient(server.base_url, profile.request_timeout, alive=server.alive)
+    with servers.start(profile, settings, paths, quiet_log()) as server:
+        client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason)
         generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
-                         generation_header(profile, "again"), server.extra_body, lambda m: None)
+                         generation_header(profile, "again"), server.extra_body, quiet_log())
     again = paths.samples.read_text().splitlines()
     assert again == (root / "samples.jsonl").read_text().splitlines()[:20]
     assert not our_processes(project)

@@ -5,30 +5,21 @@ import multiprocessing
 import pytest
 
 from benchlib.evaluation import evaluate_samples
-from benchlib.layout import profile_paths
+from benchlib.results import profile_paths
 from benchlib.sandbox import LocalSandbox
 
-from test_evaluation import SPECIAL, make_samples
+from support import MIXED, burn, quiet_log, statuses, write_samples
 
 pytestmark = pytest.mark.slow
 
 
-def burn(stop) -> None:
-    while not stop.is_set():
-        sum(i * i for i in range(10000))
-
-
-def statuses(results: dict) -> dict:
-    return {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in results["eval"].items()}
-
-
-def test_same_statuses_idle_and_with_every_core_busy(tmp_path, humaneval):
+def test_same_statuses_idle_and_with_every_core_busy(tmp_path, humaneval, cache):
     samples = tmp_path / "mixed.jsonl"
-    make_samples(humaneval, samples, SPECIAL)
+    write_samples(humaneval, samples, MIXED)
 
     def run(name):
         paths = profile_paths(tmp_path / name, "p", "humaneval")
-        return statuses(evaluate_samples(samples, humaneval, paths, LocalSandbox, "local", 2, lambda m: None))
+        return statuses(evaluate_samples(samples, humaneval, paths, LocalSandbox, workers=2, cache=cache, log=quiet_log()))
 
     idle = run("idle")
     stop = multiprocessing.Event()

@@ -1,20 +1,52 @@
 """The built-in self-test server: OpenAI-compatible, answers each benchmark prompt with its canonical
 solution. A profile with `server = reference` runs the whole pipeline without a GPU or Docker and must
-score 100.0. Run as `python -m benchlib.reference_server --dataset humaneval [--data-dir DIR]`.
+score 100.0. `start` launches it as a process (`python -m benchlib.servers.reference --dataset humaneval
+[--data-dir DIR]`) like a llama-server; it cannot be probed for a token cap (it answers canonically).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import os
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
-from .codegen import build_messages
-from .datasets import load_dataset
+from ..datasets import load_dataset
+from ..prompt import build_messages
 
-__all__ = ["answers_for", "serve"]
+if TYPE_CHECKING:
+    from ..config import Profile
+    from ..results import ProfilePaths
+    from ..settings import Settings
+    from . import ServerHandle
+
+__all__ = ["answers_for", "serve", "start"]
+
+
+@contextlib.contextmanager
+def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator["ServerHandle"]:
+    from .process import ProcessServer, serve_process
+
+    command = [sys.executable, "-m", "benchlib.servers.reference", "--dataset", settings.dataset]
+    if settings.data_dir:
+        command += ["--data-dir", str(settings.data_dir)]
+    override = settings.dataset_overrides.get(settings.dataset)
+    if override:
+        command += ["--file", override]
+    if settings.reference_delay:
+        command += ["--delay", str(settings.reference_delay)]
+    package_root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    server = ProcessServer(command, paths.server_log, paths.server_pid, env=env)
+    with serve_process(server, profile.health_timeout, log, {"backend": "reference"}, {},
+                       probe_token_cap=False) as handle:
+        yield handle
 
 
 def answers_for(dataset) -> dict[str, str]:
@@ -82,8 +114,8 @@ def _handler(answers: dict[str, str], delay: float):
     return Handler
 
 
-def serve(dataset_key: str, data_dir: str | None, host: str, port: int, delay: float) -> None:
-    answers = answers_for(load_dataset(dataset_key, data_dir))
+def serve(dataset_key: str, data_dir: str | None, host: str, port: int, delay: float, file: str | None = None) -> None:
+    answers = answers_for(load_dataset(dataset_key, data_dir, override=file))
     server = ThreadingHTTPServer((host, port), _handler(answers, delay))
     server.daemon_threads = True
     # the same line llama-server prints once it is ready: the launcher reads the port from it
@@ -95,11 +127,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dataset", default="humaneval")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--file", default=None, help="the dataset file itself")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before each answer (tests)")
     args = parser.parse_args(argv)
-    serve(args.dataset, args.data_dir, args.host, args.port, args.delay)
+    serve(args.dataset, args.data_dir, args.host, args.port, args.delay, args.file)
 
 
 if __name__ == "__main__":

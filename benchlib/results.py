@@ -1,0 +1,184 @@
+"""The results folder, owned here: every path a profile's stages read or write, the manifest and status
+files, which profile folders exist, and the exact list of files REPORT.md is made from (the report task's
+up-to-date check fingerprints that same list).
+
+    results/<profile>/<dataset>/samples.jsonl ...      one folder per profile and dataset (never mixed)
+    results/REPORT.md
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .storage import atomic_write_json, read_json
+
+__all__ = ["ProfilePaths", "profile_paths", "report_path", "profile_names", "read_manifest", "update_manifest",
+           "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
+           "DATASET_KEYS", "utc_now", "run_key", "parse_run_key", "run_keys"]
+
+DATASET_KEYS = ("humaneval", "mbpp")  # the folder names under results/<profile>/
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@dataclass(frozen=True)
+class ProfilePaths:
+    """results/<profile>/<dataset>/..., so two datasets never mix."""
+
+    profile_dir: Path
+    root: Path
+
+    @property
+    def samples(self) -> Path:  # evalplus format: one {"task_id", "solution", ...} per line
+        return self.root / "samples.jsonl"
+
+    @property
+    def samples_journal(self) -> Path:  # generation in progress, resumable
+        return self.root / "samples.partial.jsonl"
+
+    @property
+    def generation_stats(self) -> Path:  # per request: latency, server timings
+        return self.root / "generation_stats.jsonl"
+
+    @property
+    def eval_results(self) -> Path:
+        return self.root / "eval_results.json"
+
+    @property
+    def eval_journal(self) -> Path:
+        return self.root / "eval.partial.jsonl"
+
+    @property
+    def codegen_log(self) -> Path:
+        return self.root / "codegen.log"
+
+    @property
+    def evaluation_log(self) -> Path:
+        return self.root / "evaluation.log"
+
+    @property
+    def server_log(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def server_pid(self) -> Path:  # a running server's pid, so a run after a kill -9 can stop it
+        return self.root / "server.pid"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "manifest.json"
+
+    @property
+    def status(self) -> Path:  # why the last run of this profile failed, if it did
+        return self.root / "status.json"
+
+    @property
+    def generated(self) -> list[Path]:
+        """What `doit clean gen:<profile>` removes."""
+        return [self.samples, self.samples_journal, self.generation_stats, self.codegen_log, self.server_log]
+
+    @property
+    def evaluated(self) -> list[Path]:
+        """What `doit clean` removes for the evaluation."""
+        return [self.eval_results, self.eval_journal, self.evaluation_log, self.status]
+
+    @property
+    def report_reads(self) -> list[Path]:
+        """The files of this profile the report reads."""
+        return [self.eval_results, self.status, self.manifest, self.samples, self.samples_journal]
+
+
+def run_key(dataset: str, subset: int = 0) -> str:
+    """The folder of a run under results/<profile>/: the dataset, or `<dataset>-subset<k>` for a subset."""
+    return f"{dataset}-subset{subset}" if subset else dataset
+
+
+def parse_run_key(key: str) -> tuple[str, int] | None:
+    """(dataset, subset size) of a run folder's name; None if it is not one."""
+    match = re.fullmatch(r"(%s)(?:-subset(\d+))?" % "|".join(DATASET_KEYS), key)
+    return (match.group(1), int(match.group(2) or 0)) if match else None
+
+
+def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0) -> ProfilePaths:
+    profile_dir = Path(results) / profile
+    return ProfilePaths(profile_dir=profile_dir, root=profile_dir / run_key(dataset, subset))
+
+
+def run_keys(results: Path, profile: str) -> list[str]:
+    """The run folders a profile has: its full datasets first (in DATASET_KEYS order), then subsets."""
+    folder = Path(results) / profile
+    found = sorted((p.name for p in folder.iterdir() if p.is_dir() and parse_run_key(p.name)), key=lambda k: (
+        DATASET_KEYS.index(parse_run_key(k)[0]), parse_run_key(k)[1])) if folder.is_dir() else []
+    return found
+
+
+def report_path(results: Path) -> Path:
+    return Path(results) / "REPORT.md"
+
+
+def profile_names(results: Path) -> list[str]:
+    """Profile folders present in the results folder (sorted), whether or not models.conf still has them."""
+    results = Path(results)
+    if not results.is_dir():
+        return []
+    return sorted(p.name for p in results.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_or_empty(path: Path) -> dict:
+    """A JSON object file, or {} when it is missing or damaged (reports and checks must not fail on it)."""
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_manifest(paths: ProfilePaths) -> dict:
+    return read_or_empty(paths.manifest)
+
+
+def update_manifest(paths: ProfilePaths, section: str, data: dict) -> None:
+    manifest = read_manifest(paths)
+    manifest[section] = data
+    atomic_write_json(paths.manifest, manifest)
+
+
+def read_status(paths: ProfilePaths) -> dict:
+    return read_or_empty(paths.status)
+
+
+def set_failed(paths: ProfilePaths, stage: str, reason: str) -> None:
+    atomic_write_json(paths.status, {"state": "failed", "stage": stage, "reason": reason, "date": utc_now()})
+
+
+def clear_status(paths: ProfilePaths) -> None:
+    paths.status.unlink(missing_ok=True)
+
+
+def report_inputs(results: Path, profiles: list[str], config: Path, references: Path) -> list[Path]:
+    """Every file REPORT.md is made from: models.conf, the published scores, and each profile's files
+    (profiles of models.conf and any other folder in results/), for every dataset."""
+    names = list(dict.fromkeys([*profiles, *profile_names(results)]))
+    files = [Path(config), Path(references)]
+    for name in names:
+        for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
+            files += ProfilePaths(Path(results) / name, Path(results) / name / key).report_reads
+    return files
+
+
+def inputs_fingerprint(files: list[Path], version: object) -> str:
+    """Changes when any of `files` appears, disappears or changes (size or modification time)."""
+    parts = [f"v{version}"]
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()

@@ -1,0 +1,80 @@
+"""Model servers, one module per backend, all of one shape:
+
+    <backend>.start(profile, settings, paths, log) -> context manager yielding a ServerHandle
+
+`start` here picks the backend of the profile, holds the machine-wide lock (one model server at a time,
+even under `doit -n 4`) for the backends that run a server, and turns SIGTERM into KeyboardInterrupt so
+the server is stopped on `kill` as on Ctrl-C (the `with` block's exit stops it; kill -9 is handled by the
+next run: PDEATHSIG and pid files for processes, the container name for compose).
+
+To add a backend: a module here with `start(...)`, and one entry in BACKENDS (models.conf validation,
+README's key table and `doit list` read it from there).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterator
+
+if TYPE_CHECKING:  # imported lazily: task creation (doit list) must stay fast
+    from ..config import Profile
+    from ..results import ProfilePaths
+    from ..settings import Settings
+
+__all__ = ["Backend", "BACKENDS", "ServerHandle", "start"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    module: str  # the module of this package with its `start`; "" runs no server
+    requires: str  # the models.conf key a profile of this backend must set
+    help: str
+    exclusive: bool = True  # holds the machine-wide model-server lock while it runs
+
+
+BACKENDS = {
+    "compose": Backend("compose", "compose", "model", "docker compose, as production"),
+    "native": Backend("native", "native", "model", "a `llama-server` process"),
+    "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
+                        "or stopped", exclusive=False),
+    "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP"),
+    "none": Backend("none", "", "samples", "no server: score an existing samples file", exclusive=False),
+}
+
+
+@dataclass
+class ServerHandle:
+    """A healthy server: where to send requests, and what it supports."""
+
+    base_url: str
+    gone_reason: Callable[[], str]  # "" while the server runs, else why it is gone
+    extra_body: dict = field(default_factory=dict)  # request fields this server needs (e.g. cache_prompt)
+    info: dict = field(default_factory=dict)  # for the manifest
+    probe_token_cap: bool = True  # whether a tiny request can tell which field caps answers
+
+
+def runs_server(profile: "Profile") -> bool:
+    return bool(BACKENDS[profile.server].module)
+
+
+@contextlib.contextmanager
+def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator[ServerHandle]:
+    """Start the profile's server, wait until healthy, yield its handle; always stop it afterwards."""
+    from ..errors import ServerError
+    from .base import machine_lock, sigterm_as_interrupt
+
+    backend = BACKENDS[profile.server]
+    if not backend.module:
+        raise ServerError(f"[{profile.name}] server = {profile.server} runs no model server")
+    module = importlib.import_module(f".{backend.module}", __name__)
+    if not backend.exclusive:
+        with module.start(profile, settings, paths, log) as handle:
+            yield handle
+        return
+    with sigterm_as_interrupt(), machine_lock(settings.server_lock, log):
+        with module.start(profile, settings, paths, log) as handle:
+            yield handle

@@ -1,0 +1,123 @@
+"""What every backend shares: the health wait, the machine-wide lock, SIGTERM handling, log tails,
+server facts for the manifest."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import signal
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import requests
+
+from ..errors import ServerError
+
+__all__ = ["wait_healthy", "machine_lock", "sigterm_as_interrupt", "tail", "server_props", "model_fingerprint",
+           "LOG_TAIL_LINES"]
+
+LOG_TAIL_LINES = 30
+
+
+@contextlib.contextmanager
+def machine_lock(path: str | Path, log: logging.Logger) -> Iterator[None]:
+    """One model server at a time on this machine (an flock: released by the kernel if we die)."""
+    path = Path(path)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info(f"waiting for another model server to finish (lock {path}) ...")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt, so the server is stopped on `kill` as on Ctrl-C."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread: nothing to install
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
+    if path is None:
+        return ""
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], log_tail: Callable[[], str] | None = None,
+                 where: str = "") -> None:
+    """Poll GET /health (503 while loading) until 200; fail early if the server is gone. `log_tail` gives
+    the server's last log lines for the error message, `where` names them."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    delay = 0.1
+
+    def logs() -> str:
+        return f"\n--- last {LOG_TAIL_LINES} lines of {where} ---\n{log_tail()}" if log_tail else ""
+
+    while True:
+        dead = gone_reason()
+        if dead:
+            raise ServerError(f"the model server stopped while starting: {dead}{logs()}",
+                              "check the model file and server arguments in models.conf")
+        try:
+            response = requests.get(base_url.rstrip("/") + "/health", timeout=5)
+            if response.status_code == 200:
+                return
+            if response.status_code == 404:  # an OpenAI-compatible server without /health
+                if requests.get(base_url.rstrip("/") + "/v1/models", timeout=5).status_code == 200:
+                    return
+            last = f"HTTP {response.status_code} {response.text.strip()[:200]}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"the model server at {base_url} was not healthy after {timeout:.0f} s (last: {last}){logs()}",
+                "large models can take minutes to load: raise health_timeout in the profile",
+            )
+        time.sleep(delay)
+        delay = min(delay * 1.5, 2.0)
+
+
+def server_props(base_url: str) -> dict:
+    """llama-server's GET /props (build, model, slots, chat template), or {} if it has none."""
+    with contextlib.suppress(Exception):
+        response = requests.get(base_url.rstrip("/") + "/props", timeout=5)
+        if response.ok:
+            props = response.json()
+            keep = ("build_info", "model_path", "total_slots", "chat_template", "default_generation_settings")
+            return {k: props[k] for k in keep if k in props}
+    return {}
+
+
+def model_fingerprint(path: Path) -> dict:
+    """Size and sha256 of the first and last MiB: identifies a 60 GB file in milliseconds."""
+    size = path.stat().st_size
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(1 << 20))
+        handle.seek(max(0, size - (1 << 20)))
+        digest.update(handle.read(1 << 20))
+    return {"file": path.name, "size": size, "sha256_head_tail": digest.hexdigest()}

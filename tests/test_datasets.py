@@ -1,0 +1,63 @@
+"""Dataset lookup order, parsing, identity."""
+
+import gzip
+import json
+
+import pytest
+
+from benchlib.datasets import dataset_id, default_data_dir, get_spec, load_dataset, locate_dataset
+from benchlib.errors import DatasetError
+
+
+def write(folder, name, records):
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode()))
+    return path
+
+
+TASK = {"task_id": "HumanEval/0", "prompt": "def f():\n", "entry_point": "f", "canonical_solution": "    return 1\n",
+        "base_input": [[]], "plus_input": [], "atol": 0}
+
+
+def test_lookup_order_override_then_folder_then_evalplus_cache(tmp_path):
+    spec = get_spec("humaneval")
+    cache = tmp_path / "evalplus"
+    in_cache = write(cache, "HumanEvalPlus-v0.1.10.jsonl.gz", [TASK])
+    folder = write(tmp_path / "data", "HumanEvalPlus-v0.1.10.jsonl.gz", [TASK])
+    override = write(tmp_path / "o", "mine.jsonl.gz", [TASK])
+    assert locate_dataset(spec, str(folder.parent), str(override), cache) == override
+    assert locate_dataset(spec, str(folder.parent), None, cache) == folder
+    assert locate_dataset(spec, None, None, cache) == in_cache
+    assert locate_dataset(spec, None, None, tmp_path / "empty") is None
+    assert dataset_id(spec, None, str(override), cache) == "mine"
+
+
+def test_default_data_dir_next_to_the_project(tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    assert default_data_dir(project) is None
+    write(tmp_path / "shared" / "datasets", "HumanEvalPlus-v0.1.10.jsonl.gz", [TASK])
+    assert default_data_dir(project) == str(tmp_path / "shared" / "datasets")
+    write(project / "datasets", "MbppPlus-v0.2.0.jsonl.gz", [TASK])
+    assert default_data_dir(project) == str(project / "datasets")
+
+
+def test_parse_errors_name_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(TASK) + "\nnot json\n")
+    with pytest.raises(DatasetError, match=r"bad.jsonl:2: not an evalplus task record"):
+        load_dataset("humaneval", override=str(bad))
+    incomplete = tmp_path / "incomplete.jsonl"
+    incomplete.write_text(json.dumps({k: v for k, v in TASK.items() if k != "atol"}) + "\n")
+    with pytest.raises(DatasetError, match="lacks atol"):
+        load_dataset("humaneval", override=str(incomplete))
+    with pytest.raises(DatasetError, match="file not found"):
+        load_dataset("humaneval", override=str(tmp_path / "none.jsonl"))
+    with pytest.raises(DatasetError, match="unknown dataset 'mbbp'"):
+        get_spec("mbbp")
+
+
+def test_the_shipped_humaneval(humaneval):
+    assert len(humaneval.problems) == 164 and humaneval.version == "HumanEvalPlus-v0.1.10"
+    assert humaneval.inputs("HumanEval/0", "base") and humaneval.solution_of("HumanEval/0").startswith("from typing")

@@ -1,0 +1,104 @@
+"""REPORT.md and the files beside it, from synthetic results (no benchmark runs here)."""
+
+import csv
+import json
+import re
+
+from benchlib.config import load_profiles
+from benchlib.report import write_report
+
+from support import ROOT, fake_evaluation
+
+TASKS = [f"HumanEval/{i}" for i in range(40)]
+
+
+def outcomes(passing: set[int], wrong=(), raised=(), base_only=()):
+    result = {}
+    for i, task in enumerate(TASKS):
+        if i in passing:
+            result[task] = (True, True, "")
+        elif i in base_only:
+            result[task] = (True, False, "wrong output")
+        elif i in raised:
+            result[task] = (False, False, "raised IndexError")
+        else:
+            result[task] = (False, False, "wrong output")
+    return result
+
+
+def make(tmp_path, profiles: str):
+    conf = tmp_path / "models.conf"
+    conf.write_text(profiles)
+    return load_profiles(conf)
+
+
+def report(tmp_path, profiles):
+    write_report(profiles, tmp_path / "results", ROOT / "reference-scores.json", tmp_path / "results" / "REPORT.md")
+    return (tmp_path / "results" / "REPORT.md").read_text()
+
+
+def test_two_profiles_a_failed_one_and_another_dataset(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = reference\n[bench-b]\nserver = reference\n"
+                              "[bench-c]\nserver = reference\n[bench-broken]\nserver = reference\n")
+    results = tmp_path / "results"
+    fake_evaluation(results, "bench-a", outcomes(set(range(30)), raised={30, 31}), tokens_per_second=50)
+    fake_evaluation(results, "bench-b", outcomes(set(range(10)), base_only={10, 11}), tokens_per_second=120,
+                    finish={"HumanEval/39": "length"})
+    fake_evaluation(results, "bench-c", outcomes(set(range(5))), dataset="mbpp", md5="m")
+    broken = results / "bench-broken" / "humaneval"
+    broken.mkdir(parents=True)
+    (broken / "status.json").write_text(json.dumps({"stage": "generation", "reason": "server gone"}))
+    text = report(tmp_path, profiles)
+
+    assert text.index("## Verdicts") < text.index("## Scores") < text.index("## Why answers fail")
+    assert "**bench-a**: HumanEval+ 75.0% (95% interval 59.8–85.8)" in text
+    assert "bench-a vs bench-b: 20 problems differ (20 vs 0), p < 0.001: **bench-a is better**" in text
+    assert "Paired comparison (MBPP+): only one local profile, so no pairs to compare." in text
+    assert "failed: generation: server gone" in text
+    assert "2 (IndexError 2)" in text  # the exception column names the type
+    assert "![HumanEval+ pass@1 of the local profiles" in text and "(charts/neighbours-humaneval.svg)" in text
+    assert (results / "charts" / "neighbours-humaneval.svg").read_text().lstrip().startswith("<?xml")
+    assert (results / "charts" / "speed-humaneval.svg").exists()
+    assert not (results / "charts" / "speed-mbpp.svg").exists()  # no speed known for bench-c
+
+    problems = (results / "PROBLEMS.md").read_text()
+    assert "## HumanEval+ (20 of 40 problems differ)" in problems
+    assert problems.index("| HumanEval/10 ") < problems.index("| HumanEval/0 ")  # disagreements first
+    rows = list(csv.DictReader(open(results / "problems.csv")))
+    assert len(rows) == 40 * 2 + 40
+    cut = next(r for r in rows if r["profile"] == "bench-b" and r["task_id"] == "HumanEval/39")
+    assert cut["category"] == "cut at token cap"
+    summary = json.loads((results / "summary.json").read_text())
+    a = next(p for p in summary["profiles"] if p["profile"] == "bench-a")["datasets"]["humaneval"]
+    assert a["pass_at_1"]["plus"] == 75.0 and a["interval95"]["plus"] == [59.8, 85.8] or \
+        abs(a["interval95"]["plus"][0] - 59.8) < 0.1
+    assert summary["comparisons"]["humaneval"]["plus"][0]["only_a"] == 20
+
+
+def test_one_profile_says_so_and_many_profiles_stay_readable(tmp_path):
+    profiles = make(tmp_path, "".join(f"[bench-p{i}]\nserver = reference\n" for i in range(6)))
+    results = tmp_path / "results"
+    fake_evaluation(results, "bench-p0", outcomes(set(range(20))))
+    text = report(tmp_path, profiles)
+    assert "only one local profile, so no pairs to compare" in text
+    for i in range(1, 6):
+        fake_evaluation(results, f"bench-p{i}", outcomes(set(range(20 + i))))
+    text = report(tmp_path, profiles)
+    assert "6 profiles: each against the best (bench-p5); every pair is in [COMPARISONS.md](COMPARISONS.md)." in text
+    assert text.count("vs bench-p5") + text.count("bench-p5 vs") == 2 * 5  # base and plus, best against each
+    assert "after Holm over 15 pairs" in text
+    assert (results / "COMPARISONS.md").read_text().count("p ") >= 30
+
+
+def test_nothing_evaluated_yet(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = reference\n")
+    text = report(tmp_path, profiles)
+    assert "No local profile has been evaluated yet" in text and re.search(r"\| bench-a +\| - +\| not run", text)
+    assert not (tmp_path / "results" / "charts").exists() or not list((tmp_path / "results" / "charts").iterdir())
+
+
+def test_unsandboxed_results_are_marked(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = reference\n")
+    fake_evaluation(tmp_path / "results", "bench-a", outcomes(set(range(20))), sandboxed=False)
+    text = report(tmp_path, profiles)
+    assert "(UNSANDBOXED)" in text and ", UNSANDBOXED)" in text
