@@ -35,7 +35,7 @@ def _nearest(results: list[ProfileResults], published: list[PublishedScore], key
     return chosen
 
 
-def _neighbours_chart(plt, results: list[ProfileResults], published: list[PublishedScore], dataset: str, path: Path):
+def _neighbours_chart(figure, results: list[ProfileResults], published: list[PublishedScore], dataset: str, path: Path):
     key = f"{dataset}+"
     n = max(r.n for r in results)
     rows = [(r.profile, r.score("plus"), r.interval("plus"), True) for r in results]
@@ -43,7 +43,8 @@ def _neighbours_chart(plt, results: list[ProfileResults], published: list[Publis
              for m in _nearest(results, published, key)]
     rows.sort(key=lambda row: row[1])
     height = 1.4 + 0.32 * len(rows)
-    fig, ax = plt.subplots(figsize=(8.5, height))
+    fig = figure(figsize=(8.5, height))
+    ax = fig.subplots()
     for y, (name, score, (low, high), local) in enumerate(rows):
         color = LOCAL if local else PUBLISHED
         ax.errorbar(score, y, xerr=[[score - low], [high - score]], fmt="o" if local else "s", color=color,
@@ -61,7 +62,6 @@ def _neighbours_chart(plt, results: list[ProfileResults], published: list[Publis
     ax.set_ylim(-0.7, len(rows) - 0.3)
     fig.tight_layout()
     fig.savefig(path)  # the format follows the suffix
-    plt.close(fig)
 
 
 def _spread(values: list[float], gap: float, low: float, high: float) -> list[float]:
@@ -83,11 +83,12 @@ def _spread(values: list[float], gap: float, low: float, high: float) -> list[fl
     return placed
 
 
-def _speed_chart(plt, results: list[ProfileResults], dataset: str, path: Path) -> bool:
+def _speed_chart(figure, results: list[ProfileResults], dataset: str, path: Path) -> bool:
     points = [r for r in results if r.tokens_per_second]
     if not points:
         return False
-    fig, ax = plt.subplots(figsize=(8.5, 5.0))
+    fig = figure(figsize=(8.5, 5.0))
+    ax = fig.subplots()
     speeds = [r.tokens_per_second for r in points]
     scores = [r.score("plus") for r in points]
     for r, speed, score in zip(points, speeds, scores):
@@ -107,7 +108,6 @@ def _speed_chart(plt, results: list[ProfileResults], dataset: str, path: Path) -
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)  # the format follows the suffix
-    plt.close(fig)
     return True
 
 
@@ -116,26 +116,24 @@ def draw_charts(rows, published: list[PublishedScore], folder: Path) -> list[tup
     by_dataset: dict[str, list[ProfileResults]] = {}
     for row in rows:
         for key, result in row.results.items():
-            if key in LABELS:  # full datasets only: a subset is a smoke test, not a score to place
+            if key in LABELS and not result.self_test:  # full datasets, models only (not the self-test)
                 by_dataset.setdefault(key, []).append(result)
     folder = Path(folder)
     wanted: list[tuple[str, str]] = []
     if by_dataset:
         import matplotlib
+        from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend, faster import
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        plt.rcParams["svg.hashsalt"] = "benchlib"  # the same results draw the same file
+        matplotlib.rcParams["svg.hashsalt"] = "benchlib"  # the same results draw the same file
         folder.mkdir(parents=True, exist_ok=True)
         for dataset, results in by_dataset.items():
             label = LABELS[dataset]
             path = folder / f"neighbours-{dataset}.svg"
-            _neighbours_chart(plt, results, published, dataset, path)
+            _neighbours_chart(Figure, results, published, dataset, path)
             wanted.append((str(path), f"{label} pass@1 of the local profiles with 95% intervals, among the nearest "
                                       "published models"))
             path = folder / f"speed-{dataset}.svg"
-            if _speed_chart(plt, results, dataset, path):
+            if _speed_chart(Figure, results, dataset, path):
                 wanted.append((str(path), f"{label} pass@1 against generation speed (tokens/s) per local profile"))
     if folder.is_dir():
         keep = {Path(p).name for p, _ in wanted}

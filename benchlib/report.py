@@ -31,7 +31,7 @@ from .storage import atomic_write_text
 
 __all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION", "REPORT_FILES"]
 
-REPORT_VERSION = 2
+REPORT_VERSION = 3  # bump with any change to what the report shows
 REPORT_FILES = ("REPORT.md", "PROBLEMS.md", "problems.csv", "COMPARISONS.md", "summary.json", "charts")
 LABELS = {"humaneval": "HumanEval", "mbpp": "MBPP"}
 
@@ -79,7 +79,8 @@ def _read_jsonl(path: Path) -> dict[str, dict]:
     return records
 
 
-def _profile_results(name: str, key: str, evaluated: dict, generation: dict, comparable: bool) -> ProfileResults | None:
+def _profile_results(name: str, key: str, evaluated: dict, generation: dict, comparable: bool,
+                     self_test: bool) -> ProfileResults | None:
     try:
         per_task = evaluated["eval"]
         samples = _read_jsonl(Path(evaluated.get("samples", "")))
@@ -88,7 +89,8 @@ def _profile_results(name: str, key: str, evaluated: dict, generation: dict, com
         return None
     return ProfileResults(profile=name, dataset=key, dataset_md5=evaluated.get("dataset", {}).get("md5", ""),
                           outcomes=outcomes, tokens_per_second=generation.get("tokens_per_second"),
-                          sandboxed=evaluated.get("sandbox", {}).get("sandboxed", True), comparable=comparable)
+                          sandboxed=evaluated.get("sandbox", {}).get("sandboxed", True), comparable=comparable,
+                          self_test=self_test)
 
 
 def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]:
@@ -118,7 +120,8 @@ def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]
                 row.sandboxed = row.sandboxed and evaluated.get("sandbox", {}).get("sandboxed", True)
                 if generation.get("profile", {}).get("max_tokens") not in (None, LEADERBOARD_MAX_TOKENS):
                     row.comparable = False
-                analysed = _profile_results(name, key, evaluated, generation, row.comparable)
+                analysed = _profile_results(name, key, evaluated, generation, row.comparable,
+                                            bool(profile and profile.server == "reference"))
                 if analysed is not None:
                     row.results[key] = analysed
             if status and not subset:
@@ -163,8 +166,10 @@ def _sort_key(scores: dict) -> tuple:
             -(scores.get("mbpp+") if scores.get("mbpp+") is not None else -1))
 
 
-def _evaluated(rows: list[LocalRow], key: str) -> list[ProfileResults]:
-    return [row.results[key] for row in rows if key in row.results]
+def _evaluated(rows: list[LocalRow], key: str, self_tests: bool = False) -> list[ProfileResults]:
+    """The evaluated profiles of a run folder: models only, unless `self_tests` (the reference profile's
+    canonical solutions are a check of benchlib, not a model to compare)."""
+    return [row.results[key] for row in rows if key in row.results and (self_tests or not row.results[key].self_test)]
 
 
 def _keys(rows: list[LocalRow]) -> list[str]:
@@ -218,11 +223,15 @@ def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[li
     lines: list[str] = []
     summary: dict = {}
     for key in _keys(rows):
-        results = _evaluated(rows, key)
+        everything = _evaluated(rows, key, self_tests=True)
+        results = [r for r in everything if not r.self_test]
         label, base_label = _label(key), _label(key, plus=False)
-        sizes = sorted({r.n for r in results})
+        sizes = sorted({r.n for r in everything})
         smoke = " — a smoke test: never ranked among the published full-dataset scores" if _is_subset(key) else ""
         lines += [f"### {label} ({', '.join(map(str, sizes))} problems){smoke}", ""]
+        for check in (r for r in everything if r.self_test):
+            lines.append(f"- **{check.profile}** (self-test: the dataset's canonical solutions through the whole "
+                         f"pipeline): {label} {check.score('plus'):.1f}%, {base_label} {check.score('base'):.1f}%")
         for result in sorted(results, key=lambda r: -r.solved("plus")):
             low, high = result.interval("plus")
             marks = ("" if result.comparable else " †") + ("" if result.sandboxed else " (UNSANDBOXED)")
@@ -230,21 +239,23 @@ def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[li
             lines.append(f"- **{result.profile}**{marks}: {label} {result.score('plus'):.1f}% (95% interval "
                          f"{low:.1f}–{high:.1f}), {base_label} {result.score('base'):.1f}%{where}")
         lines.append("")
-        summary[key] = {"comparisons": {}}
-        for phase in ("plus", "base"):
-            comparisons = compare_all(results, phase)
-            summary[key]["comparisons"][phase] = comparisons
-            name = label if phase == "plus" else base_label
-            if not comparisons:
-                lines += [f"Paired comparison ({name}): only one local profile, so no pairs to compare.", ""]
-                break
-            shown, note = _family(comparisons, results)
-            lines += [f"Paired comparisons ({name}, exact McNemar test on the problems only one of the two solves):", ""]
-            lines += [f"- {verdict(c, len(comparisons))}" for c in shown]
+        results.sort(key=lambda r: -r.solved("plus"))
+        summary[key] = {"comparisons": {phase: compare_all(results, phase) for phase in ("plus", "base")}}
+        plus, base = summary[key]["comparisons"]["plus"], summary[key]["comparisons"]["base"]
+        if not plus:
+            count = "no local profile" if not results else "only one local profile"
+            lines += [f"Paired comparison ({label}): {count} besides the self-test, so no pairs to compare.", ""]
+        else:
+            shown, note = _family(plus, results)
+            lines += [f"Paired comparisons ({label}, exact McNemar test on the problems only one of the two solves):", ""]
+            lines += [f"- {verdict(c, len(plus))}" for c in shown]
             if note:
                 lines += ["", note]
-            lines.append("")
-        differing = _disagreements(results)
+            changed = [b for p_, b in zip(plus, base) if p_.significant != b.significant]
+            lines += ["", f"On the base tests ({base_label}) alone: " + (
+                "the same verdicts." if not changed else
+                "; ".join(verdict(b, len(base)) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
+        differing = _disagreements(results) if results else []
         if len(results) > 1:
             lines += [f"Where they differ: {len(differing)} of {max(sizes)} problems have different outcomes among "
                       f"the local profiles: [PROBLEMS.md](PROBLEMS.md) (also [problems.csv](problems.csv)).", ""]
@@ -345,6 +356,8 @@ def _problems_files(rows: list[LocalRow]) -> tuple[str, str]:
     writer.writerow(["dataset", "task_id", "profile", "base", "plus", "category", "exception"])
     for key in _keys(rows):
         results = _evaluated(rows, key)
+        if not results:
+            continue
         tasks = list(dict.fromkeys(t for r in results for t in r.outcomes))
         differing = _disagreements(results)
         ordered = differing + [t for t in tasks if t not in set(differing)]

@@ -38,8 +38,8 @@ def report(tmp_path, profiles):
 
 
 def test_two_profiles_a_failed_one_and_another_dataset(tmp_path):
-    profiles = make(tmp_path, "[bench-a]\nserver = reference\n[bench-b]\nserver = reference\n"
-                              "[bench-c]\nserver = reference\n[bench-broken]\nserver = reference\n")
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n[bench-b]\nserver = none\nsamples = s.jsonl\n"
+                              "[bench-c]\nserver = none\nsamples = s.jsonl\n[bench-broken]\nserver = none\nsamples = s.jsonl\n")
     results = tmp_path / "results"
     fake_evaluation(results, "bench-a", outcomes(set(range(30)), raised={30, 31}), tokens_per_second=50)
     fake_evaluation(results, "bench-b", outcomes(set(range(10)), base_only={10, 11}), tokens_per_second=120,
@@ -52,8 +52,11 @@ def test_two_profiles_a_failed_one_and_another_dataset(tmp_path):
 
     assert text.index("## Verdicts") < text.index("## Scores") < text.index("## Why answers fail")
     assert "**bench-a**: HumanEval+ 75.0% (95% interval 59.8–85.8)" in text
+    assert ("bench-a vs bench-b: 20 problems differ (20 vs 0), p < 0.001 (unchanged after Holm over 1 pairs)"
+            not in text)  # one pair: no Holm wording
     assert "bench-a vs bench-b: 20 problems differ (20 vs 0), p < 0.001: **bench-a is better**" in text
-    assert "Paired comparison (MBPP+): only one local profile, so no pairs to compare." in text
+    assert "On the base tests (HumanEval) alone:" in text
+    assert "Paired comparison (MBPP+): only one local profile besides the self-test, so no pairs to compare." in text
     assert "failed: generation: server gone" in text
     assert "2 (IndexError 2)" in text  # the exception column names the type
     assert "![HumanEval+ pass@1 of the local profiles" in text and "(charts/neighbours-humaneval.svg)" in text
@@ -76,29 +79,42 @@ def test_two_profiles_a_failed_one_and_another_dataset(tmp_path):
 
 
 def test_one_profile_says_so_and_many_profiles_stay_readable(tmp_path):
-    profiles = make(tmp_path, "".join(f"[bench-p{i}]\nserver = reference\n" for i in range(6)))
+    profiles = make(tmp_path, "".join(f"[bench-p{i}]\nserver = none\nsamples = s.jsonl\n" for i in range(6)))
     results = tmp_path / "results"
     fake_evaluation(results, "bench-p0", outcomes(set(range(20))))
     text = report(tmp_path, profiles)
-    assert "only one local profile, so no pairs to compare" in text
+    assert "only one local profile besides the self-test, so no pairs to compare" in text
     for i in range(1, 6):
         fake_evaluation(results, f"bench-p{i}", outcomes(set(range(20 + i))))
     text = report(tmp_path, profiles)
     assert "6 profiles: each against the best (bench-p5); every pair is in [COMPARISONS.md](COMPARISONS.md)." in text
-    assert text.count("vs bench-p5") + text.count("bench-p5 vs") == 2 * 5  # base and plus, best against each
-    assert "after Holm over 15 pairs" in text
+    assert text.count("vs bench-p5") + text.count("bench-p5 vs") == 5  # the best against each of the others
+    assert "Holm over 15 pairs" in text
     assert (results / "COMPARISONS.md").read_text().count("p ") >= 30
 
 
 def test_nothing_evaluated_yet(tmp_path):
-    profiles = make(tmp_path, "[bench-a]\nserver = reference\n")
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n")
     text = report(tmp_path, profiles)
     assert "No local profile has been evaluated yet" in text and re.search(r"\| bench-a +\| - +\| not run", text)
     assert not (tmp_path / "results" / "charts").exists() or not list((tmp_path / "results" / "charts").iterdir())
 
 
 def test_unsandboxed_results_are_marked(tmp_path):
-    profiles = make(tmp_path, "[bench-a]\nserver = reference\n")
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n")
     fake_evaluation(tmp_path / "results", "bench-a", outcomes(set(range(20))), sandboxed=False)
     text = report(tmp_path, profiles)
     assert "(UNSANDBOXED)" in text and ", UNSANDBOXED)" in text
+
+
+def test_the_self_test_is_reported_but_never_compared(tmp_path):
+    profiles = make(tmp_path, "[bench-reference]\nserver = reference\n[bench-a]\nserver = none\nsamples = s.jsonl\n")
+    results = tmp_path / "results"
+    fake_evaluation(results, "bench-reference", outcomes(set(range(40))))
+    fake_evaluation(results, "bench-a", outcomes(set(range(30))))
+    text = report(tmp_path, profiles)
+    assert "**bench-reference** (self-test: the dataset's canonical solutions" in text
+    assert "bench-reference vs" not in text and "vs bench-reference" not in text
+    assert "bench-reference" not in (results / "PROBLEMS.md").read_text()
+    chart = (results / "charts" / "neighbours-humaneval.svg").read_text()
+    assert "bench-a" in chart and "bench-reference" not in chart
