@@ -29,7 +29,9 @@ def make_project(folder: Path, profiles: int) -> Path:
 
 def doit(project: Path, env: dict, *args: str) -> float:
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "doit", *args], cwd=project, env=env, check=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=project, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"doit {' '.join(args)} failed in {project}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return time.monotonic() - started
 
 

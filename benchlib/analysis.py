@@ -130,7 +130,9 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
-    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+    low = 0.0 if k == 0 else 100.0 * max(0.0, centre - half)
+    high = 100.0 if k == n else 100.0 * min(1.0, centre + half)
+    return min(low, 100.0 * p), max(high, 100.0 * p)  # rounding never puts the estimate outside
 
 
 @dataclass

@@ -47,7 +47,7 @@ def _neighbours_chart(figure, results: list[ProfileResults], published: list[Pub
     ax = fig.subplots()
     for y, (name, score, (low, high), local) in enumerate(rows):
         color = LOCAL if local else PUBLISHED
-        ax.errorbar(score, y, xerr=[[score - low], [high - score]], fmt="o" if local else "s", color=color,
+        ax.errorbar(score, y, xerr=[[max(0.0, score - low)], [max(0.0, high - score)]], fmt="o" if local else "s", color=color,
                     ecolor=color, elinewidth=2.2 if local else 1.0, capsize=3, markersize=7 if local else 4,
                     alpha=1.0 if local else 0.6)
     ax.set_yticks(range(len(rows)))
@@ -93,7 +93,7 @@ def _speed_chart(figure, results: list[ProfileResults], dataset: str, path: Path
     scores = [r.score("plus") for r in points]
     for r, speed, score in zip(points, speeds, scores):
         low, high = r.interval("plus")
-        ax.errorbar(speed, score, yerr=[[score - low], [high - score]], fmt="o", color=LOCAL, ecolor=LOCAL,
+        ax.errorbar(speed, score, yerr=[[max(0.0, score - low)], [max(0.0, high - score)]], fmt="o", color=LOCAL, ecolor=LOCAL,
                     capsize=3, markersize=7)
     # names in a column right of the points, each joined to its point: they never overlap
     column = max(speeds) * 1.12

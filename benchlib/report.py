@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from .storage import atomic_write_text
 
 __all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION", "REPORT_FILES"]
 
-REPORT_VERSION = 3  # bump with any change to what the report shows
+REPORT_VERSION = 5  # bump with any change to what the report shows
 REPORT_FILES = ("REPORT.md", "PROBLEMS.md", "problems.csv", "COMPARISONS.md", "summary.json", "charts")
 LABELS = {"humaneval": "HumanEval", "mbpp": "MBPP"}
 
@@ -453,7 +454,12 @@ def write_report(profiles: dict[str, Profile], results: Path, references: Path, 
     meta, published = load_leaderboard(references)
     rows = collect_local(profiles, results)
     folder = Path(target).parent
-    charts = draw_charts(rows, published, folder / "charts")
+    try:
+        charts = draw_charts(rows, published, folder / "charts")
+    except Exception as exc:  # noqa: BLE001 - a chart must never cost the user the report
+        charts = []
+        warning = f"charts could not be drawn ({type(exc).__name__}: {exc})"
+        logging.getLogger("benchlib").warning(f"REPORT.md: {warning}")
     summary: dict = {}
     text = render_report(rows, meta, published, [(str(Path(p).relative_to(folder)), alt) for p, alt in charts], summary)
     problems_md, problems_csv = _problems_files(rows)

@@ -118,3 +118,13 @@ def test_the_self_test_is_reported_but_never_compared(tmp_path):
     assert "bench-reference" not in (results / "PROBLEMS.md").read_text()
     chart = (results / "charts" / "neighbours-humaneval.svg").read_text()
     assert "bench-a" in chart and "bench-reference" not in chart
+
+
+def test_a_perfect_and_a_zero_score_draw_fine(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n[bench-b]\nserver = none\nsamples = s.jsonl\n")
+    results = tmp_path / "results"
+    fake_evaluation(results, "bench-a", outcomes(set(range(40))), tokens_per_second=10)
+    fake_evaluation(results, "bench-b", outcomes(set()), tokens_per_second=20)
+    text = report(tmp_path, profiles)
+    assert "HumanEval+ 100.0% (95% interval 91.2–100.0)" in text and "HumanEval+ 0.0% (95% interval 0.0–8.8)" in text
+    assert (results / "charts" / "neighbours-humaneval.svg").exists() and (results / "charts" / "speed-humaneval.svg").exists()
