@@ -105,7 +105,8 @@ def evaluate(name: str, settings: Settings):
         from .sandbox import make_sandbox
 
         dataset = settings.load_dataset()
-        hide = [settings.results, settings.data_dir, str(dataset.path.parent)]
+        # what a check must not see: the results, the datasets, and the checkout (its logs, .doit.db.json)
+        hide = [settings.results, settings.data_dir, str(dataset.path.parent), settings.project]
 
         trusted = profile.server == "reference"  # the dataset's own canonical solutions
 
