@@ -1,5 +1,7 @@
 """Scores equal evalplus's: the same samples judged by both, task by task."""
 
+import json
+
 import pytest
 
 from benchlib.evaluation import check_phase, evaluate_samples
@@ -99,3 +101,30 @@ def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):
     current.write_bytes(b"something else")
     with pytest.raises(SandboxError, match="not a benchlib ground-truth file"):
         gt.read_truth(current)
+
+
+@pytest.mark.parametrize("value", [
+    [(1, 2)] * 100, [1.5] * 100, [1] * 100, [1.5] * 63 + [2], [True] + [1.5] * 80, [1.5, "x"] * 40,
+    (1.5, 2.5) * 50, ((1, 2),) * 60, [], (), 1.5, "text" * 100, [[1.5]] * 70, [float("nan")] * 70,
+], ids=lambda value: f"{type(value).__name__}-{len(value) if hasattr(value, '__len__') else 1}")
+def test_floaty_from_the_head_agrees_with_decoding(value):
+    """Ground truth reads a huge output's floatiness from its head; it must equal the full decode's."""
+    from benchlib.oracle import is_floats
+    from benchlib.truth import floaty
+    from benchlib.wire import decode, dumps, encode_output
+
+    raw = dumps(encode_output(value)).encode()
+    assert floaty(raw, cheap=0) == is_floats(decode(json.loads(raw)))
+
+
+def test_floaty_of_numpy_values():
+    import numpy as np
+
+    from benchlib.oracle import is_floats
+    from benchlib.truth import floaty
+    from benchlib.wire import decode, dumps, encode_output
+
+    for value in (np.arange(100, dtype=np.float64), np.arange(100), np.array([1.5, "a"], dtype=object),
+                  [np.float64(1.5)] * 80, np.float32(2.5)):
+        raw = dumps(encode_output(value)).encode()
+        assert floaty(raw, cheap=0) == is_floats(decode(json.loads(raw))), value

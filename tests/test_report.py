@@ -128,3 +128,11 @@ def test_a_perfect_and_a_zero_score_draw_fine(tmp_path):
     text = report(tmp_path, profiles)
     assert "HumanEval+ 100.0% (95% interval 91.2–100.0)" in text and "HumanEval+ 0.0% (95% interval 0.0–8.8)" in text
     assert (results / "charts" / "neighbours-humaneval.svg").exists() and (results / "charts" / "speed-humaneval.svg").exists()
+
+
+def test_a_cap_change_shows_what_was_reused(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n")
+    root = fake_evaluation(tmp_path / "results", "bench-a", outcomes(set(range(20))))
+    (root / "manifest.json").write_text(json.dumps({"generation": {"reuse": {
+        "old_max_tokens": 768, "reused": 120, "regenerated": 44, "spot_checked": 5, "spot_check": "passed"}}}))
+    assert "done (reused 120, regenerated 44, spot-checked 5)" in report(tmp_path, profiles)
