@@ -21,7 +21,7 @@ from benchlib import pipeline
 from benchlib.config import load_profiles
 from benchlib.errors import BenchError
 from benchlib.fingerprints import evaluation_header, generation_header
-from benchlib.results import report_path
+from benchlib.results import report_files
 from benchlib.scheduling import prefer_tasks
 from benchlib.servers import runs_server
 from benchlib.settings import load_settings
@@ -105,7 +105,7 @@ def task_report():
     return {
         "actions": [(pipeline.report, [SETTINGS])],
         "uptodate": [_report_is_current],
-        "clean": [(_remove, [report_path(Path(SETTINGS.results))])],
+        "clean": [(_remove, report_files(Path(SETTINGS.results)))],
     }
 
 

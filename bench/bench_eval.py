@@ -8,7 +8,6 @@ fresh process; its wall time includes the watchdog thread that keeps the process
 """
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

@@ -8,7 +8,6 @@ matter. "Flips" = tasks whose (base, plus) status is not the same in every run o
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys

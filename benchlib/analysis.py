@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
 
-__all__ = ["CATEGORIES", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "mcnemar", "holm",
-           "compare_all", "verdict", "ALPHA"]
+__all__ = ["CATEGORIES", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
+           "mcnemar", "holm", "compare_all", "verdict", "ALPHA"]
 
 ALPHA = 0.05
 PASSED = "passed"
@@ -133,6 +133,11 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     low = 0.0 if k == 0 else 100.0 * max(0.0, centre - half)
     high = 100.0 if k == n else 100.0 * min(1.0, centre + half)
     return min(low, 100.0 * p), max(high, 100.0 * p)  # rounding never puts the estimate outside
+
+
+def published_interval(score: float, n: int) -> tuple[float, float]:
+    """The 95% interval of a published pass@1 (in percent), on the same n problems as a local run."""
+    return wilson(round(score * n / 100), n)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis import ProfileResults, wilson
+from .analysis import ProfileResults, published_interval
+from .datasets import DATASETS
 from .leaderboard import PublishedScore
 
 __all__ = ["draw_charts", "NEIGHBOURS"]
@@ -17,7 +18,7 @@ __all__ = ["draw_charts", "NEIGHBOURS"]
 NEIGHBOURS = 14  # published models shown around the local profiles
 LOCAL = "#d1495b"
 PUBLISHED = "#7a7a7a"
-LABELS = {"humaneval": "HumanEval+", "mbpp": "MBPP+"}
+LABELS = {key: spec.label + "+" for key, spec in DATASETS.items()}  # the plus tests are what the charts show
 
 
 def _nearest(results: list[ProfileResults], published: list[PublishedScore], key: str) -> list[PublishedScore]:
@@ -39,7 +40,7 @@ def _neighbours_chart(figure, results: list[ProfileResults], published: list[Pub
     key = f"{dataset}+"
     n = max(r.n for r in results)
     rows = [(r.profile, r.score("plus"), r.interval("plus"), True) for r in results]
-    rows += [(m.name, m.scores[key], wilson(round(m.scores[key] * n / 100), n), False)
+    rows += [(m.name, m.scores[key], published_interval(m.scores[key], n), False)
              for m in _nearest(results, published, key)]
     rows.sort(key=lambda row: row[1])
     height = 1.4 + 0.32 * len(rows)

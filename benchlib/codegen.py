@@ -17,7 +17,7 @@ from .config import Profile
 from .datasets import Dataset
 from .errors import BenchError, GenerationError
 from .console import Progress
-from .results import ProfilePaths, utc_now
+from .results import ProfilePaths, read_manifest, utc_now
 from .servers import ServerHandle
 from .servers.base import server_props
 from .storage import Journal, atomic_write_text
@@ -89,7 +89,7 @@ class ReusePlan:
     spot: list[str]  # reusable answers to regenerate first: any difference cancels the reuse
 
 
-def plan_reuse(paths: ProfilePaths, header: dict, reproducible: bool, log: logging.Logger) -> ReusePlan | None:
+def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReusePlan | None:
     """With greedy decoding on a reproducible server, an answer that ended by itself (finish_reason =
     stop) in fewer tokens than the new cap is exactly what the new cap would give; only the others need
     the GPU again. Valid only when the samples on disk were made with the same settings but the cap.
@@ -98,14 +98,12 @@ def plan_reuse(paths: ProfilePaths, header: dict, reproducible: bool, log: loggi
     on the batch, e.g. a GPU build that is not batch-invariant, shows it in the long answers first, since a
     difference in one step changes every later token); they are requested together with the cut answers,
     which need the GPU anyway, so the check costs about 3% of a full run on HumanEval+."""
-    from .results import read_manifest
-
     old = read_manifest(paths).get("generation", {}).get("header")
     if not paths.samples.exists() or not isinstance(old, dict) or old == header:
         return None
     if {k: v for k, v in old.items() if k != "max_tokens"} != {k: v for k, v in header.items() if k != "max_tokens"}:
         return None
-    if not reproducible:
+    if not header.get("reproducible"):
         log.info("the token cap changed, but reproducible = no: answers cannot be reused, regenerating all")
         return None
     new_cap = header["max_tokens"]

@@ -6,7 +6,6 @@ comparison rules from `oracle`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import sys
@@ -22,7 +21,7 @@ from .datasets import Dataset
 from .fingerprints import EVAL_VERSION
 from .oracle import FIND_ZERO_RULE, Judge
 from .results import ProfilePaths
-from .samples import read_samples, samples_digest
+from .samples import read_samples, sample_key, samples_digest
 from .storage import Journal, atomic_write_json
 from .truth import PHASES, PhaseTruth, check_payload, load_ground_truth
 
@@ -229,11 +228,6 @@ def evaluate_samples(
     atomic_write_json(paths.eval_results, results)
     paths.eval_journal.unlink(missing_ok=True)
     return results
-
-
-def sample_key(task_id: str, solution: str) -> str:
-    """A sample's identity for reusing its verdict: the task and the exact program."""
-    return hashlib.sha256(json.dumps([task_id, solution]).encode("utf-8")).hexdigest()[:24]
 
 
 def _verdict(record: dict) -> dict:

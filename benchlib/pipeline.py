@@ -20,8 +20,9 @@ from .config import Profile, load_profiles
 from .console import stage_log
 from .errors import BenchError, ConfigError
 from .fingerprints import generation_header
-from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs, report_path,
+from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs,
                       set_failed, update_manifest)
+from .servers import is_self_test, runs_server
 from .settings import Settings
 
 __all__ = ["generate", "evaluate", "report", "report_fingerprint", "samples_file", "load_profile"]
@@ -88,7 +89,7 @@ def generate(name: str, settings: Settings):
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
         log.info(f"generating {len(dataset.problems)} {dataset.spec.label}+ samples ({dataset.version}){subset}, "
                  f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
-        reuse = plan_reuse(paths, header, profile.reproducible, log)
+        reuse = plan_reuse(paths, header, log)
         with servers.start(profile, settings, paths, log) as server:
             section = generate_with(profile, dataset, paths, server, header, log, reuse)
         update_manifest(paths, "generation", section)
@@ -108,7 +109,7 @@ def evaluate(name: str, settings: Settings):
         # what a check must not see: the results, the datasets, and the checkout (its logs, .doit.db.json)
         hide = [settings.results, settings.data_dir, str(dataset.path.parent), settings.project]
 
-        trusted = profile.server == "reference"  # the dataset's own canonical solutions
+        trusted = is_self_test(profile)  # the dataset's own canonical solutions
 
         def sandbox_factory():
             return make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log, hide,
@@ -120,7 +121,7 @@ def evaluate(name: str, settings: Settings):
             results = evaluate_samples(samples_file(profile, paths, settings.project), dataset, paths, sandbox_factory,
                                        workers=settings.workers, cache=settings.cache_dir, log=log,
                                        sandbox_choice=settings.sandbox, progress=lambda done: bar.update(done),
-                                       accept_unsandboxed=trusted or settings.sandbox == "unsafe",
+                                       accept_unsandboxed=_accepts_unsandboxed(profile, settings),
                                        regenerate_tip=_regenerate_tip(profile))
         finally:
             bar.close()
@@ -137,10 +138,13 @@ def evaluate(name: str, settings: Settings):
     return _run_stage("evaluation", name, settings, lambda paths: paths.evaluation_log, body)
 
 
+def _accepts_unsandboxed(profile: Profile, settings: Settings) -> bool:
+    """Whether results made without isolation stand for this run: chosen (unsafe), or the self-test's."""
+    return settings.sandbox == "unsafe" or is_self_test(profile)
+
+
 def _regenerate_tip(profile: Profile) -> str:
     """What to do about an incomplete samples file: regenerate it, or (server = none) fix the file."""
-    from .servers import runs_server
-
     if runs_server(profile):
         return f"rerun generation to finish it (`doit gen:{profile.name}`); finished samples are kept"
     return f"complete the file `samples = {profile.samples}` names in [{profile.name}], or point it at a complete one"
@@ -149,13 +153,11 @@ def _regenerate_tip(profile: Profile) -> str:
 def evaluation_isolated_enough(name: str, settings: Settings) -> bool:
     """False when the last evaluation ran unsandboxed although this run would not accept that (it was
     made with BENCH_SANDBOX=unsafe, or before isolation was available): a doit up-to-date check."""
-    from .results import read_manifest
-
     sandbox = read_manifest(settings.paths(name)).get("evaluation", {}).get("sandbox", {})
-    if sandbox.get("sandboxed", True) or settings.sandbox == "unsafe":
+    if sandbox.get("sandboxed", True):
         return True
     try:
-        return load_profile(settings, name).server == "reference"
+        return _accepts_unsandboxed(load_profile(settings, name), settings)
     except BenchError:
         return False
 
@@ -178,8 +180,7 @@ def report_fingerprint(settings: Settings) -> str:
 def _write_report(settings: Settings) -> None:
     from .report import write_report
 
-    write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references,
-                 report_path(Path(settings.results)))
+    write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references)
 
 
 def report(settings: Settings):

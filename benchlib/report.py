@@ -22,25 +22,25 @@ from pathlib import Path
 from tabulate import tabulate
 
 from . import __version__
-from .analysis import (CATEGORIES, Comparison, ProfileResults, classify, compare_all, verdict, wilson)
+from .analysis import CATEGORIES, Comparison, ProfileResults, classify, compare_all, published_interval, verdict
 from .config import Profile
-from .leaderboard import SCORE_KEYS, PublishedScore, load_leaderboard
+from .datasets import DATASETS
+from .leaderboard import PublishedScore, load_leaderboard
 from .prompt import LEADERBOARD_MAX_TOKENS
-from .results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_or_empty,
-                      run_keys, utc_now)
+from .results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
+                      read_or_empty, read_status, report_files, run_keys, run_paths, utc_now)
+from .servers import is_self_test
 from .storage import atomic_write_text
 
-__all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION", "REPORT_FILES"]
+__all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION"]
 
 REPORT_VERSION = 5  # bump with any change to what the report shows
-REPORT_FILES = ("REPORT.md", "PROBLEMS.md", "problems.csv", "COMPARISONS.md", "summary.json", "charts")
-LABELS = {"humaneval": "HumanEval", "mbpp": "MBPP"}
 
 
 def _label(key: str, plus: bool = True) -> str:
     """`HumanEval+`, or `HumanEval+ subset of 20` for a subset run's folder."""
     dataset, subset = parse_run_key(key) or (key, 0)
-    name = LABELS.get(dataset, dataset) + ("+" if plus else "")
+    name = (DATASETS[dataset].label if dataset in DATASETS else dataset) + ("+" if plus else "")
     return f"{name} subset of {subset}" if subset else name
 
 
@@ -94,6 +94,19 @@ def _profile_results(name: str, key: str, evaluated: dict, generation: dict, com
                           self_test=self_test)
 
 
+def _run_state(paths: ProfilePaths, evaluated: dict, status: dict) -> tuple[str, str]:
+    """(state, reason) of one run folder: failed, done, partial or not run."""
+    if status:
+        return "failed", f"{status.get('stage')}: {status.get('reason')}"
+    if evaluated:
+        return "done", ""
+    if paths.samples.exists():
+        return "partial", "samples generated, not yet evaluated"
+    if paths.samples_journal.exists():
+        return "partial", "generation interrupted (rerun to resume)"
+    return "not run", ""
+
+
 def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]:
     """One row per profile in models.conf, and per results folder whose profile was removed."""
     names = list(profiles) + [name for name in profile_names(results) if name not in profiles
@@ -105,11 +118,11 @@ def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]
         row = LocalRow(profile=name, description=profile.description if profile else "(no longer in models.conf)",
                        quant=profile.quant_label if profile else "", comparable=profile.comparable if profile else True)
         for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
-            paths = ProfilePaths(results / name, results / name / key)
+            paths = run_paths(results, name, key)
             subset = _is_subset(key)
             evaluated = read_or_empty(paths.eval_results)
-            status = read_or_empty(paths.status)
-            generation = read_or_empty(paths.manifest).get("generation", {})
+            status = read_status(paths)
+            generation = read_manifest(paths).get("generation", {})
             if evaluated.get("pass_at_1"):
                 if not subset:  # a subset's score is never ranked among full-dataset scores
                     row.scores[key] = evaluated["pass_at_1"]["base"]
@@ -122,21 +135,16 @@ def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]
                 if generation.get("profile", {}).get("max_tokens") not in (None, LEADERBOARD_MAX_TOKENS):
                     row.comparable = False
                 analysed = _profile_results(name, key, evaluated, generation, row.comparable,
-                                            bool(profile and profile.server == "reference"))
+                                            bool(profile and is_self_test(profile)))
                 if analysed is not None:
                     row.results[key] = analysed
-            if status and not subset:
-                row.state, row.reason = "failed", f"{status.get('stage')}: {status.get('reason')}"
-            elif not evaluated and not subset and (paths.samples_journal.exists() or paths.samples.exists()):
-                row.state, row.reason = "partial", "samples generated, not yet evaluated" if paths.samples.exists() \
-                    else "generation interrupted (rerun to resume)"
+            state, reason = _run_state(paths, evaluated, status)
+            if not subset and state in ("failed", "partial"):
+                row.state, row.reason = state, reason
             if evaluated or generation or status:
                 sandbox = evaluated.get("sandbox", {})
-                state = ("failed: " + f"{status.get('stage')}: {status.get('reason')}" if status else
-                         "done" if evaluated else "generated, not evaluated" if paths.samples.exists() else
-                         "generation interrupted (rerun to resume)")
                 row.details[key] = {
-                    "state": state,
+                    "state": state + (f": {reason}" if reason else ""),
                     "reused": generation.get("reuse"),
                     "pass@1": evaluated.get("pass_at_1"),
                     "hit_token_limit": generation.get("hit_token_limit"),
@@ -158,8 +166,8 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def _ci(interval: tuple[float, float] | None) -> str:
-    return "-" if interval is None else f"{interval[0]:.1f}–{interval[1]:.1f}"
+def _ci(interval: tuple[float, float]) -> str:
+    return f"{interval[0]:.1f}–{interval[1]:.1f}"
 
 
 def _sort_key(scores: dict) -> tuple:
@@ -188,7 +196,7 @@ def _neighbours(result: ProfileResults, published: list[PublishedScore]) -> str:
         score = model.scores.get(key)
         if score is None:
             continue
-        theirs = wilson(round(score * result.n / 100), result.n)
+        theirs = published_interval(score, result.n)
         if theirs[1] < low:
             below.append(model)
         elif theirs[0] > high:
@@ -263,9 +271,12 @@ def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[li
     return lines, summary
 
 
+def _tasks(results: list[ProfileResults]) -> list[str]:
+    return list(dict.fromkeys(t for r in results for t in r.outcomes))
+
+
 def _disagreements(results: list[ProfileResults]) -> list[str]:
-    tasks = list(dict.fromkeys(t for r in results for t in r.outcomes))
-    return [t for t in tasks if len({(r.outcomes[t].plus if t in r.outcomes else None) for r in results}) > 1]
+    return [t for t in _tasks(results) if len({(r.outcomes[t].plus if t in r.outcomes else None) for r in results}) > 1]
 
 
 def _failures(rows: list[LocalRow]) -> list[str]:
@@ -359,7 +370,7 @@ def _problems_files(rows: list[LocalRow]) -> tuple[str, str]:
         results = _evaluated(rows, key)
         if not results:
             continue
-        tasks = list(dict.fromkeys(t for r in results for t in r.outcomes))
+        tasks = _tasks(results)
         differing = _disagreements(results)
         ordered = differing + [t for t in tasks if t not in set(differing)]
         table = [[t, *[(r.outcomes[t].short if t in r.outcomes else "-") for r in results]] for t in ordered]
@@ -447,24 +458,24 @@ def render_report(rows: list[LocalRow], meta: dict, published: list, charts: lis
     return "\n".join(lines)
 
 
-def write_report(profiles: dict[str, Profile], results: Path, references: Path, target: Path) -> None:
-    """REPORT.md and the files beside it, each written atomically."""
+def write_report(profiles: dict[str, Profile], results: Path, references: Path) -> None:
+    """REPORT.md and the files beside it (`results.report_files`), each written atomically."""
     from .charts import draw_charts
 
+    report_md, problems_md, problems_csv, comparisons_md, summary_json, charts_dir = report_files(results)
     meta, published = load_leaderboard(references)
     rows = collect_local(profiles, results)
-    folder = Path(target).parent
     try:
-        charts = draw_charts(rows, published, folder / "charts")
+        charts = draw_charts(rows, published, charts_dir)
     except Exception as exc:  # noqa: BLE001 - a chart must never cost the user the report
         charts = []
-        warning = f"charts could not be drawn ({type(exc).__name__}: {exc})"
-        logging.getLogger("benchlib").warning(f"REPORT.md: {warning}")
+        logging.getLogger("benchlib").warning(f"REPORT.md: charts could not be drawn ({type(exc).__name__}: {exc})")
     summary: dict = {}
-    text = render_report(rows, meta, published, [(str(Path(p).relative_to(folder)), alt) for p, alt in charts], summary)
-    problems_md, problems_csv = _problems_files(rows)
-    atomic_write_text(folder / "PROBLEMS.md", problems_md)
-    atomic_write_text(folder / "problems.csv", problems_csv)
-    atomic_write_text(folder / "COMPARISONS.md", _comparisons_file(summary))
-    atomic_write_text(folder / "summary.json", _summary_json(rows, summary))
-    atomic_write_text(target, text)
+    text = render_report(rows, meta, published, [(str(Path(p).relative_to(results)), alt) for p, alt in charts],
+                         summary)
+    problems_text, problems_rows = _problems_files(rows)
+    atomic_write_text(problems_md, problems_text)
+    atomic_write_text(problems_csv, problems_rows)
+    atomic_write_text(comparisons_md, _comparisons_file(summary))
+    atomic_write_text(summary_json, _summary_json(rows, summary))
+    atomic_write_text(report_md, text)

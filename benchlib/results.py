@@ -18,7 +18,7 @@ from .storage import atomic_write_json, read_json
 
 __all__ = ["ProfilePaths", "profile_paths", "report_path", "profile_names", "read_manifest", "update_manifest",
            "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
-           "DATASET_KEYS", "utc_now", "run_key", "parse_run_key", "run_keys"]
+           "DATASET_KEYS", "utc_now", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
 
 DATASET_KEYS = ("humaneval", "mbpp")  # the folder names under results/<profile>/
 
@@ -105,21 +105,35 @@ def parse_run_key(key: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2) or 0)) if match else None
 
 
-def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0) -> ProfilePaths:
+def run_paths(results: Path, profile: str, key: str) -> ProfilePaths:
+    """The paths of one run folder (`run_key`) of a profile."""
     profile_dir = Path(results) / profile
-    return ProfilePaths(profile_dir=profile_dir, root=profile_dir / run_key(dataset, subset))
+    return ProfilePaths(profile_dir=profile_dir, root=profile_dir / key)
+
+
+def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0) -> ProfilePaths:
+    return run_paths(results, profile, run_key(dataset, subset))
 
 
 def run_keys(results: Path, profile: str) -> list[str]:
     """The run folders a profile has: its full datasets first (in DATASET_KEYS order), then subsets."""
     folder = Path(results) / profile
-    found = sorted((p.name for p in folder.iterdir() if p.is_dir() and parse_run_key(p.name)), key=lambda k: (
-        DATASET_KEYS.index(parse_run_key(k)[0]), parse_run_key(k)[1])) if folder.is_dir() else []
-    return found
+    if not folder.is_dir():
+        return []
+    runs = {p.name: parse_run_key(p.name) for p in folder.iterdir() if p.is_dir()}
+    found = [(DATASET_KEYS.index(parsed[0]), parsed[1], name) for name, parsed in runs.items() if parsed]
+    return [name for _, _, name in sorted(found)]
 
 
 def report_path(results: Path) -> Path:
     return Path(results) / "REPORT.md"
+
+
+def report_files(results: Path) -> list[Path]:
+    """What the report writes: REPORT.md and the files and folder beside it (`doit clean` removes them)."""
+    results = Path(results)
+    return [report_path(results), *(results / name for name in ("PROBLEMS.md", "problems.csv", "COMPARISONS.md",
+                                                                 "summary.json", "charts"))]
 
 
 def profile_names(results: Path) -> list[str]:
@@ -168,7 +182,7 @@ def report_inputs(results: Path, profiles: list[str], config: Path, references: 
     files = [Path(config), Path(references)]
     for name in names:
         for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
-            files += ProfilePaths(Path(results) / name, Path(results) / name / key).report_reads
+            files += run_paths(results, name, key).report_reads
     return files
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from .datasets import Dataset
 from .errors import SamplesError
 
-__all__ = ["Sample", "read_samples", "samples_digest"]
+__all__ = ["Sample", "read_samples", "samples_digest", "sample_key"]
 
 
 @dataclass(frozen=True)
@@ -78,8 +78,18 @@ def read_samples(path: Path, dataset: Dataset, regenerate_tip: str | None = None
     return [Sample(index=i, task_id=r["task_id"], solution=r["solution"]) for i, r in enumerate(records)]
 
 
+def _identity(task_id: str, solution: str) -> bytes:
+    return json.dumps([task_id, solution]).encode("utf-8")
+
+
 def samples_digest(samples: list[Sample]) -> str:
+    """The identity of a whole samples file (order included)."""
     digest = hashlib.sha256()
     for sample in samples:
-        digest.update(json.dumps([sample.task_id, sample.solution]).encode("utf-8"))
+        digest.update(_identity(sample.task_id, sample.solution))
     return digest.hexdigest()
+
+
+def sample_key(task_id: str, solution: str) -> str:
+    """One sample's identity, for reusing its verdict: the task and the exact program."""
+    return hashlib.sha256(_identity(task_id, solution)).hexdigest()[:24]

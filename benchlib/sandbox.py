@@ -367,17 +367,16 @@ class LocalSandbox(_ForkServerPool):
         return server
 
     def describe(self) -> dict:
-        if self.bwrap:
-            isolation = ("bubblewrap: no network, own pid/ipc namespaces, read-only system, home/results/"
-                         "datasets hidden, private /tmp")
-            return {"backend": self.name, "sandboxed": True, "label": f"local, bubblewrap {self.bwrap.source} "
-                    f"{self.bwrap.version}", "isolation": isolation, "bwrap": self.bwrap.describe(),
-                    "own_user": bool(self._uid_base), "python": self.python, "memory_limit": self.memory,
-                    "limits": "CPU time, memory, processes, file size, wall clock"}
-        return {"backend": "unsafe", "sandboxed": False, "label": "UNSANDBOXED (process limits only)",
-                "isolation": "none: no network or filesystem isolation, process limits only",
-                "own_user": bool(self._uid_base), "python": self.python, "memory_limit": self.memory,
-                "limits": "CPU time, memory, processes, file size, wall clock"}
+        common = {"own_user": bool(self._uid_base), "python": self.python, "memory_limit": self.memory,
+                  "limits": "CPU time, memory, processes, file size, wall clock"}
+        if not self.bwrap:
+            return {"backend": "unsafe", "sandboxed": False, "label": "UNSANDBOXED (process limits only)",
+                    "isolation": "none: no network or filesystem isolation, process limits only", **common}
+        return {"backend": self.name, "sandboxed": True,
+                "label": f"local, bubblewrap {self.bwrap.source} {self.bwrap.version}",
+                "isolation": "bubblewrap: no network, own pid/ipc namespaces, read-only system, home/checkout/"
+                             "results/datasets hidden, private /tmp",
+                "bwrap": self.bwrap.describe(), **common}
 
     def diagnostics(self) -> str:
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -94,9 +94,6 @@ class Settings:
     def compose_file(self) -> Path:
         return Path(self.project) / "docker-compose.yml"
 
-    def with_(self, **changes) -> "Settings":
-        return replace(self, **changes)
-
     @property
     def dataset_source(self) -> dict:
         """Where to look for this run's dataset: keyword arguments of datasets.load_dataset / dataset_id."""
@@ -116,15 +113,17 @@ class Settings:
         return f"{whole}-subset{self.subset}" if self.subset else whole
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind: Callable = int):
-    text = environ.get(name, "").strip()
+def _number(name: str, text: str | None, default: float, kind: Callable = int, zero: bool = False):
+    """The value of variable `name` (`text`, maybe unset), or `default`; a clear error when it is not a
+    positive number (or zero, where `zero` allows it)."""
+    text = (text or "").strip()
     if not text:
         return default
     try:
         value = kind(text)
     except ValueError:
         raise ConfigError(f"{name}={text!r} is not a number", f"set {name} to a number, or unset it") from None
-    if value < 0 or (kind is int and value == 0 and name not in ("BENCH_REFERENCE_DELAY", "BENCH_SUBSET")):
+    if value < 0 or (value == 0 and not zero):
         raise ConfigError(f"{name}={text!r} must be positive", f"set {name} to a positive number, or unset it")
     return value
 
@@ -148,7 +147,7 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
         config=environ.get("BENCH_CONFIG") or str(project / "models.conf"),
         results=environ.get("BENCH_RESULTS") or str(project / "results"),
         dataset=dataset,
-        subset=_number({"BENCH_SUBSET": get_var("subset", environ.get("BENCH_SUBSET")) or ""}, "BENCH_SUBSET", 0),
+        subset=_number("BENCH_SUBSET", get_var("subset", environ.get("BENCH_SUBSET")), 0, zero=True),
         data_dir=get_var("datadir", environ.get("BENCH_DATA_DIR")) or default_data_dir(project),
         dataset_overrides={key: environ[var] for key, var in (("humaneval", "HUMANEVAL_OVERRIDE_PATH"),
                                                                ("mbpp", "MBPP_OVERRIDE_PATH")) if environ.get(var)},
@@ -156,13 +155,13 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
         sandbox=sandbox,
         sandbox_image=environ.get("BENCH_SANDBOX_IMAGE") or DEFAULT_SANDBOX_IMAGE,
         bwrap=environ.get("BENCH_BWRAP", "").strip() or "auto",
-        workers=_number(environ, "BENCH_EVAL_WORKERS", os.cpu_count() or 1),
-        memory_limit=_number(environ, "EVALPLUS_MAX_MEMORY_BYTES", limits.MEMORY_LIMIT),
+        workers=_number("BENCH_EVAL_WORKERS", environ.get("BENCH_EVAL_WORKERS"), os.cpu_count() or 1),
+        memory_limit=_number("EVALPLUS_MAX_MEMORY_BYTES", environ.get("EVALPLUS_MAX_MEMORY_BYTES"), limits.MEMORY_LIMIT),
         cache=cache,
         server_lock=environ.get("BENCH_SERVER_LOCK") or os.path.join(tmp, "benchlib-model-server.lock"),
         compose=tuple(shlex.split(compose)),
         llama_server=environ.get("LLAMA_SERVER", ""),
-        reference_delay=_number(environ, "BENCH_REFERENCE_DELAY", 0.0, float),
+        reference_delay=_number("BENCH_REFERENCE_DELAY", environ.get("BENCH_REFERENCE_DELAY"), 0.0, float, zero=True),
     )
 
 

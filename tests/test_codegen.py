@@ -125,16 +125,16 @@ def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
     paths = profile_paths(tmp_path, "bench-t", "humaneval")
     with FakeServer([answer]) as server:
         client = ChatClient(server.url, timeout=30, backoff=0.01)
-        old = {"h": 1, "max_tokens": 32}
+        old = {"h": 1, "reproducible": True, "max_tokens": 32}
         generate_samples(dataset, paths, client, "m", 32, 2, old, None, quiet_log())
         update_manifest(paths, "generation", {"header": old})
-        new = {"h": 1, "max_tokens": 64}
+        new = {"h": 1, "reproducible": True, "max_tokens": 64}
         records = logging_records = []
         log = quiet_log()
         handler = CollectWarnings(records)
         log.addHandler(handler)
         try:
-            plan = plan_reuse(paths, new, True, log)
+            plan = plan_reuse(paths, new, log)
             assert plan is not None and plan.spot
             summary = generate_samples(dataset, paths, client, "m", 64, 2, new, None, log, reuse=plan)
         finally:

@@ -33,7 +33,7 @@ def make(tmp_path, profiles: str):
 
 
 def report(tmp_path, profiles):
-    write_report(profiles, tmp_path / "results", ROOT / "reference-scores.json", tmp_path / "results" / "REPORT.md")
+    write_report(profiles, tmp_path / "results", ROOT / "reference-scores.json")
     return (tmp_path / "results" / "REPORT.md").read_text()
 
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported lazily: task creation (doit list) must stay fast
     from ..results import ProfilePaths
     from ..settings import Settings
 
-__all__ = ["Backend", "BACKENDS", "ServerHandle", "start"]
+__all__ = ["Backend", "BACKENDS", "ServerHandle", "start", "runs_server", "is_self_test"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class Backend:
     requires: str  # the models.conf key a profile of this backend must set
     help: str
     exclusive: bool = True  # holds the machine-wide model-server lock while it runs
+    self_test: bool = False  # answers with the dataset's own canonical solutions: a check of benchlib, not a model
 
 
 BACKENDS = {
@@ -41,7 +42,8 @@ BACKENDS = {
     "native": Backend("native", "native", "model", "a `llama-server` process"),
     "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
                         "or stopped", exclusive=False),
-    "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP"),
+    "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP",
+                         self_test=True),
     "none": Backend("none", "", "samples", "no server: score an existing samples file", exclusive=False),
 }
 
@@ -59,6 +61,11 @@ class ServerHandle:
 
 def runs_server(profile: "Profile") -> bool:
     return bool(BACKENDS[profile.server].module)
+
+
+def is_self_test(profile: "Profile") -> bool:
+    """Whether the profile's code is the dataset's canonical solutions (trusted; never compared as a model)."""
+    return BACKENDS[profile.server].self_test
 
 
 @contextlib.contextmanager
