@@ -144,7 +144,8 @@ def evaluate_samples(
     regenerate_tip: str | None = None,
 ) -> dict:
     """Score a samples file into paths.eval_results (atomically), resuming an interrupted evaluation.
-    `progress(n)` is called with the number of samples checked so far."""
+    `progress(n)` is called with the number of samples checked so far: first when the checks start, then
+    after each check."""
     if hasattr(sys, "set_int_max_str_digits"):
         sys.set_int_max_str_digits(0)  # failing inputs are shown with repr(): huge ints among them
     samples = read_samples(samples_path, dataset, regenerate_tip)
@@ -181,6 +182,8 @@ def evaluate_samples(
             # the slowest tasks (by the canonical solution's CPU time) first, so no straggler ends the run
             todo.sort(key=lambda s: -sum(sum(truth[s.task_id][p].limits) for p in PHASES))
             finished = len(samples) - len(todo)
+            if progress:
+                progress(finished)  # the checks start now (the ground truth may have taken a while)
             try:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     futures = {pool.submit(check_solution, sandbox, dataset, s.task_id, s.solution,

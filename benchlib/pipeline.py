@@ -116,15 +116,22 @@ def evaluate(name: str, settings: Settings):
                                 memory_limit=settings.memory_limit, bwrap=settings.bwrap, trusted=trusted)
 
         started = time.monotonic()
-        bar = Progress("evaluation", len(dataset.problems), log)
+        bars: list[Progress] = []
+
+        def progress(done: int) -> None:
+            if not bars:  # made when the checks start: its rate and ETA leave the ground truth out
+                bars.append(Progress("evaluation", len(dataset.problems), log, done=done))
+            bars[0].update(done)
+
         try:
             results = evaluate_samples(samples_file(profile, paths, settings.project), dataset, paths, sandbox_factory,
                                        workers=settings.workers, cache=settings.cache_dir, log=log,
-                                       sandbox_choice=settings.sandbox, progress=lambda done: bar.update(done),
+                                       sandbox_choice=settings.sandbox, progress=progress,
                                        accept_unsandboxed=_accepts_unsandboxed(profile, settings),
                                        regenerate_tip=_regenerate_tip(profile))
         finally:
-            bar.close()
+            for bar in bars:
+                bar.close()
         scores = results["pass_at_1"]
         log.info(f"pass@1: {dataset.spec.label} {scores['base']}, {dataset.spec.label}+ {scores['plus']} "
                  f"(sandbox: {results['sandbox'].get('label', results['sandbox']['backend'])}, "
