@@ -115,4 +115,5 @@ def task_benchmark():
         "actions": [(pipeline.report, [SETTINGS])],
         "task_dep": [EVAL],
         "uptodate": [_report_is_current],
+        "clean": [(_remove, report_files(Path(SETTINGS.results)))],  # plain `doit clean` cleans the default task
     }

@@ -41,6 +41,7 @@ def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
     assert (project / "results" / "REPORT.md").exists()
     cleaned = doit(project, "clean")
     assert (root / "samples.jsonl").exists() and not (root / "eval_results.json").exists()
+    assert not any((project / "results" / name).exists() for name in ("REPORT.md", "PROBLEMS.md", "summary.json"))
     assert "doit clean gen:bench-reference" in cleaned.stdout
     doit(project, "clean", "gen:bench-reference")
     assert not (root / "samples.jsonl").exists()
