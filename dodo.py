@@ -22,8 +22,8 @@ from benchlib.config import load_profiles
 from benchlib.errors import BenchError
 from benchlib.fingerprints import evaluation_header, generation_header
 from benchlib.results import report_files
-from benchlib.scheduling import prefer_tasks
-from benchlib.servers import runs_server
+from benchlib.scheduling import HOST_META, schedule
+from benchlib.servers import host_of, runs_server
 from benchlib.settings import load_settings
 
 GEN, EVAL = "gen", "eval"
@@ -43,7 +43,7 @@ try:
 except BenchError as error:  # one clear line, not a traceback
     sys.exit(f"ERROR: {error}")
 
-prefer_tasks(f"{EVAL}:")  # under `doit -n 2`, model k's evaluation overlaps model k+1's generation
+schedule(prefer=f"{EVAL}:")  # `doit -n K`: evaluations overlap generations, up to K hosts serve at once
 
 
 def _remove(*paths):
@@ -69,9 +69,12 @@ def task_gen():
         if not runs_server(profile):
             continue
         paths = SETTINGS.paths(name)
+        host = host_of(profile)
         yield {
             "name": name,
-            "doc": f"generate {SETTINGS.dataset} samples with {profile.description or profile.model or profile.server}",
+            "doc": f"generate {SETTINGS.dataset} samples with {profile.description or profile.model or profile.server}"
+                   f" (host: {host or profile.base_url})",
+            "meta": {HOST_META: host} if host else {},
             "actions": [(pipeline.generate, [name, SETTINGS])],
             "targets": [paths.samples],
             "uptodate": [config_changed(generation_header(profile, DATASET_ID))],

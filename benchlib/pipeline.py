@@ -50,6 +50,9 @@ def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[Pr
     """The envelope every stage runs in (see the module's docstring)."""
     from doit.exceptions import TaskFailed
 
+    from .servers.base import end_with_doit
+
+    end_with_doit()
     paths = settings.paths(name)
     try:
         profile = load_profile(settings, name)

@@ -34,7 +34,7 @@ from .storage import atomic_write_text
 
 __all__ = ["write_report", "collect_local", "LocalRow", "REPORT_VERSION"]
 
-REPORT_VERSION = 5  # bump with any change to what the report shows
+REPORT_VERSION = 6  # bump with any change to what the report shows
 
 
 def _label(key: str, plus: bool = True) -> str:
@@ -153,6 +153,7 @@ def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]
                     "tokens_per_second": generation.get("tokens_per_second"),
                     "eval_seconds": evaluated.get("eval_seconds"),
                     "sandbox": sandbox.get("label") or sandbox.get("backend"),
+                    "host": generation.get("server", {}).get("host"),
                 }
         rows.append(row)
     return rows
@@ -339,7 +340,7 @@ def _details_table(rows: list[LocalRow]) -> list[str]:
                           f"spot-checked {reuse.get('spot_checked', 0)})")
             detail_rows.append([
                 row.profile, key or "-", state,
-                row.quant or "-", _fmt((info.get("pass@1") or {}).get("base")),
+                row.quant or "-", info.get("host") or "-", _fmt((info.get("pass@1") or {}).get("base")),
                 _fmt((info.get("pass@1") or {}).get("plus")),
                 "-" if info.get("hit_token_limit") is None else str(info["hit_token_limit"]),
                 "-" if info.get("empty_answers") is None else str(info["empty_answers"]),
@@ -349,7 +350,7 @@ def _details_table(rows: list[LocalRow]) -> list[str]:
                 info.get("sandbox") or "-",
             ])
     return ["## Local profiles", "",
-            tabulate(detail_rows, headers=["Profile", "Dataset", "State", "Quant", "base", "plus", "Hit token limit",
+            tabulate(detail_rows, headers=["Profile", "Dataset", "State", "Quant", "Host", "base", "plus", "Hit token limit",
                                            "Empty answers", "Generation", "tok/s", "Evaluation", "Sandbox"],
                      tablefmt="github", disable_numparse=True), ""]
 
@@ -417,6 +418,7 @@ def _summary_json(rows: list[LocalRow], summary: dict) -> str:
                 "interval95": {phase: [round(x, 2) for x in result.interval(phase)] for phase in ("base", "plus")},
                 "categories": result.categories(), "exceptions": result.exceptions(),
                 "tokens_per_second": result.tokens_per_second,
+                "host": row.details.get(key, {}).get("host"),
             }
         profiles.append(entry)
     comparisons = {key: {phase: [{"a": c.a, "b": c.b, "only_a": c.only_a, "only_b": c.only_b, "p": c.p,

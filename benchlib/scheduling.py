@@ -1,47 +1,106 @@
-"""Task order under doit: a finished model's evaluation before the next model's generation.
+"""Task order under doit: evaluations before generations, and one generation per host at a time.
 
 doit hands a free worker the oldest ready task. Every `gen:` task is ready from the start (it then waits
-on the machine-wide server lock), while an `eval:` becomes ready only when its generation ends, so under
-`doit -n 2` both workers would take generations (one generating, one waiting for the lock) and the
-evaluations would pile up at the end. Preferring ready evaluations gives the pipeline the design asks
-for: model k is evaluated on one worker while model k+1 generates on the other. Plain `doit` then runs
-gen, eval, gen, eval ... (the first scores exist early; the total is the same).
+on its host's server lock), while an `eval:` becomes ready only when its generation ends. Left alone,
+under `doit -n 2` both workers would take generations of one host (one generating, one asleep on the
+lock) while another host idles, and the evaluations would pile up at the end. So the dispatcher:
 
-doit has no public priority hook, so this patches its dispatcher's private `_get_next_node` (doit 0.36
-and 0.37); where a doit version lacks it, doit's own order is kept and one line says so.
+- hands out ready tasks whose name starts with `prefer` (the evaluations) first: model k is evaluated on
+  one worker while model k+1 generates on another;
+- holds back a task whose `meta["host"]` names a host that another dispatched task is using, without
+  taking a worker, until that task finishes; held tasks of one host keep their order (models.conf's).
+  `doit -n K` so keeps up to K hosts busy. The host lock (servers.start) still guarantees one server per
+  host when two doit processes meet; this only keeps workers from sleeping on it.
+
+Plain `doit` (one worker) runs gen, eval, gen, eval ... in models.conf order.
+
+doit has no public priority hook, so this patches its dispatcher's private `_get_next_node` and
+`_update_waiting` (doit 0.36 and 0.37); where a doit version lacks them, doit's own order is kept and one
+line says so (the host locks still keep one server per host).
 """
 
 from __future__ import annotations
 
 import sys
+from collections import deque
 
-__all__ = ["prefer_tasks"]
+__all__ = ["schedule", "HOST_META"]
+
+HOST_META = "host"  # the task `meta` key naming the host a task occupies
 
 
-def prefer_tasks(prefix: str) -> bool:
-    """Make doit's dispatcher pick ready tasks whose name starts with `prefix` first. False (doit's own
-    order kept, with a one-line notice on stderr) if this doit's dispatcher does not have that shape."""
+def _host(node) -> str | None:
+    meta = getattr(getattr(node, "task", None), "meta", None) or {}
+    return meta.get(HOST_META)
+
+
+def schedule(prefer: str) -> bool:
+    """Patch doit's dispatcher as described above. False (doit's own order kept, with a one-line notice on
+    stderr) if this doit's dispatcher does not have that shape."""
     from doit import control
 
     dispatcher = getattr(control, "TaskDispatcher", None)
-    original = getattr(dispatcher, "_get_next_node", None)
-    if original is None:
-        print("benchlib: this doit has no TaskDispatcher._get_next_node: under `doit -n`, evaluations may wait "
-              "for the generations (results are unchanged)", file=sys.stderr)
+    next_node = getattr(dispatcher, "_get_next_node", None)
+    update_waiting = getattr(dispatcher, "_update_waiting", None)
+    if next_node is None or update_waiting is None:
+        print("benchlib: this doit has no TaskDispatcher._get_next_node/_update_waiting: under `doit -n`, workers "
+              "may wait on a busy host and evaluations may wait for the generations (results are unchanged)",
+              file=sys.stderr)
         return False
-    if getattr(original, "_benchlib_prefix", None) == prefix:
+    if getattr(next_node, "_benchlib_prefer", None) == prefer:
         return True
-    original = getattr(original, "_benchlib_original", original)
+    next_node = getattr(next_node, "_benchlib_original", next_node)
+    update_waiting = getattr(update_waiting, "_benchlib_original", update_waiting)
+
+    def state(self) -> tuple[dict, dict]:
+        if "_benchlib_busy" not in self.__dict__:
+            self._benchlib_busy, self._benchlib_held = {}, {}
+        return self._benchlib_busy, self._benchlib_held
+
+    def hold(self, node, host) -> None:
+        self._benchlib_held.setdefault(host, deque()).append(node)
+        self.waiting.add(node)  # the dispatcher then says "hold on" instead of "done"
 
     def get_next_node(self, ready, tasks_to_run):
-        for node in ready:
-            task = getattr(node, "task", None)
-            if getattr(task, "name", "").startswith(prefix):
+        busy, _ = state(self)
+        for node in list(ready):
+            host = _host(node)
+            if host is not None and busy.get(host, node) is not node:
                 ready.remove(node)
-                return node
-        return original(self, ready, tasks_to_run)
+                hold(self, node, host)
+        while True:
+            chosen = next((node for node in ready if getattr(node.task, "name", "").startswith(prefer)), None)
+            if chosen is not None:
+                ready.remove(chosen)
+            else:
+                chosen = next_node(self, ready, tasks_to_run)
+            if chosen is None:
+                return None
+            host = _host(chosen)
+            if host is None:
+                return chosen
+            if busy.get(host, chosen) is chosen:
+                busy[host] = chosen
+                return chosen
+            hold(self, chosen, host)  # a new node from tasks_to_run, for a busy host
 
-    get_next_node._benchlib_prefix = prefix
-    get_next_node._benchlib_original = original
+    def update(self, processed):
+        update_waiting(self, processed)
+        if processed is None or processed.run_status == "run":
+            return  # not finished: selected to run (its setup tasks first)
+        busy, held = state(self)
+        host = _host(processed)
+        if host is not None and busy.get(host) is processed:
+            del busy[host]
+            queue = held.get(host)
+            if queue:
+                node = queue.popleft()
+                self.waiting.discard(node)
+                self.ready.append(node)
+
+    get_next_node._benchlib_prefer = prefer
+    get_next_node._benchlib_original = next_node
+    update._benchlib_original = update_waiting
     dispatcher._get_next_node = get_next_node
+    dispatcher._update_waiting = update
     return True

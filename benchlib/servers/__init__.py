@@ -2,10 +2,10 @@
 
     <backend>.start(profile, settings, paths, log) -> context manager yielding a ServerHandle
 
-`start` here picks the backend of the profile, holds the machine-wide lock (one model server at a time,
-even under `doit -n 4`) for the backends that run a server, and turns SIGTERM into KeyboardInterrupt so
+`start` here picks the backend of the profile, holds the lock of the host it runs on (one model server
+per host at a time, even under `doit -n 4`: see hosts.py), and turns SIGTERM into KeyboardInterrupt so
 the server is stopped on `kill` as on Ctrl-C (the `with` block's exit stops it; kill -9 is handled by the
-next run: PDEATHSIG and pid files for processes, the container name for compose).
+next run: PDEATHSIG and pid files for processes, the host's container record for compose).
 
 To add a backend: a module here with `start(...)`, and one entry in BACKENDS (models.conf validation,
 README's key table and `doit list` read it from there).
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # imported lazily: task creation (doit list) must stay fast
     from ..results import ProfilePaths
     from ..settings import Settings
 
-__all__ = ["Backend", "BACKENDS", "ServerHandle", "start", "runs_server", "is_self_test"]
+__all__ = ["Backend", "BACKENDS", "ServerHandle", "start", "runs_server", "is_self_test", "host_of"]
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,16 @@ class Backend:
     module: str  # the module of this package with its `start`; "" runs no server
     requires: str  # the models.conf key a profile of this backend must set
     help: str
-    exclusive: bool = True  # holds the machine-wide model-server lock while it runs
+    exclusive: bool = True  # holds its host's model-server lock while it runs (this machine's by default)
+    hosted: bool = False  # may name another host (`host` in models.conf): a Docker host, or the box it answers from
     self_test: bool = False  # answers with the dataset's own canonical solutions: a check of benchlib, not a model
 
 
 BACKENDS = {
-    "compose": Backend("compose", "compose", "model", "docker compose, as production"),
+    "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True),
     "native": Backend("native", "native", "model", "a `llama-server` process"),
     "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
-                        "or stopped", exclusive=False),
+                        "or stopped", exclusive=False, hosted=True),
     "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP",
                          self_test=True),
     "none": Backend("none", "", "samples", "no server: score an existing samples file", exclusive=False),
@@ -68,20 +69,33 @@ def is_self_test(profile: "Profile") -> bool:
     return BACKENDS[profile.server].self_test
 
 
+def host_of(profile: "Profile") -> str | None:
+    """The host whose lock the profile's server holds while it runs ("local": this machine, with the local
+    Docker engine), or None when it holds none (an external server on no named host, no server)."""
+    from .hosts import LOCAL
+
+    backend = BACKENDS[profile.server]
+    if backend.hosted and profile.host:
+        return profile.host
+    return LOCAL if backend.exclusive and backend.module else None
+
+
 @contextlib.contextmanager
 def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator[ServerHandle]:
     """Start the profile's server, wait until healthy, yield its handle; always stop it afterwards."""
     from ..errors import ServerError
-    from .base import machine_lock, sigterm_as_interrupt
+    from .base import host_lock, sigterm_as_interrupt
+    from .hosts import lock_file
 
     backend = BACKENDS[profile.server]
     if not backend.module:
         raise ServerError(f"[{profile.name}] server = {profile.server} runs no model server")
     module = importlib.import_module(f".{backend.module}", __name__)
-    if not backend.exclusive:
+    host = host_of(profile)
+    if host is None:
         with module.start(profile, settings, paths, log) as handle:
             yield handle
         return
-    with sigterm_as_interrupt(), machine_lock(settings.server_lock, log):
+    with sigterm_as_interrupt(), host_lock(lock_file(settings.server_lock, host), host, log):
         with module.start(profile, settings, paths, log) as handle:
             yield handle

@@ -4,9 +4,12 @@ server facts for the manifest."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import logging
+import multiprocessing
+import os
 import signal
 import time
 from pathlib import Path
@@ -16,21 +19,21 @@ import requests
 
 from ..errors import ServerError
 
-__all__ = ["wait_healthy", "machine_lock", "sigterm_as_interrupt", "tail", "server_props", "model_fingerprint",
+__all__ = ["wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "end_with_doit", "tail", "server_props", "model_fingerprint",
            "LOG_TAIL_LINES"]
 
 LOG_TAIL_LINES = 30
 
 
 @contextlib.contextmanager
-def machine_lock(path: str | Path, log: logging.Logger) -> Iterator[None]:
-    """One model server at a time on this machine (an flock: released by the kernel if we die)."""
+def host_lock(path: str | Path, host: str, log: logging.Logger) -> Iterator[None]:
+    """One model server at a time on a host (an flock: released by the kernel if we die)."""
     path = Path(path)
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info(f"waiting for another model server to finish (lock {path}) ...")
+            log.info(f"waiting for another model server on {host} to finish (lock {path}) ...")
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -54,6 +57,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def signal_on_parent_death(sig: int = signal.SIGTERM) -> bool:
+    """Linux: this process gets `sig` when its parent dies, even by kill -9 (PR_SET_PDEATHSIG)."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig)) == 0
+    except OSError:
+        return False
+
+
+def end_with_doit() -> None:
+    """In a `doit -n` worker: SIGTERM when the doit process dies (kill -9 included), so the stage ends as
+    on Ctrl-C (its server stopped) instead of running on as an orphan that waits forever for its next task."""
+    parent = multiprocessing.parent_process()
+    if parent is None or not signal_on_parent_death(signal.SIGTERM):
+        return
+    if os.getppid() != parent.pid:  # doit died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:

@@ -1,5 +1,6 @@
 """`server = compose`: the production docker-compose.yml, started with the profile's settings as the
-variables it reads (the production .env is never rewritten), always brought down afterwards."""
+variables it reads (the production .env is never rewritten), on the Docker host the profile names (the
+local engine by default; see hosts.py), always brought down afterwards."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -19,9 +21,13 @@ from ..results import ProfilePaths
 from ..settings import Settings
 from . import ServerHandle
 from .base import LOG_TAIL_LINES, model_fingerprint, wait_healthy
+from .hosts import DockerHost, clear_record, lock_file, read_record, write_record
 from .llama import model_path, request_extras, tuning_flags
 
-__all__ = ["start", "compose_command", "compose_env", "ComposeServer"]
+__all__ = ["start", "compose_command", "compose_env", "ComposeServer", "CONTAINER"]
+
+CONTAINER = "llama-server"  # docker-compose.yml's container_name: one per host
+_RUNNING = ("running", "restarting", "paused")
 
 
 def compose_command(configured: tuple[str, ...] = ()) -> list[str]:
@@ -53,55 +59,126 @@ def compose_env(profile: Profile) -> dict[str, str]:
     return env
 
 
-class ComposeServer:
-    container = "llama-server"
+def _stamp() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
-    def __init__(self, profile: Profile, compose_file: Path, log_file: Path, command: tuple[str, ...] = ()) -> None:
+
+class ComposeServer:
+    """The compose service of one profile on one Docker host. While benchlib holds the host's lock, the
+    container it starts there is recorded beside the lock (`lock`), so a run killed with -9 leaves a
+    record and the next run removes exactly that container, never somebody else's."""
+
+    def __init__(self, profile: Profile, compose_file: Path, log_file: Path, lock: Path, log: logging.Logger,
+                 command: tuple[str, ...] = ()) -> None:
         self.profile = profile
+        self.host = DockerHost(profile.host)
         self.compose_file = compose_file
         self.log_file = log_file
-        self.base = compose_command(command) + ["-f", str(compose_file)]
+        self.lock = lock
+        self.log = log
+        self.base = self.host.compose(compose_command(command)) + ["-f", str(compose_file)]
         self.env = {**os.environ, **compose_env(profile)}
         self.started = False
 
+    def _write_log(self, command: list[str], output: str) -> None:
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            log.write(f"[{_stamp()}] $ {shlex.join(command)}\n{output}")
+
     def _run(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
         done = subprocess.run(self.base + list(args), capture_output=True, text=True, env=self.env, timeout=timeout)
-        with open(self.log_file, "a", encoding="utf-8") as log:
-            log.write(f"$ {shlex.join(self.base + list(args))}\n{done.stdout}{done.stderr}")
+        self._write_log(self.base + list(args), done.stdout + done.stderr)
         if check and done.returncode != 0:
-            raise ServerError(f"`{' '.join(args[:2])}` failed: {done.stderr.strip()[-800:]}",
+            raise ServerError(f"`{' '.join(args[:2])}` failed on {self.host.label}: {done.stderr.strip()[-800:]}",
                               f"see {self.log_file}; check docker-compose.yml and the model file")
         return done
 
-    def start(self) -> None:
-        model = model_path(self.profile)
-        if not model.is_file():
-            raise ServerError(f"[{self.profile.name}] model file not found: {model}",
-                              "download it, or fix `model` / `models_dir` in models.conf")
-        running = subprocess.run(["docker", "ps", "-q", "--filter", f"name=^{self.container}$"],
-                                 capture_output=True, text=True)
-        if running.stdout.strip():
-            raise ServerError(
-                f"Container {self.container} is already running",
-                f"stop it first: docker compose -f {self.compose_file} down",
-            )
+    def _down_command(self) -> str:
+        return shlex.join(self.host.docker("compose", "-f", str(self.compose_file), "down"))
+
+    def start(self) -> str:
+        """Start the service; returns the engine's version."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        version = self.host.check()  # a host that is down: one line, before anything else
+        if not self.host.spec:  # a remote host's files are not ours to see: its engine says if one is missing
+            model = model_path(self.profile)
+            if not model.is_file():
+                raise ServerError(f"[{self.profile.name}] model file not found: {model}",
+                                  "download it, or fix `model` / `models_dir` in models.conf")
+        self._remove_leftover()
+        running = self.host.container(CONTAINER)
+        if running.get("status") in _RUNNING:
+            raise ServerError(
+                f"Container {CONTAINER} is already running on {self.host.label}",
+                f"stop it first: {self._down_command()} (or {shlex.join(self.host.docker('rm', '-f', CONTAINER))} "
+                f"if compose did not start it)",
+            )
+        record = {"profile": self.profile.name, "host": self.host.label, "container": "", "pid": os.getpid(),
+                  "started": _stamp()}
+        write_record(self.lock, record)  # before `up`: a kill during it leaves a trace the next run explains
         self.started = True
         self._run("up", "-d", "--force-recreate", self.profile.compose_service)
+        write_record(self.lock, {**record, "container": self.host.container(CONTAINER).get("id", "")})
+        return version
+
+    def _remove_leftover(self) -> None:
+        """Remove the container a killed run recorded on this host (we hold the host's lock, so the run
+        that wrote the record is gone)."""
+        record = read_record(self.lock)
+        if not record:
+            return
+        found = self.host.container(CONTAINER)
+        if not found or found.get("status") not in _RUNNING:
+            if found and found.get("id") == record.get("container"):
+                subprocess.run(self.host.docker("rm", "-f", found["id"]), capture_output=True, timeout=120)
+            clear_record(self.lock)
+            return
+        if not record.get("container"):
+            raise ServerError(
+                f"a run that was starting {CONTAINER} on {self.host.label} for [{record.get('profile')}] was killed "
+                f"(at {record.get('started')}), and {CONTAINER} is running there now",
+                f"if it is that run's container, remove it: {shlex.join(self.host.docker('rm', '-f', CONTAINER))}; "
+                f"then remove {self.lock.name}.container.json beside the lock")
+        if found.get("id") != record.get("container"):
+            clear_record(self.lock)  # ours is gone; the one running is somebody else's (refused below)
+            return
+        self.log.warning(f"removing the {CONTAINER} container a killed run left on {self.host.label} "
+                         f"([{record.get('profile')}], started {record.get('started')})")
+        done = subprocess.run(self.host.docker("rm", "-f", found["id"]), capture_output=True, text=True, timeout=120)
+        self._write_log(self.host.docker("rm", "-f", found["id"]), done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise ServerError(f"cannot remove the leftover {CONTAINER} on {self.host.label}: {done.stderr.strip()[-300:]}",
+                              f"remove it by hand: {shlex.join(self.host.docker('rm', '-f', CONTAINER))}")
+        clear_record(self.lock)
 
     def gone_reason(self) -> str:
-        state = subprocess.run(["docker", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", self.container],
-                               capture_output=True, text=True)
-        status = state.stdout.strip()
-        return "" if status.startswith("running") or status.startswith("created") else f"container {status or 'gone'}"
+        found = self.host.container(CONTAINER)
+        status = found.get("status", "")
+        return "" if status in ("running", "created") else f"container {status or 'gone'}"
 
     def logs(self) -> str:
         done = self._run("logs", "--no-color", "--tail", str(LOG_TAIL_LINES), check=False)
         return done.stdout + done.stderr
 
+    def model_fingerprint(self) -> dict:
+        """The model file's fingerprint (base.model_fingerprint's), read on the host that serves it: a
+        remote box's file through the running container."""
+        if not self.host.spec:
+            return model_fingerprint(model_path(self.profile))
+        inside = f"/models/{self.profile.model}"
+        script = 'stat -c %s "$1" && { head -c 1048576 "$1"; tail -c 1048576 "$1"; } | sha256sum'
+        done = subprocess.run(self.host.docker("exec", CONTAINER, "sh", "-c", script, "sh", inside),
+                              capture_output=True, text=True, timeout=120)
+        lines = done.stdout.split()
+        if done.returncode != 0 or len(lines) < 2 or not lines[0].isdigit():
+            return {"file": Path(inside).name, "unavailable": (done.stderr.strip() or "no sh in the image")[-200:]}
+        return {"file": Path(inside).name, "size": int(lines[0]), "sha256_head_tail": lines[1]}
+
     def stop(self) -> None:
-        if self.started:
-            self._run("down", check=False, timeout=120)
+        if not self.started:
+            return
+        done = self._run("down", check=False, timeout=120)
+        if done.returncode == 0:
+            clear_record(self.lock)  # else the next holder of the lock removes it
 
 
 @contextlib.contextmanager
@@ -109,20 +186,21 @@ def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: loggin
     compose_file = settings.compose_file
     if not compose_file.is_file():
         raise ServerError(f"{compose_file} not found", "run doit from the project folder")
-    server = ComposeServer(profile, compose_file, paths.server_log, settings.compose)
+    lock = lock_file(settings.server_lock, profile.host)
+    server = ComposeServer(profile, compose_file, paths.server_log, lock, log, settings.compose)
     started = time.monotonic()
-    log.info(f"starting {profile.model} with docker compose")
+    on = f" on {server.host.label}" if profile.host else ""
+    log.info(f"starting {profile.model} with docker compose{on}")
     try:
-        server.start()
-        base_url = profile.base_url or f"http://127.0.0.1:{profile.port}"
+        version = server.start()
+        base_url = profile.base_url or f"http://{server.host.address()}:{profile.port}"
         wait_healthy(base_url, profile.health_timeout, server.gone_reason, server.logs, "the container's log")
         log.info(f"server healthy at {base_url} after {time.monotonic() - started:.1f} s")
-        model = model_path(profile)
         yield ServerHandle(base_url=base_url, gone_reason=server.gone_reason, extra_body=request_extras(profile),
-                           info={"backend": "compose", "env": compose_env(profile),
-                                 "compose_service": profile.compose_service, "model_path": str(model),
-                                 "model": model_fingerprint(model),
+                           info={"backend": "compose", "host": server.host.label, "engine": version,
+                                 "env": compose_env(profile), "compose_service": profile.compose_service,
+                                 "model_path": str(model_path(profile)), "model": server.model_fingerprint(),
                                  "startup_seconds": round(time.monotonic() - started, 1)})
     finally:
         server.stop()
-        log.info("server stopped (docker compose down)")
+        log.info(f"server stopped (docker compose down{on})")

@@ -13,6 +13,7 @@ from . import ServerHandle
 from .llama import find_llama_server, request_extras, resolve_model, tuning_flags
 from .process import ProcessServer, serve_process
 from .base import model_fingerprint
+from .hosts import LOCAL
 
 __all__ = ["start", "command"]
 
@@ -27,7 +28,7 @@ def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: loggin
     binary = find_llama_server(profile, settings.llama_server)
     model = resolve_model(profile, settings.cache_dir)
     argv = command(profile, binary, str(model))
-    info = {"backend": "native", "binary": binary, "model_path": str(model), "command": argv,
+    info = {"backend": "native", "host": LOCAL, "binary": binary, "model_path": str(model), "command": argv,
             "model": model_fingerprint(model)}
     server = ProcessServer(argv, paths.server_log, paths.server_pid)
     with serve_process(server, profile.health_timeout, log, info, request_extras(profile)) as handle:

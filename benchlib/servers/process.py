@@ -4,7 +4,6 @@ PR_SET_PDEATHSIG so it dies with us even on kill -9."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import re
@@ -17,7 +16,7 @@ from typing import Iterator
 
 from ..errors import ServerError
 from . import ServerHandle
-from .base import LOG_TAIL_LINES, tail, wait_healthy
+from .base import LOG_TAIL_LINES, signal_on_parent_death, tail, wait_healthy
 
 __all__ = ["ProcessServer", "reap_orphan", "serve_process"]
 
@@ -26,10 +25,7 @@ _LISTENING = re.compile(r"listening on (http://[\w.\-\[\]:]+)")
 
 def _die_with_parent() -> None:
     os.setsid()
-    try:  # Linux: the server gets SIGTERM if benchlib is killed, even by kill -9
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+    signal_on_parent_death(signal.SIGTERM)  # the server gets SIGTERM if benchlib is killed, even by kill -9
 
 
 class ProcessServer:

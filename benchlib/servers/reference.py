@@ -31,6 +31,7 @@ __all__ = ["answers_for", "serve", "start"]
 
 @contextlib.contextmanager
 def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator["ServerHandle"]:
+    from .hosts import LOCAL
     from .process import ProcessServer, serve_process
 
     command = [sys.executable, "-m", "benchlib.servers.reference", "--dataset", settings.dataset]
@@ -44,7 +45,7 @@ def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: 
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     server = ProcessServer(command, paths.server_log, paths.server_pid, env=env)
-    with serve_process(server, profile.health_timeout, log, {"backend": "reference"}, {},
+    with serve_process(server, profile.health_timeout, log, {"backend": "reference", "host": LOCAL}, {},
                        probe_token_cap=False) as handle:
         yield handle
 
