@@ -1,10 +1,14 @@
-"""Evaluation speed: evalplus's own evaluator vs benchlib's, on the same samples, in the same run.
+"""Evaluation speed: evalplus's own evaluator vs benchlib's, on the same samples, in the same run, on
+HumanEval+ and MBPP+, beside the floor.
 
-    python bench/bench_eval.py [--data-dir ../shared/datasets] [--workers 2]
+    python bench/bench_eval.py [--dataset humaneval|mbpp|both] [--data-dir ../shared/datasets] [--workers 2]
 
 Samples: the canonical solutions, and a mixed set (some wrong, crashing, slow). Each evaluator is run
 cold (no ground truth cached) and warm. evalplus runs as its CLI would (`evalplus.evaluate`), in a
-fresh process; its wall time includes the watchdog thread that keeps the process alive up to 20 s.
+fresh process, ended by os._exit once it has written its results (its CLI lingers up to 20 s more in a
+watchdog thread; that wait is not counted). The floor: every canonical solution on every input in one
+plain process (no isolation, limits, encoding or comparison), in CPU seconds, and divided by the workers.
+MBPP+ uses the pre-release file in ../shared (MBPP_FILE), the one MBPP+ file available offline here.
 """
 
 import argparse
@@ -18,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import ROOT, run_evalplus, write_samples  # noqa: E402
+from support import MBPP_PRERELEASE, ROOT, run_evalplus, write_samples  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.datasets import load_dataset  # noqa: E402
@@ -34,14 +38,27 @@ MIXED = {  # task -> body replacing the canonical one
 }
 
 
-def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: Path) -> float:
+def mbpp_mixed(dataset) -> dict:
+    """MBPP+ tasks -> whole solutions replacing the canonical ones: wrong, crashing, looping, exiting,
+    unparsable, and a correct one written differently."""
+    kinds = ["    return None\n", "    raise ValueError('boom')\n", "    while True:\n        pass\n",
+             "    import sys\n    sys.exit(0)\n", "  syntax error here\n"]
+    mixed = {}
+    for n, task in enumerate(dataset.task_ids[::40]):
+        entry = dataset.problems[task]["entry_point"]
+        mixed[task] = f"\ndef {entry}(*args):\n" + kinds[n % len(kinds)]
+    return mixed
+
+
+def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: Path, dataset: str = "humaneval",
+             file: str | None = None) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = (
         "import logging, sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
         "from benchlib.evaluation import evaluate_samples\nfrom benchlib.results import profile_paths\n"
         "from benchlib.sandbox import LocalSandbox\n"
-        f"ds = load_dataset('humaneval', {data_dir!r})\n"
-        f"paths = profile_paths(Path({str(results)!r}), 'bench', 'humaneval')\n"
+        f"ds = load_dataset({dataset!r}, {data_dir!r}, override={file!r})\n"
+        f"paths = profile_paths(Path({str(results)!r}), 'bench', {dataset!r})\n"
         f"r = evaluate_samples(Path({str(samples)!r}), ds, paths, LocalSandbox, workers={workers}, "
         f"cache=Path({str(cache)!r}), log=logging.getLogger('bench'))\n"
         "print(r['pass_at_1'])\n"
@@ -52,28 +69,67 @@ def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: P
     return time.monotonic() - started
 
 
+FLOOR = """
+import sys, time
+from benchlib.datasets import load_dataset
+ds = load_dataset(sys.argv[1], sys.argv[2], override=sys.argv[3] or None)
+cpu = 0.0
+for task in ds.task_ids:
+    namespace = {}
+    exec(ds.solution_of(task), namespace)
+    fn = namespace[ds.problems[task]["entry_point"]]
+    for phase in ("base", "plus"):
+        for args in ds.inputs(task, phase):
+            start = time.process_time()
+            try:
+                fn(*args)
+            except Exception:
+                pass
+            cpu += time.process_time() - start
+print(cpu)
+"""
+
+
+def floor(dataset: str, data_dir: str, file: str | None) -> float:
+    """CPU seconds of every canonical solution on every input, in one plain process."""
+    done = subprocess.run([sys.executable, "-c", FLOOR, dataset, data_dir, file or ""], check=True,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return float(done.stdout.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", default="both", choices=["humaneval", "mbpp", "both"])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--mbpp-file", default=str(MBPP_PRERELEASE))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
-    dataset = load_dataset("humaneval", args.data_dir)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        for label, overrides in (("canonical", {}), ("mixed", MIXED)):
-            samples = tmp / f"{label}.jsonl"
-            write_samples(dataset, samples, overrides)
-            ev_cache, our_cache = tmp / f"ev-cache-{label}", tmp / f"our-cache-{label}"
-            ev_cold = run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)[0]
-            ev_warm = run_evalplus(samples, ev_cache, args.workers, dataset_file=dataset.path)[0]
-            our_cold = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r")
-            our_warm = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r")
-            rows.append([label, "cold", f"{ev_cold:.1f}", f"{our_cold:.1f}", f"{ev_cold / our_cold:.2f}x"])
-            rows.append([label, "warm", f"{ev_warm:.1f}", f"{our_warm:.1f}", f"{ev_warm / our_warm:.2f}x"])
-    print(f"HumanEval+ evaluation, {args.workers} workers, wall seconds per whole command")
-    print(tabulate(rows, headers=["samples", "ground truth", "evalplus 0.3.1", "benchlib", "speed-up"],
-                   tablefmt="github"))
+    rows, floors = [], []
+    for key in (["humaneval", "mbpp"] if args.dataset == "both" else [args.dataset]):
+        file = args.mbpp_file if key == "mbpp" else None
+        dataset = load_dataset(key, args.data_dir, override=file)
+        cpu = floor(key, args.data_dir, file)
+        floors.append([dataset.version, f"{cpu:.1f}", f"{cpu / args.workers:.1f}"])
+        print(f"{dataset.version} floor: {cpu:.1f} CPU s", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            for label, overrides in (("canonical", {}), ("mixed", MIXED if key == "humaneval" else mbpp_mixed(dataset))):
+                samples = tmp / f"{label}.jsonl"
+                write_samples(dataset, samples, overrides)
+                ev_cache, our_cache = tmp / f"ev-cache-{label}", tmp / f"our-cache-{label}"
+                ev_cold = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)[0]
+                ev_warm = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)[0]
+                our_cold = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
+                our_warm = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
+                for state, theirs, ours in (("cold", ev_cold, our_cold), ("warm", ev_warm, our_warm)):
+                    rows.append([dataset.version, label, state, f"{theirs:.1f}", f"{ours:.1f}", f"{theirs / ours:.2f}x",
+                                 f"{ours / (cpu / args.workers):.2f}x"])
+                    print(" | ".join(rows[-1]), flush=True)
+    print(f"\nevaluation, {args.workers} workers, wall seconds per whole command")
+    print(tabulate(rows, headers=["dataset", "samples", "ground truth", "evalplus 0.3.1", "benchlib", "speed-up",
+                                  "benchlib / floor"], tablefmt="github"))
+    print("\nfloor: every canonical solution on every input in one plain process")
+    print(tabulate(floors, headers=["dataset", "CPU s", f"wall s on {args.workers} workers"], tablefmt="github"))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from tabulate import tabulate
 from . import __version__
 from .analysis import CATEGORIES, Comparison, ProfileResults, classify, compare_all, published_interval, verdict
 from .config import Profile
-from .datasets import DATASETS
+from .datasets import DATASETS, SELF_TEST
 from .leaderboard import PublishedScore, load_leaderboard
 from .prompt import LEADERBOARD_MAX_TOKENS
 from .results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
@@ -229,6 +229,31 @@ def _family(comparisons: list[Comparison], results: list[ProfileResults]) -> tup
                    f"[COMPARISONS.md](COMPARISONS.md).")
 
 
+def self_test_verdict(check: ProfileResults) -> str:
+    """Whether the self-test failed exactly the problems its dataset file is known to fail (datasets.SELF_TEST)."""
+    failing = {phase: {t for t, o in check.outcomes.items() if not getattr(o, phase)} for phase in ("base", "plus")}
+    expectation = SELF_TEST.get(check.dataset_md5)
+    if expectation is None:
+        if not failing["plus"] and not failing["base"]:
+            return "every canonical solution passes"
+        names = ", ".join(sorted(failing["base"] | failing["plus"]))
+        return f"no expectation is recorded for this dataset file; failing: {names} (see PROBLEMS.md)"
+    known = {t: why for t, (phases, why) in expectation.fails.items() if t in check.outcomes}
+    expected = {phase: {t for t in known if phase in expectation.fails[t][0]} for phase in ("base", "plus")}
+    unexpected = sorted(f"{t} ({phase})" for phase in ("base", "plus") for t in failing[phase] - expected[phase])
+    recovered = sorted(f"{t} ({phase})" for phase in ("base", "plus") for t in expected[phase] - failing[phase])
+    if unexpected:
+        return (f"**unexpected failures: {', '.join(unexpected)}**: a benchlib bug or a damaged dataset file "
+                f"(see PROBLEMS.md and the profile's evaluation.log)")
+    if recovered:
+        return f"known failures of {expectation.file} now pass: {', '.join(recovered)} (worth a look)"
+    if not known:
+        return f"as expected for {expectation.file} (every canonical solution passes)"
+    reasons = "; ".join(f"{t}{'' if len(expectation.fails[t][0]) == 2 else ' (' + expectation.fails[t][0][0] + ')'}: "
+                        f"{why}" for t, why in known.items())
+    return f"as expected for {expectation.file}, whose known failures are {reasons}"
+
+
 def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[list[str], dict]:
     lines: list[str] = []
     summary: dict = {}
@@ -241,7 +266,8 @@ def _verdicts(rows: list[LocalRow], published: list[PublishedScore]) -> tuple[li
         lines += [f"### {label} ({', '.join(map(str, sizes))} problems){smoke}", ""]
         for check in (r for r in everything if r.self_test):
             lines.append(f"- **{check.profile}** (self-test: the dataset's canonical solutions through the whole "
-                         f"pipeline): {label} {check.score('plus'):.1f}%, {base_label} {check.score('base'):.1f}%")
+                         f"pipeline): {label} {check.score('plus'):.1f}%, {base_label} {check.score('base'):.1f}%: "
+                         f"{self_test_verdict(check)}")
         for result in sorted(results, key=lambda r: -r.solved("plus")):
             low, high = result.interval("plus")
             marks = ("" if result.comparable else " †") + ("" if result.sandboxed else " (UNSANDBOXED)")

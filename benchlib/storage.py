@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_write_text", "atomic_write_bytes", "atomic_write_json", "read_json", "Journal", "read_journal"]
+__all__ = ["atomic_write_text", "atomic_write_bytes", "AtomicFile", "atomic_write_json", "read_json", "Journal", "read_journal"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -18,21 +18,44 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, chunks: list[bytes]) -> None:
     """Write the chunks, in order, to `path` so that readers see either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.writelines(chunks)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    with AtomicFile(path) as handle:
+        handle.writelines(chunks)
+
+
+class AtomicFile:
+    """`with AtomicFile(path) as handle: handle.write(...)`: written to a temp file beside `path` as the
+    data comes (a large file's writing overlaps whatever produces it), then fsynced and renamed over
+    `path` when the block ends; on an exception the temp file is removed and `path` left as it was."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        self.handle = os.fdopen(fd, "wb")
+        return self.handle
+
+    def __exit__(self, kind, value, traceback) -> None:
         try:
-            os.unlink(tmp)
+            if kind is None:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            self.handle.close()
+            if kind is None:
+                os.replace(self.tmp, self.path)
+                return
+        except BaseException:
+            self._discard()
+            raise
+        self._discard()
+
+    def _discard(self) -> None:
+        self.handle.close()
+        try:
+            os.unlink(self.tmp)
         except FileNotFoundError:
             pass
-        raise
 
 
 def atomic_write_json(path: Path, data: Any) -> None:

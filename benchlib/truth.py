@@ -25,14 +25,15 @@ from .datasets import Dataset
 from .errors import SandboxError
 from .oracle import is_floats, only_not_none
 from .sandbox import LocalSandbox
-from .storage import atomic_write_bytes
+from .storage import AtomicFile
 
 __all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_path", "trusted_sandbox",
-           "write_truth", "read_truth", "GT_VERSION"]
+           "TruthWriter", "write_truth", "read_truth", "GT_VERSION"]
 
-GT_VERSION = 4  # bump when the file's layout or what it records changes
+GT_VERSION = 5  # bump when the file's layout or what it records changes
 PHASES = ("base", "plus")
 TRUTH_MAGIC = b"benchlib-truth\n"
+TRUTH_END = b"\nend-of-truth\n"
 
 GroundTruth = dict  # task_id -> {phase: PhaseTruth}
 
@@ -113,7 +114,7 @@ CHEAP = 1 << 16  # outputs up to this size are simply decoded
 def floaty(raw: bytes, cheap: int = CHEAP) -> bool:
     """oracle.is_floats of an output, from its encoding. A huge output (Mbpp/255's canonical one is 1.3 GB)
     is not decoded whole when its head decides: the first element of a list or tuple that is not a float,
-    a number list's header, a numpy array's dtype. Anything else is decoded, as before."""
+    a number list's header, a list of tuples, a numpy array's dtype. Anything else is decoded, as before."""
     if len(raw) > cheap:
         verdict = _floaty_from_head(raw)
         if verdict is not None:
@@ -141,6 +142,8 @@ def _floaty_from_head(raw: bytes) -> bool | None:
         return raw.startswith(b'{"$n": [[], [], "')
     if raw.startswith(b'{"$nd": ["float64"') or raw.startswith(b'{"$nd": ["float32"'):
         return True
+    if raw.startswith(b'{"$lt": [['):  # a non-empty list of tuples: its first element is no float
+        return False
     for head in (b"[", b'{"$t": ['):
         if raw.startswith(head):
             first = _first_element(raw, len(head))
@@ -166,16 +169,14 @@ def load_ground_truth(dataset: Dataset, cache: Path, workers: int, log: logging.
             log.info(f"computing ground truth for {dataset.version} (once per dataset and machine) ...")
             started = time.monotonic()
             sandbox = (sandbox_factory or trusted_sandbox)()
-            computed: dict[str, dict] = {}
             try:
                 sandbox.self_test()
-                with ThreadPoolExecutor(max_workers=workers) as pool:
+                with TruthWriter(path, dataset.md5) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
                     futures = {pool.submit(_run_canonical, sandbox, dataset, t): t for t in dataset.task_ids}
                     for future in as_completed(futures):
-                        computed[futures[future]] = future.result()
+                        writer.add(futures[future], future.result())
             finally:
                 sandbox.close()
-            write_truth(path, dataset.md5, computed)
             log.info(f"ground truth computed in {time.monotonic() - started:.1f} s -> {path}")
             _remove_older_truths(path, dataset)
         blob, base, header = read_truth(path)
@@ -196,37 +197,60 @@ def _remove_older_truths(current: Path, dataset: Dataset) -> None:
             old.unlink(missing_ok=True)  # a reader that has it open or mapped keeps its copy
 
 
-def write_truth(path: Path, dataset_md5: str, computed: dict[str, dict]) -> None:
-    """One file: magic, header length, a pickled header (offsets, CPU times, flags per input), then every
-    expected output's encoding back to back (read through mmap, never unpickled)."""
-    chunks: list[bytes] = []
-    tasks: dict[str, dict] = {}
-    position = 0
-    for task_id, phases in computed.items():
-        tasks[task_id] = {}
+class TruthWriter:
+    """Writes a ground-truth file as the tasks finish (`add`), atomically: the file appears only whole."""
+
+    def __init__(self, path: Path, dataset_md5: str) -> None:
+        self.file = AtomicFile(path)
+        self.dataset_md5 = dataset_md5
+        self.tasks: dict[str, dict] = {}
+        self.position = 0
+
+    def __enter__(self) -> "TruthWriter":
+        self.handle = self.file.__enter__()
+        self.handle.write(TRUTH_MAGIC)
+        return self
+
+    def add(self, task_id: str, phases: dict[str, dict]) -> None:
+        self.tasks[task_id] = {}
         for phase, truth in phases.items():
-            offsets = [position]
+            offsets = [self.position]
             for raw in truth["raw"]:
-                chunks.append(raw)
-                position += len(raw)
-                offsets.append(position)
-            tasks[task_id][phase] = {"offsets": offsets, "cpu": truth["cpu"], "floaty": truth["floaty"],
-                                     "exact_ok": [b'"nan"' not in raw for raw in truth["raw"]],
-                                     "bytes": truth["bytes"]}
-    header = pickle.dumps({"dataset_md5": dataset_md5, "tasks": tasks}, protocol=pickle.HIGHEST_PROTOCOL)
-    atomic_write_bytes(path, [TRUTH_MAGIC, len(header).to_bytes(8, "big"), header, *chunks])
+                self.handle.write(raw)
+                self.position += len(raw)
+                offsets.append(self.position)
+            self.tasks[task_id][phase] = {"offsets": offsets, "cpu": truth["cpu"], "floaty": truth["floaty"],
+                                          "exact_ok": [b'"nan"' not in raw for raw in truth["raw"]],
+                                          "bytes": truth["bytes"]}
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if kind is None:
+            header = pickle.dumps({"dataset_md5": self.dataset_md5, "tasks": self.tasks},
+                                  protocol=pickle.HIGHEST_PROTOCOL)
+            self.handle.write(header + len(header).to_bytes(8, "big") + TRUTH_END)
+        self.file.__exit__(kind, value, traceback)
+
+
+def write_truth(path: Path, dataset_md5: str, computed: dict[str, dict]) -> None:
+    """The whole ground truth at once (TruthWriter's layout)."""
+    with TruthWriter(path, dataset_md5) as writer:
+        for task_id, phases in computed.items():
+            writer.add(task_id, phases)
 
 
 def read_truth(path: Path) -> tuple[mmap.mmap, int, dict]:
     """The mapped file, where the encodings start, and the header."""
     with open(path, "rb") as handle:
-        blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    start = len(TRUTH_MAGIC) + 8
-    if blob[:len(TRUTH_MAGIC)] != TRUTH_MAGIC:
+        try:
+            blob = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:  # an empty file cannot be mapped
+            blob = b""
+    end = len(blob) - len(TRUTH_END) - 8
+    if blob[:len(TRUTH_MAGIC)] != TRUTH_MAGIC or end < len(TRUTH_MAGIC) or blob[end + 8:] != TRUTH_END:
         raise SandboxError(f"{path} is not a benchlib ground-truth file (damaged or replaced)",
                            "delete it: the next evaluation computes the ground truth again")
-    size = int.from_bytes(blob[len(TRUTH_MAGIC):start], "big")
-    return blob, start + size, pickle.loads(blob[start:start + size])
+    size = int.from_bytes(blob[end:end + 8], "big")
+    return blob, len(TRUTH_MAGIC), pickle.loads(blob[end - size:end])
 
 
 def check_payload(code: str, entry_point: str, inputs: list, time_limits: list[float]) -> dict:

@@ -96,6 +96,7 @@ def cases(bait) -> dict[str, str]:
         "patch the wire format": hostile("    import sys\n    w = sys.modules.get('wire')\n    if w is not None:\n"
                                          "        w.dumps = lambda *a, **k: 'true'\n"
                                          "        w.output_line = lambda seq, i, cpu, e: '=%d %d 0 true\\n' % (seq, i)\n"
+                                         "        w.output_parts = lambda seq, i, cpu, e: ['=%d %d 0 true\\n' % (seq, i)]\n"
                                          "    return True\n"),
         "patch the runner": hostile("    import sys, json\n    m = sys.modules.get('__main__')\n"
                                     "    json.dumps = lambda *a, **k: 'true'\n    if m is not None:\n"

@@ -100,10 +100,18 @@ NUMBER_LISTS = [
 ]
 
 
+TUPLE_ROWS = [  # lists of tuples of scalars: json.dumps's own text, tagged as rows
+    [("Red", "Green", "Red")] * 70, [(1, 2.5, None, True, "é")] * 80, [()] * 64, [(-(2**255), 2**255 - 1)] * 64,
+]
+
+
 @pytest.mark.parametrize("value", NUMBER_LISTS + [
     [2**53 + 1, 0.5] * 40,  # an int a double cannot hold: general path
     [float("nan")] + [1.0] * 80, [float("inf")] + [1.0] * 80,  # non-finite: general path, tagged
     [1.0, "a"] * 40, [[1.0, 2.0]] * 40, list(range(100)), "text", 7, 2**300, 1.25, None,
+] + TUPLE_ROWS + [
+    [(2**300, 1)] * 70, [(float("inf"), 1.0)] * 70, [(1, [2])] * 70, [(1, 2)] * 69 + [[1, 2]], [(1, (2,))] * 70,
+    [(True, 1)] * 70, [("x",)] * 63,  # a big int, inf, nesting, a list among the tuples, too short: general path
 ])
 def test_the_runner_fast_paths_roundtrip_values_and_element_types(value):
     out = decode_raw(wire(value))
@@ -113,6 +121,8 @@ def test_the_runner_fast_paths_roundtrip_values_and_element_types(value):
     assert out == value and type(out) is type(value)
     if isinstance(value, list):
         assert [type(v) for v in out] == [type(v) for v in value]
+        assert [[type(x) for x in v] for v in out if type(v) is tuple] == \
+            [[type(x) for x in v] for v in value if type(v) is tuple]
         assert [math.copysign(1, v) for v in out if type(v) is float] == \
             [math.copysign(1, v) for v in value if type(v) is float]
 
@@ -120,6 +130,8 @@ def test_the_runner_fast_paths_roundtrip_values_and_element_types(value):
 def test_long_float_lists_travel_as_doubles_and_other_plain_data_as_the_general_encoding():
     for value in NUMBER_LISTS:
         assert wire(value).startswith(b'{"$n": ')
+    for value in TUPLE_ROWS:
+        assert wire(value) == b'{"$lt": ' + json.dumps(value).encode() + b"}"
     for value in ([1.0, "a"] * 40, [[1.0, 2.0]] * 40, list(range(100)), [1.5, 2], "x\n\u00e9", 2**300,
                   [float("nan")] + [1.0] * 80, {"k": [1.0]}):
         assert wire(value) == json.dumps(encode(value)).encode()

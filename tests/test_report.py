@@ -136,3 +136,26 @@ def test_a_cap_change_shows_what_was_reused(tmp_path):
     (root / "manifest.json").write_text(json.dumps({"generation": {"reuse": {
         "old_max_tokens": 768, "reused": 120, "regenerated": 44, "spot_checked": 5, "spot_check": "passed"}}}))
     assert "done (reused 120, regenerated 44, spot-checked 5)" in report(tmp_path, profiles)
+
+
+def test_the_self_test_verdict_names_what_differs_from_the_dataset_files_known_failures():
+    from benchlib.analysis import Outcome, ProfileResults
+    from benchlib.report import self_test_verdict
+
+    def check(md5, failing):
+        outcomes = {f"Mbpp/{i}": Outcome(base=(f"Mbpp/{i}", "base") not in failing,
+                                         plus=not any(t == f"Mbpp/{i}" for t, _ in failing), category="passed")
+                    for i in (2, 71, 255, 630)}
+        return self_test_verdict(ProfileResults("bench-reference", "mbpp", md5, outcomes, self_test=True))
+
+    prerelease = "4378c708d1d35b4189d9b70d99861045"
+    known = {("Mbpp/71", "base"), ("Mbpp/71", "plus"), ("Mbpp/630", "base"), ("Mbpp/630", "plus"), ("Mbpp/255", "plus")}
+    assert check(prerelease, known).startswith("as expected for MbppPlus-prerelease-2023-11, whose known failures "
+                                               "are Mbpp/71: the file's entry point")
+    assert "Mbpp/255 (plus): a canonical output of over a gigabyte" in check(prerelease, known)
+    assert check(prerelease, known | {("Mbpp/2", "plus")}).startswith("**unexpected failures: Mbpp/2 (plus)**")
+    assert check(prerelease, known - {("Mbpp/255", "plus")}) == \
+        "known failures of MbppPlus-prerelease-2023-11 now pass: Mbpp/255 (plus) (worth a look)"
+    assert check("unknown", set()) == "every canonical solution passes"
+    assert check("unknown", {("Mbpp/2", "plus")}).startswith("no expectation is recorded for this dataset file; "
+                                                             "failing: Mbpp/2")

@@ -20,9 +20,10 @@ import requests
 from ..errors import ServerError
 
 __all__ = ["wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "end_with_doit", "tail", "server_props", "model_fingerprint",
-           "LOG_TAIL_LINES"]
+           "LOG_TAIL_LINES", "STOPPED_TIP"]
 
 LOG_TAIL_LINES = 30
+STOPPED_TIP = "check the model file and server arguments in models.conf"
 
 
 @contextlib.contextmanager
@@ -88,7 +89,7 @@ def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
 
 
 def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], log_tail: Callable[[], str] | None = None,
-                 where: str = "") -> None:
+                 where: str = "", stopped_tip: str = STOPPED_TIP) -> None:
     """Poll GET /health (503 while loading) until 200; fail early if the server is gone. `log_tail` gives
     the server's last log lines for the error message, `where` names them."""
     deadline = time.monotonic() + timeout
@@ -101,8 +102,7 @@ def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], 
     while True:
         dead = gone_reason()
         if dead:
-            raise ServerError(f"the model server stopped while starting: {dead}{logs()}",
-                              "check the model file and server arguments in models.conf")
+            raise ServerError(f"the model server stopped while starting: {dead}{logs()}", stopped_tip)
         try:
             response = requests.get(base_url.rstrip("/") + "/health", timeout=5)
             if response.status_code == 200:

@@ -20,7 +20,7 @@ from ..errors import ServerError
 from ..results import ProfilePaths
 from ..settings import Settings
 from . import ServerHandle
-from .base import LOG_TAIL_LINES, model_fingerprint, wait_healthy
+from .base import LOG_TAIL_LINES, STOPPED_TIP, model_fingerprint, wait_healthy
 from .hosts import DockerHost, clear_record, lock_file, read_record, write_record
 from .llama import model_path, request_extras, tuning_flags
 
@@ -194,7 +194,9 @@ def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: loggin
     try:
         version = server.start()
         base_url = profile.base_url or f"http://{server.host.address()}:{profile.port}"
-        wait_healthy(base_url, profile.health_timeout, server.gone_reason, server.logs, "the container's log")
+        tip = (f"check that {profile.model} exists in {profile.models_dir} on {profile.host} (models are read on the "
+               f"box that serves them), and the server arguments in models.conf") if profile.host else STOPPED_TIP
+        wait_healthy(base_url, profile.health_timeout, server.gone_reason, server.logs, "the container's log", tip)
         log.info(f"server healthy at {base_url} after {time.monotonic() - started:.1f} s")
         yield ServerHandle(base_url=base_url, gone_reason=server.gone_reason, extra_body=request_extras(profile),
                            info={"backend": "compose", "host": server.host.label, "engine": version,
