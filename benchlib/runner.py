@@ -325,16 +325,24 @@ def serve():
 
 
 def _kill_user(uid):
-    """SIGKILL every process of `uid` (the check's own user), repeated until none is left."""
+    """SIGKILL every process of `uid` (the check's own user), repeated until none is left. The real uid
+    is read from /proc/N/status (not the folder's owner, which a non-dumpable process hides), as raw
+    bytes: this runs after every check."""
+    key = b"\nUid:\t"
     for _ in range(100):
         found = False
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
-                with open("/proc/%s/status" % entry) as status:
-                    owner = next(int(line.split()[1]) for line in status if line.startswith("Uid:"))
-            except (OSError, StopIteration, ValueError):
+                fd = os.open("/proc/" + entry + "/status", os.O_RDONLY)
+                try:
+                    data = os.read(fd, 4096)
+                finally:
+                    os.close(fd)
+                at = data.index(key) + len(key)
+                owner = int(data[at:data.index(b"\t", at)])
+            except (OSError, ValueError):
                 continue
             if owner == uid:
                 found = True

@@ -98,9 +98,11 @@ def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):
                                       floaty=saved["floaty"], exact_ok=saved["exact_ok"], size=saved["bytes"])
         assert [truth.raw(i) for i in range(4)] == expected
         assert truth.exact_ok == [b'"nan"' not in raw for raw in expected]
-    current.write_bytes(b"something else")
-    with pytest.raises(SandboxError, match="not a benchlib ground-truth file"):
-        gt.read_truth(current)
+    whole = current.read_bytes()
+    for damaged in (b"something else", b"", whole[:-1], whole[: len(whole) // 2]):  # replaced, empty, cut short
+        current.write_bytes(damaged)
+        with pytest.raises(SandboxError, match="not a benchlib ground-truth file"):
+            gt.read_truth(current)
 
 
 @pytest.mark.parametrize("value", [

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from benchlib.storage import Journal, atomic_write_text, read_journal
+from benchlib.storage import AtomicFile, Journal, atomic_write_text, read_journal
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
@@ -22,6 +22,21 @@ def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
         atomic_write_text(target, "new")
     assert target.read_text() == "old"
     assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_a_file_written_as_the_data_comes_appears_only_whole(tmp_path):
+    target = tmp_path / "truth.bin"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with AtomicFile(target) as handle:
+            handle.write(b"part one ")
+            assert target.read_text() == "old"  # nothing shows before the block ends
+            raise RuntimeError("the producer failed")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["truth.bin"]
+    with AtomicFile(target) as handle:
+        handle.write(b"part one ")
+        handle.write(b"part two")
+    assert target.read_bytes() == b"part one part two" and os.listdir(tmp_path) == ["truth.bin"]
 
 
 def test_journal_resumes_and_cuts_a_torn_last_line(tmp_path):
