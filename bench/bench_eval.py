@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import MBPP_PRERELEASE, ROOT, run_evalplus, write_samples  # noqa: E402
+from support import MBPP_PRERELEASE, ROOT, run_evalplus, statuses, write_samples  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.datasets import load_dataset  # noqa: E402
@@ -118,9 +118,13 @@ def main() -> None:
                 write_samples(dataset, samples, overrides)
                 ev_cache, our_cache = tmp / f"ev-cache-{label}", tmp / f"our-cache-{label}"
                 ev_cold = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)[0]
-                ev_warm = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)[0]
+                ev_warm, ev_results = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)
                 our_cold = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
                 our_warm = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
+                theirs, ours = statuses(ev_results), statuses(tmp / "r" / "bench" / key / "eval_results.json")
+                differ = sorted(t for t in theirs if theirs[t] != ours.get(t))
+                print(f"{label}: statuses differing from evalplus's: {len(differ)} "
+                      + " ".join(f"{t} {theirs[t]} vs {ours.get(t)}" for t in differ), flush=True)
                 for state, theirs, ours in (("cold", ev_cold, our_cold), ("warm", ev_warm, our_warm)):
                     rows.append([dataset.version, label, state, f"{theirs:.1f}", f"{ours:.1f}", f"{theirs / ours:.2f}x",
                                  f"{ours / (cpu / args.workers):.2f}x"])

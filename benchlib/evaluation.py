@@ -80,7 +80,7 @@ def check_phase(sandbox, dataset: Dataset, task_id: str, code: str, phase: str, 
 
     cpu_budget, wall_budget = limits.phase_budgets(truth.limits)
     outcome = sandbox.run(check_payload(code, entry_point, inputs, truth.limits), cpu_budget, wall_budget, on_record,
-                          output_limit=limits.output_limit(truth.size))
+                          output_limit=limits.output_limit(truth.size), memory_reserve=truth.size)
     if not result.status:
         # the process vanished without a verdict: evalplus reports that as "timeout"
         result.status = "timeout"

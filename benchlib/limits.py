@@ -31,7 +31,8 @@ CANONICAL_INPUT_LIMIT = 60.0
 CANONICAL_BUDGETS = (600.0, 1200.0)
 
 LIMITS_TEXT = (f"per input max({MIN_TIME_LIMIT:g} s, {GT_TIME_LIMIT_FACTOR:g} x canonical) of CPU time; per phase "
-               f"min({PHASE_CPU_CAP:g}, sum) + {PHASE_CPU_EXTRA:g} s of CPU")
+               f"min({PHASE_CPU_CAP:g}, sum) + {PHASE_CPU_EXTRA:g} s of CPU; memory: the limit less the phase's "
+               f"expected outputs")
 
 
 def input_limits(canonical_cpu: list[float]) -> list[float]:
@@ -48,6 +49,15 @@ def phase_budgets(limits: list[float]) -> tuple[float, float]:
 def input_wall(limit: float) -> float:
     """The wall-clock limit beside an input's CPU-time limit."""
     return INPUT_WALL_FACTOR * limit + 1.0
+
+
+def check_memory(limit: int | None, expected_bytes: int) -> int | None:
+    """The memory limit of one check: evalplus's, less what evalplus's own check process holds beside the
+    solution, the phase's expected outputs (about their encoded size). A solution so gets the headroom it
+    has under evalplus: Mbpp/255's 1 GB answer does not fit beside its 1 GB expected output there, nor here."""
+    if limit is None:
+        return None
+    return max(limit // 4, limit - expected_bytes)
 
 
 def output_limit(canonical_bytes: int) -> int:

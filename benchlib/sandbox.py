@@ -160,7 +160,8 @@ class _ForkServerPool:
         self._all: list[ForkServer] = []
 
     def run(self, payload: dict, cpu_budget: float, wall_budget: float, on_record: Callable[[dict], bool],
-            output_limit: int | None = limits.OUTPUT_LIMIT) -> RunOutcome:
+            output_limit: int | None = limits.OUTPUT_LIMIT, memory_reserve: int = 0) -> RunOutcome:
+        """Run one check; `memory_reserve` bytes of the memory limit are held back (limits.check_memory)."""
         with self._lock:
             server = self._free.pop() if self._free else None
         if server is None or not server.running():
@@ -169,7 +170,8 @@ class _ForkServerPool:
                 self._all.append(server)
         started = time.monotonic()
         try:
-            outcome = server.run(payload, cpu_budget, wall_budget, self.memory, on_record, output_limit)
+            outcome = server.run(payload, cpu_budget, wall_budget, limits.check_memory(self.memory, memory_reserve),
+                                 on_record, output_limit)
         except (_Stuck, BrokenPipeError, OSError) as exc:
             server.close()
             return RunOutcome(finished=False, reason=str(exc) or type(exc).__name__, wall=time.monotonic() - started)

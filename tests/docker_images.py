@@ -8,9 +8,10 @@ tests need locally (nothing can be pulled here):
 
     python tests/docker_images.py start|build|stop
 
-`SecondEngine` starts another dockerd on its own socket, data root and exec root (no bridge or iptables
-of its own: docker-proxy publishes its ports), loads the images into it, and removes it all afterwards:
-a second "GPU box" for the several-hosts tests.
+`SecondEngine` starts another dockerd on its own socket, data root, exec root and default bridge (no
+iptables of its own: docker-proxy publishes its ports), loads the images into it, and removes it all
+afterwards: a second "GPU box" for the several-hosts tests. (Not `--bridge none`: a dockerd started so
+deletes the host's docker0, the first engine's default network.)
 """
 
 import os
@@ -73,10 +74,26 @@ def _image_exists(name: str, docker: tuple[str, ...] = ("docker",)) -> bool:
 class SecondEngine:
     """Another Docker engine on this machine (root only): `url` is its DOCKER_HOST."""
 
+    BRIDGE = "benchlib-br2"
+    BRIDGE_ADDRESS = "10.214.0.1/24"
+
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
         self.url = f"unix://{self.folder / 'docker.sock'}"
         self.proc: subprocess.Popen | None = None
+
+    def _bridge(self, up: bool) -> str:
+        """Create (or remove) the second engine's own default bridge; '' or why not."""
+        subprocess.run(["ip", "link", "delete", self.BRIDGE], capture_output=True)
+        if not up:
+            return ""
+        for command in (["ip", "link", "add", "name", self.BRIDGE, "type", "bridge"],
+                        ["ip", "addr", "add", self.BRIDGE_ADDRESS, "dev", self.BRIDGE],
+                        ["ip", "link", "set", self.BRIDGE, "up"]):
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                return f"cannot make the second engine's bridge: {' '.join(command)}: {done.stderr.strip()}"
+        return ""
 
     def docker(self, *args: str) -> list[str]:
         return ["docker", "-H", self.url, *args]
@@ -86,11 +103,16 @@ class SecondEngine:
         problem = start_engine()
         if problem:
             return problem
+        if not shutil.which("ip"):
+            return "no `ip` command (iproute2) to make the second engine's bridge"
+        problem = self._bridge(up=True)
+        if problem:
+            return problem
         self.folder.mkdir(parents=True, exist_ok=True)
         log = open(self.folder / "dockerd.log", "ab")
         self.proc = subprocess.Popen(
             ["dockerd", "--host", self.url, "--data-root", str(self.folder / "root"), "--exec-root",
-             str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"), "--bridge", "none",
+             str(self.folder / "exec"), "--pidfile", str(self.folder / "docker.pid"), "--bridge", self.BRIDGE,
              "--iptables=false", "--default-address-pool", "base=10.213.0.0/16,size=24"],
             stdout=log, stderr=log, start_new_session=True)
         for _ in range(60):
@@ -109,8 +131,9 @@ class SecondEngine:
         return ""
 
     def stop(self) -> None:
-        """Remove its containers, stop it, delete its data."""
+        """Remove its containers, stop it, delete its data and its bridge."""
         if self.proc is None:
+            self._bridge(up=False)
             return
         listed = subprocess.run(self.docker("ps", "-aq"), capture_output=True, text=True)
         if listed.stdout.split():
@@ -123,6 +146,7 @@ class SecondEngine:
             self.proc.wait()
         subprocess.run(["umount", "-R", str(self.folder / "exec")], capture_output=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+        self._bridge(up=False)
 
 
 def _mirror() -> str:
@@ -168,6 +192,18 @@ def build_llama_image() -> None:
             'HEALTHCHECK CMD ["curl", "-fsS", "http://127.0.0.1:8080/health"]\n'
             'ENTRYPOINT ["/app/llama-server"]\n')
         subprocess.run(["docker", "build", "-q", "-t", LLAMA_IMAGE, tmp], check=True, stdout=subprocess.DEVNULL)
+
+
+def llama_ready() -> str:
+    """'' when an engine answers and has the llama-server image (built here if needed), else why not."""
+    problem = start_engine()
+    if problem:
+        return f"no Docker engine: {problem}"
+    try:
+        build_llama_image()
+    except (ImportError, subprocess.CalledProcessError) as exc:
+        return f"cannot build {LLAMA_IMAGE}: {exc}"
+    return ""
 
 
 def main(command: str) -> int:

@@ -16,13 +16,9 @@ pytestmark = pytest.mark.llama
 
 @pytest.fixture(scope="module")
 def docker_engine():
-    problem = docker_images.start_engine()
+    problem = docker_images.llama_ready()
     if problem:
-        pytest.skip(f"no Docker engine: {problem}")
-    try:
-        docker_images.build_llama_image()
-    except (ImportError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot build {docker_images.LLAMA_IMAGE}: {exc}")
+        pytest.skip(problem)
     subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
     return docker_images.LLAMA_IMAGE
 

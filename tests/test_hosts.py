@@ -105,13 +105,10 @@ def hosts(tmp_path_factory):
     """The local engine and a second one, reachable as the Docker context `gpu2`, both with the llama image."""
     if os.geteuid() != 0 or not shutil.which("dockerd"):
         pytest.skip("a second Docker engine needs root and dockerd")
-    problem = docker_images.start_engine()
+    problem = docker_images.llama_ready()
     if problem:
-        pytest.skip(f"no Docker engine: {problem}")
-    try:
-        docker_images.build_llama_image()
-    except (ImportError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot build {docker_images.LLAMA_IMAGE}: {exc}")
+        pytest.skip(problem)
+    bridge = Path("/sys/class/net/docker0").exists()  # the first engine's default network
     second = docker_images.SecondEngine(Path(f"/tmp/benchlib-engine2-{os.getpid()}"))
     problem = second.start((docker_images.LLAMA_IMAGE,))
     if problem:
@@ -123,6 +120,7 @@ def hosts(tmp_path_factory):
     subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
     yield {"second": second, "env": {"DOCKER_CONFIG": str(config)}}
     second.stop()
+    assert Path("/sys/class/net/docker0").exists() == bridge, "the second engine took the first one's docker0"
 
 
 def free_port() -> int:
@@ -225,27 +223,27 @@ def test_a_host_that_is_down_fails_its_profiles_and_the_others_finish(project, t
     assert containers(hosts) == {"local": [], "gpu2": []}
 
 
-def start_doit(project: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=project, env=env, start_new_session=True,
+def kill_while_both_serve(project: Path, model: Path, hosts, kill) -> tuple[dict, int]:
+    """Start `doit -n 2` with a0 on the local engine and b0 on gpu2, and `kill(pid)` it once both generate;
+    returns the run's environment and doit's pid (its session)."""
+    (project / "models.conf").write_text(profiles_conf(model, {"a0": "", "b0": "gpu2"}, max_tokens=256))
+    env = run_env(project, hosts)
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2"], cwd=project, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_until_both_serve(project: Path, hosts) -> None:
-    for name in ("a0", "b0"):
-        wait_for_lines(run_root(project, name) / "samples.partial.jsonl", 3, timeout=300)
-    assert all(containers(hosts).values())
+    try:
+        for name in ("a0", "b0"):
+            wait_for_lines(run_root(project, name) / "samples.partial.jsonl", 3, timeout=300)
+        assert all(containers(hosts).values())
+    finally:
+        kill(proc.pid)
+        proc.wait()
+    return env, proc.pid
 
 
 @pytest.mark.llama
 def test_kill_9_while_both_hosts_serve_the_next_run_removes_both_containers_and_resumes(project, tiny_model, hosts):
-    (project / "models.conf").write_text(profiles_conf(tiny_model, {"a0": "", "b0": "gpu2"}, max_tokens=256))
-    env = run_env(project, hosts)
-    proc = start_doit(project, env)
-    try:
-        wait_until_both_serve(project, hosts)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # doit and its workers: nobody is left to stop the servers
-        proc.wait()
+    # doit and its workers: nobody is left to stop the servers
+    env, _ = kill_while_both_serve(project, tiny_model, hosts, lambda pid: os.killpg(pid, signal.SIGKILL))
     time.sleep(1)
     assert all(containers(hosts).values())  # the two leftovers
     done = doit(project, "-n", "2", env=env)
@@ -260,21 +258,15 @@ def test_kill_9_while_both_hosts_serve_the_next_run_removes_both_containers_and_
 
 @pytest.mark.llama
 def test_kill_9_of_doit_alone_its_workers_stop_both_servers(project, tiny_model, hosts):
-    (project / "models.conf").write_text(profiles_conf(tiny_model, {"a0": "", "b0": "gpu2"}, max_tokens=256))
-    env = run_env(project, hosts)
-    proc = start_doit(project, env)
-    try:
-        wait_until_both_serve(project, hosts)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)  # the workers get SIGTERM (PDEATHSIG) and stop their servers
-        proc.wait()
+    # the workers get SIGTERM (PDEATHSIG) and stop their servers
+    env, session = kill_while_both_serve(project, tiny_model, hosts, lambda pid: os.kill(pid, signal.SIGKILL))
     deadline = time.monotonic() + 90
     while any(containers(hosts).values()) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert containers(hosts) == {"local": [], "gpu2": []}
-    while _session(proc.pid) and time.monotonic() < deadline:
+    while _session(session) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not _session(proc.pid)  # no worker lives on, waiting for a task that never comes
+    assert not _session(session)  # no worker lives on, waiting for a task that never comes
     for name in ("a0", "b0"):
         assert "server stopped" in (run_root(project, name) / "codegen.log").read_text()
     doit(project, "-n", "2", env=env)

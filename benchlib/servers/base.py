@@ -44,7 +44,8 @@ def host_lock(path: str | Path, host: str, log: logging.Logger) -> Iterator[None
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into KeyboardInterrupt, so the server is stopped on `kill` as on Ctrl-C."""
+    """Turn SIGTERM into KeyboardInterrupt, so the server is stopped on `kill` as on Ctrl-C; further SIGTERMs
+    are ignored while it stops."""
     try:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:  # not the main thread: nothing to install
@@ -57,6 +58,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
+    # once: the cleanup this starts (stopping the server) must not be cut short by a next SIGTERM, and one
+    # does come (a worker of a doit killed with -9 was seen to get two, the second during `compose down`)
+    signal.signal(signum, signal.SIG_IGN)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
