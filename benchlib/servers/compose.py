@@ -95,6 +95,13 @@ class ComposeServer:
     def _down_command(self) -> str:
         return shlex.join(self.host.docker("compose", "-f", str(self.compose_file), "down"))
 
+    def _remove(self, container: str) -> subprocess.CompletedProcess:
+        """`docker rm -f` on this host, logged like the compose commands."""
+        command = self.host.docker("rm", "-f", container)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self._write_log(command, done.stdout + done.stderr)
+        return done
+
     def start(self) -> str:
         """Start the service; returns the engine's version."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +136,7 @@ class ComposeServer:
         found = self.host.container(CONTAINER)
         if not found or found.get("status") not in _RUNNING:
             if found and found.get("id") == record.get("container"):
-                subprocess.run(self.host.docker("rm", "-f", found["id"]), capture_output=True, timeout=120)
+                self._remove(found["id"])
             clear_record(self.lock)
             return
         if not record.get("container"):
@@ -143,8 +150,7 @@ class ComposeServer:
             return
         self.log.warning(f"removing the {CONTAINER} container a killed run left on {self.host.label} "
                          f"([{record.get('profile')}], started {record.get('started')})")
-        done = subprocess.run(self.host.docker("rm", "-f", found["id"]), capture_output=True, text=True, timeout=120)
-        self._write_log(self.host.docker("rm", "-f", found["id"]), done.stdout + done.stderr)
+        done = self._remove(found["id"])
         if done.returncode != 0:
             raise ServerError(f"cannot remove the leftover {CONTAINER} on {self.host.label}: {done.stderr.strip()[-300:]}",
                               f"remove it by hand: {shlex.join(self.host.docker('rm', '-f', CONTAINER))}")

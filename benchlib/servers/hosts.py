@@ -12,6 +12,7 @@ the host is somebody else's and is left alone.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import subprocess
@@ -102,20 +103,23 @@ class DockerHost:
 
     def endpoint(self) -> str:
         """The engine's URL: the spec itself, a context's endpoint, or "" for the default engine."""
-        if self.is_url or not self.spec:
-            return self.spec
-        done = subprocess.run(["docker", "context", "inspect", self.spec, "--format", "{{.Endpoints.docker.Host}}"],
+        return self._context()[0] if self.spec and not self.is_url else self.spec
+
+    def _context_uses_tls(self) -> bool:
+        return self._context()[1]
+
+    @functools.cache
+    def _context(self) -> tuple[str, bool]:
+        """(endpoint URL, whether it has TLS material) of the context: one `docker context inspect`."""
+        done = subprocess.run(["docker", "context", "inspect", self.spec, "--format",
+                               "{{.Endpoints.docker.Host}} {{json .TLSMaterial}}"],
                               capture_output=True, text=True, timeout=CHECK_TIMEOUT)
         if done.returncode != 0:
             raise ServerError(f"Docker context {self.spec} not found: {done.stderr.strip()[-300:]}",
                               "create it (docker context create NAME --docker host=ssh://user@box) or fix `host` "
                               "in models.conf")
-        return done.stdout.strip()
-
-    def _context_uses_tls(self) -> bool:
-        done = subprocess.run(["docker", "context", "inspect", self.spec, "--format", "{{json .TLSMaterial}}"],
-                              capture_output=True, text=True, timeout=CHECK_TIMEOUT)
-        return done.returncode != 0 or done.stdout.strip() not in ("", "null", "{}")
+        endpoint, _, tls = done.stdout.strip().partition(" ")
+        return endpoint, tls.strip() not in ("", "null", "{}")
 
     def address(self) -> str:
         """The name a server published on this host answers at: 127.0.0.1 for a local engine (unix socket,
