@@ -32,7 +32,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 __all__ = ["WIRE_VERSION", "encode", "encode_output", "dumps", "decode", "decode_raw", "Opaque",
-           "check_message", "stop_message", "output_parts", "output_line", "parse_record"]
+           "check_message", "stop_message", "output_parts", "parse_record"]
 
 WIRE_VERSION = 8  # bump with any change to the format below (the ground-truth cache is keyed by it)
 _MAX_DEPTH = 100
@@ -248,9 +248,6 @@ def output_parts(seq: int, index: int, cpu: float, encoded) -> list[str]:
     body = list(encoded.parts) if type(encoded) is _Plain else [json.dumps(encoded)]
     return ["=%d %d %r " % (seq, index, cpu), *body, "\n"]
 
-
-def output_line(seq: int, index: int, cpu: float, encoded) -> str:
-    return "".join(output_parts(seq, index, cpu, encoded))
 
 
 def parse_record(line: bytes):

@@ -95,7 +95,6 @@ def cases(bait) -> dict[str, str]:
                                       "        __hash__ = int.__hash__\n    return Liar(7)\n"),
         "patch the wire format": hostile("    import sys\n    w = sys.modules.get('wire')\n    if w is not None:\n"
                                          "        w.dumps = lambda *a, **k: 'true'\n"
-                                         "        w.output_line = lambda seq, i, cpu, e: '=%d %d 0 true\\n' % (seq, i)\n"
                                          "        w.output_parts = lambda seq, i, cpu, e: ['=%d %d 0 true\\n' % (seq, i)]\n"
                                          "    return True\n"),
         "patch the runner": hostile("    import sys, json\n    m = sys.modules.get('__main__')\n"
