@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import resource
 import signal
 import sys
 import time
@@ -189,11 +190,8 @@ def _open_import_dirs():
 
 
 def _import_through(dir_fds):
-    """After the drop: import from the folders held open (see _open_import_dirs)."""
-    import ctypes
-
-    # a process that changed its uid is not "dumpable": its /proc/self/fd would belong to root
-    ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
+    """Once, in the fork server: import from the folders held open (see _open_import_dirs), so the
+    checks' own user can. Each child only has to make itself dumpable again (see _child)."""
     ordered = sorted(dir_fds.items(), key=lambda item: -len(item[0]))
 
     def moved(path):
@@ -220,11 +218,8 @@ def _close_fds(keep):
     os.closerange(start, 1 << 16)
 
 
-def _child(payload, out_fd, workdir, dir_fds):
+def _child(payload, out_fd, workdir, dir_fds, prctl):
     """Trusted set-up in the forked child, before any untrusted code runs."""
-    import ctypes  # noqa: F401 - loaded while the interpreter's files are still readable
-    import resource
-
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.setsid()
@@ -249,7 +244,8 @@ def _child(payload, out_fd, workdir, dir_fds):
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
         if dir_fds:
-            _import_through(dir_fds)
+            # a process that changed its uid is not "dumpable": its /proc/self/fd would belong to root
+            prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE
     run_check(payload, _Emitter(out_fd, payload["seq"]))
 
 
@@ -283,6 +279,14 @@ def serve():
         sys.set_int_max_str_digits(0)
     _preload()
     dir_fds = _open_import_dirs() if "--fd-imports" in sys.argv and os.geteuid() == 0 else {}
+    try:  # here, while the interpreter's files are readable: a check's own user may not reach them
+        import ctypes
+
+        prctl = ctypes.CDLL(None).prctl
+    except (ImportError, OSError, AttributeError):  # a minimal Python: its checks import the usual way
+        prctl, dir_fds = None, {}
+    if dir_fds:
+        _import_through(dir_fds)
     out_fd = os.dup(1)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 1)
@@ -312,7 +316,7 @@ def serve():
         pid = os.fork()
         if pid == 0:
             try:
-                _child(payload, out_fd, workdir, dir_fds)
+                _child(payload, out_fd, workdir, dir_fds, prctl)
             finally:
                 os._exit(0)
         emit({"event": "pid", "pid": pid})

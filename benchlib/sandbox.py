@@ -119,13 +119,15 @@ class ForkServer:
             if len(lines) == 1:  # inside a long line: keep the pieces, join once (no quadratic copying)
                 self.pending.append(chunk)
                 continue
+            pieces = [[line] for line in lines]
             if self.pending:
                 self.pending.append(lines[0])
-                lines[0] = b"".join(self.pending)
+                pieces[0] = self.pending
             last = lines.pop()
+            pieces.pop()
             self.pending = [last] if last else []
-            for line in lines:
-                if not line:
+            for line in pieces:
+                if not line[-1] and len(line) == 1:
                     continue  # the server ends a killed child's partial line before its "exit"
                 try:
                     record = wire.parse_record(line)

@@ -14,8 +14,9 @@ import logging
 import json
 import mmap
 import pickle
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -28,9 +29,9 @@ from .sandbox import LocalSandbox
 from .storage import AtomicFile
 
 __all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_path", "trusted_sandbox",
-           "TruthWriter", "write_truth", "read_truth", "GT_VERSION"]
+           "TruthWriter", "write_truth", "read_truth", "GT_VERSION", "CanonicalRun"]
 
-GT_VERSION = 5  # bump when the file's layout or what it records changes
+GT_VERSION = 6  # bump when the file's layout or what it records changes
 PHASES = ("base", "plus")
 TRUTH_MAGIC = b"benchlib-truth\n"
 TRUTH_END = b"\nend-of-truth\n"
@@ -68,14 +69,110 @@ def truth_path(dataset: Dataset, cache: Path) -> Path:
     return Path(cache) / "groundtruth" / f"{dataset.spec.key}-{dataset.md5}-w{wire.WIRE_VERSION}-g{GT_VERSION}.truth"
 
 
-def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
-    entry_point = dataset.problems[task_id]["entry_point"]
-    not_none = only_not_none(dataset.spec.key, entry_point)
-    truth = {}
-    for phase in PHASES:
-        inputs = dataset.inputs(task_id, phase)
-        raw: list[bytes] = []
-        cpu: list[float] = []
+@dataclass
+class _Range:
+    """Inputs lo..hi-1 of one phase, run as one check. `hi` shrinks when an idle worker takes the tail."""
+
+    task_id: str
+    phase: str
+    lo: int
+    hi: int
+    next: int = 0  # the next input whose output is awaited
+    started: float = 0.0
+
+
+class _PhaseOutputs:
+    """One phase's outputs and CPU times, filled in by index by whichever range computed them."""
+
+    def __init__(self, n: int) -> None:
+        self.raw: list[bytes | None] = [None] * n
+        self.cpu = [0.0] * n
+        self.missing = n
+
+
+class CanonicalRun:
+    """Runs every canonical solution on every input, `workers` checks at a time, and hands each task's
+    outputs to `on_task` as soon as both its phases are complete.
+
+    The unit of work is a range of a phase's inputs, at first the whole phase, in dataset order (the
+    costs are unknown until measured). A worker that finds nothing left to start takes the second half
+    of the remaining inputs of the range that has the most of them (work stealing), so one slow phase
+    (Mbpp/599: 22 s) does not leave the other workers idle at the end. Canonical solutions are trusted
+    and deterministic: each input's output and CPU time are the same whichever process runs it."""
+
+    STEAL_AFTER = 0.1  # seconds a range runs before its tail may be taken (short phases just finish)
+
+    def __init__(self, sandbox, dataset: Dataset, on_task: Callable[[str, dict], None]) -> None:
+        self.sandbox = sandbox
+        self.dataset = dataset
+        self.on_task = on_task
+        self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
+        self.queue: deque[_Range] = deque()
+        self.running: list[_Range] = []
+        self.outputs: dict[str, dict[str, _PhaseOutputs]] = {}
+        self.inputs: dict[tuple[str, str], list] = {}  # MBPP+ inputs are rebuilt on each call: once here
+        self.failure: BaseException | None = None
+        for task_id in dataset.task_ids:
+            self.outputs[task_id] = {}
+            for phase in PHASES:
+                inputs = self.inputs[task_id, phase] = list(dataset.inputs(task_id, phase))
+                self.outputs[task_id][phase] = _PhaseOutputs(len(inputs))
+                self.queue.append(_Range(task_id, phase, 0, len(inputs)))
+        self.pending_tasks = {t: len(PHASES) for t in dataset.task_ids}
+        self.splits = 0  # ranges taken from a running one (reported in the log)
+
+    def run(self, workers: int) -> None:
+        threads = [threading.Thread(target=self._worker, daemon=True) for _ in range(max(1, workers))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _take(self) -> _Range | None:
+        with self.lock:
+            if self.failure is not None:
+                return None
+            if self.queue:
+                taken = self.queue.popleft()
+            else:
+                now = time.monotonic()
+                victims = [r for r in self.running if r.hi - r.next >= 2 and now - r.started >= self.STEAL_AFTER]
+                if not victims:
+                    return None
+                victim = max(victims, key=lambda r: r.hi - r.next)
+                middle = victim.next + (victim.hi - victim.next + 1) // 2
+                taken = _Range(victim.task_id, victim.phase, middle, victim.hi)
+                victim.hi = middle
+                self.splits += 1
+            taken.next, taken.started = taken.lo, time.monotonic()
+            self.running.append(taken)
+            return taken
+
+    def _worker(self) -> None:
+        while True:
+            taken = self._take()
+            if taken is None:
+                with self.lock:
+                    if not self.running or self.failure is not None:
+                        return
+                time.sleep(0.05)  # others still run: their tails may become worth taking
+                continue
+            try:
+                self._run_range(taken)
+            except BaseException as exc:  # noqa: BLE001 - reported once, by run()
+                with self.lock:
+                    self.failure = self.failure or exc
+            finally:
+                with self.lock:
+                    self.running.remove(taken)
+
+    def _run_range(self, taken: _Range) -> None:
+        task_id, phase = taken.task_id, taken.phase
+        inputs = self.inputs[task_id, phase][taken.lo:taken.hi]
+        outputs = self.outputs[task_id][phase]
         errors: list[str] = []
 
         def on_record(record: dict) -> bool:
@@ -84,28 +181,62 @@ def _run_canonical(sandbox, dataset: Dataset, task_id: str) -> dict:
                 return False
             if record.get("event") == "done":
                 return False
-            if "i" in record:
-                if "error" in record:
-                    errors.append(f"input {record['i']}: {record['error']}")
+            if "i" not in record:
+                return True
+            index = taken.lo + record["i"]
+            with self.lock:
+                if index >= taken.hi:
+                    return False  # past a tail another worker took
+                if index != taken.next:
+                    errors.append(f"input {index}: out of order")
                     return False
-                raw.append(record["out_raw"])
-                cpu.append(float(record.get("cpu") or 0.0))
-            return True
+            if "error" in record:
+                errors.append(f"input {index}: {record['error']}")
+                return False
+            outputs.raw[index] = record["out_raw"]
+            outputs.cpu[index] = float(record.get("cpu") or 0.0)
+            with self.lock:
+                taken.next = index + 1
+                return taken.next < taken.hi
 
-        outcome = sandbox.run(check_payload(dataset.solution_of(task_id), entry_point, inputs,
-                                            [limits.CANONICAL_INPUT_LIMIT] * len(inputs)),
-                              *limits.CANONICAL_BUDGETS, on_record, output_limit=None)
-        if errors or len(raw) != len(inputs):
+        outcome = self.sandbox.run(check_payload(self.dataset.solution_of(task_id), self.dataset.problems[task_id]["entry_point"],
+                                                 inputs, [limits.CANONICAL_INPUT_LIMIT] * len(inputs)),
+                                   *limits.CANONICAL_BUDGETS, on_record, output_limit=None)
+        with self.lock:
+            complete = taken.next >= taken.hi
+            if complete:
+                outputs.missing -= taken.hi - taken.lo
+                phase_done = outputs.missing == 0
+                if phase_done:
+                    self.pending_tasks[task_id] -= 1
+                task_done = phase_done and self.pending_tasks[task_id] == 0
+        if not complete:
             raise SandboxError(
                 f"the canonical solution of {task_id} ({phase}) failed in the sandbox: "
                 f"{'; '.join(errors[:3]) or outcome.reason or 'no output'}",
                 "check evaluation.log; the sandbox may be too restricted for this dataset",
             )
-        if not_none:  # evalplus keeps only whether these outputs are None
-            values = [wire.decode(json.loads(r)) is not None for r in raw]
-            raw = [json.dumps(v).encode() for v in values]
-        truth[phase] = {"raw": raw, "cpu": cpu, "bytes": outcome.received, "floaty": [floaty(r) for r in raw]}
-    return truth
+        if task_done:
+            finished = self._finish(task_id)
+            with self.write_lock:
+                self.on_task(task_id, finished)
+
+    def _finish(self, task_id: str) -> dict:
+        """A task's phases as TruthWriter.add takes them."""
+        entry_point = self.dataset.problems[task_id]["entry_point"]
+        not_none = only_not_none(self.dataset.spec.key, entry_point)
+        truth = {}
+        for phase in PHASES:
+            outputs = self.outputs[task_id].pop(phase)
+            raw = outputs.raw
+            size = sum(len(r) + RECORD_OVERHEAD for r in raw)
+            if not_none:  # evalplus keeps only whether these outputs are None
+                raw = [json.dumps(wire.decode(json.loads(r)) is not None).encode() for r in raw]
+            truth[phase] = {"raw": raw, "cpu": outputs.cpu, "bytes": size, "floaty": [floaty(r) for r in raw]}
+        return truth
+
+
+RECORD_OVERHEAD = 32  # bytes of an output record besides the encoding (`=seq i cpu `, newline)
 
 
 CHEAP = 1 << 16  # outputs up to this size are simply decoded
@@ -115,6 +246,8 @@ def floaty(raw: bytes, cheap: int = CHEAP) -> bool:
     """oracle.is_floats of an output, from its encoding. A huge output (Mbpp/255's canonical one is 1.3 GB)
     is not decoded whole when its head decides: the first element of a list or tuple that is not a float,
     a number list's header, a list of tuples, a numpy array's dtype. Anything else is decoded, as before."""
+    if raw[:1] == b'"':
+        return False  # a string
     if len(raw) > cheap:
         verdict = _floaty_from_head(raw)
         if verdict is not None:
@@ -171,13 +304,13 @@ def load_ground_truth(dataset: Dataset, cache: Path, workers: int, log: logging.
             sandbox = (sandbox_factory or trusted_sandbox)()
             try:
                 sandbox.self_test()
-                with TruthWriter(path, dataset.md5) as writer, ThreadPoolExecutor(max_workers=workers) as pool:
-                    futures = {pool.submit(_run_canonical, sandbox, dataset, t): t for t in dataset.task_ids}
-                    for future in as_completed(futures):
-                        writer.add(futures[future], future.result())
+                with TruthWriter(path, dataset.md5) as writer:
+                    run = CanonicalRun(sandbox, dataset, writer.add)
+                    run.run(workers)
             finally:
                 sandbox.close()
-            log.info(f"ground truth computed in {time.monotonic() - started:.1f} s -> {path}")
+            log.info(f"ground truth computed in {time.monotonic() - started:.1f} s ({run.splits} ranges split "
+                     f"between workers) -> {path}")
             _remove_older_truths(path, dataset)
         blob, base, header = read_truth(path)
     return {

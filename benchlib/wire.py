@@ -172,7 +172,7 @@ def _tuple_rows(x):
     if int in items and not all(-_BIG < v < _BIG for v in itertools.chain.from_iterable(x) if type(v) is int):
         return None
     try:
-        return _Plain('{"$lt": ', json.dumps(x, allow_nan=False), "}")
+        return _Plain('{"$lt": ', json.dumps(x, allow_nan=False, check_circular=False), "}")  # no cycles in rows
     except ValueError:
         return None
 
@@ -182,7 +182,7 @@ def encode_output(out):
     the JSON text straight away, which equals json.dumps(encode(out)) but skips a Python call per element;
     non-finite floats (not JSON) take the general path."""
     if type(out) is str and out.isascii() and out.isprintable() and '"' not in out and "\\" not in out:
-        return _Plain('"' + out + '"')  # nothing to escape: what json.dumps would write, without the scan
+        return _Plain('"', out, '"')  # nothing to escape: what json.dumps would write, without a scan or copy
     numbers = _number_list(out)
     if numbers is not None:
         return numbers
@@ -191,7 +191,7 @@ def encode_output(out):
         return rows
     if _is_plain(out):
         try:
-            return _Plain(json.dumps(out, allow_nan=False))
+            return _Plain(json.dumps(out, allow_nan=False, check_circular=False))  # a tree: _is_plain
         except ValueError:
             pass
     return encode(out)
@@ -250,13 +250,18 @@ def output_parts(seq: int, index: int, cpu: float, encoded) -> list[str]:
 
 
 
-def parse_record(line: bytes):
-    """A runner line: `=seq i cpu encoding` (an output, its encoding kept as raw bytes) or a JSON record.
+def parse_record(pieces: list[bytes]):
+    """A runner line, in the pieces it arrived in: `=seq i cpu encoding` (an output, its encoding kept as
+    raw bytes, joined once: a gigabyte output is not copied twice) or a JSON record.
     Raises ValueError (or RecursionError) on a malformed line."""
-    if line[:1] == b"=":
-        seq, index, cpu, raw = line.split(b" ", 3)  # ValueError if malformed; raw is copied once
+    head = pieces[0]
+    if head[:1] == b"=":
+        if len(pieces) > 1 and head.count(b" ") < 3:  # the header itself was cut between reads
+            head, pieces = b"".join(pieces), [b""]
+        seq, index, cpu, first = head.split(b" ", 3)  # ValueError if malformed
+        raw = first if len(pieces) == 1 else b"".join([first, *pieces[1:]])
         return {"seq": int(seq[1:]), "i": int(index), "cpu": float(cpu), "out_raw": raw}
-    return json.loads(line)
+    return json.loads(head if len(pieces) == 1 else b"".join(pieces))
 
 
 # ---------------------------------------------------------------------------------------------------
