@@ -138,14 +138,18 @@ def _number_list(x):
     n_float = types.count(float)
     if not n_float:
         return None  # ints alone: their JSON text is compact and fast already
-    positions = {}
+    positions = {int: [], bool: []}
+    left = len(x) - n_float
     for kind in (int, bool):
+        if not left:
+            break  # the rest are floats: no pass over the types for what is not there
         found, at = [], -1
         for _ in range(types.count(kind)):
             at = types.index(kind, at + 1)
             found.append(at)
         positions[kind] = found
-    if n_float + len(positions[int]) + len(positions[bool]) != len(x):
+        left -= len(found)
+    if left:
         return None
     if any(not -_EXACT <= x[at] <= _EXACT for at in positions[int]):
         return None
@@ -156,7 +160,7 @@ def _number_list(x):
     if not math.isfinite(sum(values)):
         return None  # nan or inf: the general path tags them
     return _Plain('{"$n": [%s, %s, "%s"]}' % (json.dumps(positions[int]), json.dumps(positions[bool]),
-                                            binascii.b2a_base64(values.tobytes(), newline=False).decode()))
+                                            binascii.b2a_base64(values, newline=False).decode()))
 
 
 def _tuple_rows(x):
