@@ -246,8 +246,11 @@ def floaty(raw: bytes, cheap: int = CHEAP) -> bool:
     """oracle.is_floats of an output, from its encoding. A huge output (Mbpp/255's canonical one is 1.3 GB)
     is not decoded whole when its head decides: the first element of a list or tuple that is not a float,
     a number list's header, a list of tuples, a numpy array's dtype. Anything else is decoded, as before."""
-    if raw[:1] == b'"':
-        return False  # a string
+    first = raw[:1]
+    if first in (b'"', b"t", b"f", b"n"):
+        return False  # a string, true, false, null
+    if first and first in b"-0123456789":  # a bare number: a float's repr has a point or an exponent
+        return b"." in raw or b"e" in raw or b"E" in raw
     if len(raw) > cheap:
         verdict = _floaty_from_head(raw)
         if verdict is not None:
@@ -330,6 +333,12 @@ def _remove_older_truths(current: Path, dataset: Dataset) -> None:
             old.unlink(missing_ok=True)  # a reader that has it open or mapped keeps its copy
 
 
+def _exact_ok(raw: bytes) -> bool:
+    """Whether an identical encoding means an equal value: not so with a NaN inside, which never appears in
+    a string's or a number list's encoding (their huge ones are not scanned)."""
+    return raw[:1] == b'"' or raw.startswith(b'{"$n": ') or b'"nan"' not in raw
+
+
 class TruthWriter:
     """Writes a ground-truth file as the tasks finish (`add`), atomically: the file appears only whole."""
 
@@ -353,7 +362,7 @@ class TruthWriter:
                 self.position += len(raw)
                 offsets.append(self.position)
             self.tasks[task_id][phase] = {"offsets": offsets, "cpu": truth["cpu"], "floaty": truth["floaty"],
-                                          "exact_ok": [b'"nan"' not in raw for raw in truth["raw"]],
+                                          "exact_ok": [_exact_ok(raw) for raw in truth["raw"]],
                                           "bytes": truth["bytes"]}
 
     def __exit__(self, kind, value, traceback) -> None:

@@ -108,7 +108,8 @@ def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):
 @pytest.mark.parametrize("value", [
     [(1, 2)] * 100, [1.5] * 100, [1] * 100, [1.5] * 63 + [2], [True] + [1.5] * 80, [1.5, "x"] * 40,
     (1.5, 2.5) * 50, ((1, 2),) * 60, [], (), 1.5, "text" * 100, [[1.5]] * 70, [float("nan")] * 70,
-    [(1.5, 2.5)] * 70, [("Red", "Red")] * 70, [()] * 70,
+    [(1.5, 2.5)] * 70, [("Red", "Red")] * 70, [()] * 70, 2, -3, 10**30, -2.5e-10, 1e16, float("inf"), True, None,
+    "1.5", "nan", 0.0, -0.0,
 ], ids=lambda value: f"{type(value).__name__}-{len(value) if hasattr(value, '__len__') else 1}")
 def test_floaty_from_the_head_agrees_with_decoding(value):
     """Ground truth reads a huge output's floatiness from its head; it must equal the full decode's."""
@@ -118,6 +119,7 @@ def test_floaty_from_the_head_agrees_with_decoding(value):
 
     raw = dumps(encode_output(value)).encode()
     assert floaty(raw, cheap=0) == is_floats(decode(json.loads(raw)))
+    assert floaty(raw) == is_floats(decode(json.loads(raw)))
 
 
 def test_floaty_of_numpy_values():

@@ -77,3 +77,13 @@ def test_ground_truth_file_from_a_computation(tmp_path):
     assert len(plus.limits) == 40 and min(plus.limits) >= 1.0
     # the size a correct solution's records take: the encodings and a record header each
     assert plus.size == sum(len(plus.raw(k)) + gt.RECORD_OVERHEAD for k in range(40))
+
+
+def test_identical_encodings_mean_equal_values_unless_a_nan_is_inside():
+    from benchlib.wire import dumps, encode_output
+
+    def exact_ok(value) -> bool:
+        return gt._exact_ok(dumps(encode_output(value)).encode())
+
+    assert exact_ok("nan") and exact_ok('{"$f": "nan"}') and exact_ok([1.5] * 100) and exact_ok([1, 2])
+    assert not exact_ok(float("nan")) and not exact_ok([1.0, float("nan")] * 40) and not exact_ok({"a": float("nan")})
