@@ -4,7 +4,8 @@ HumanEval+ and MBPP+, beside the floor.
     python bench/bench_eval.py [--dataset humaneval|mbpp|both] [--data-dir ../shared/datasets] [--workers 2]
 
 Samples: the canonical solutions, and a mixed set (some wrong, crashing, slow). Each evaluator is run
-cold (no ground truth cached) and warm. evalplus runs as its CLI would (`evalplus.evaluate`), in a
+cold (no ground truth cached) and warm, each evalplus run right before benchlib's; `--repeat N` runs every
+pair N times and shows the medians (the machine's speed drifts by tens of percent over minutes). evalplus runs as its CLI would (`evalplus.evaluate`), in a
 fresh process, ended by os._exit once it has written its results (its CLI lingers up to 20 s more in a
 watchdog thread; that wait is not counted). The floor: every canonical solution on every input in one
 plain process (no isolation, limits, encoding or comparison), in CPU seconds, and divided by the workers.
@@ -14,6 +15,7 @@ MBPP+ uses the pre-release file in ../shared (MBPP_FILE), the one MBPP+ file ava
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,6 +108,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--mbpp-file", default=str(MBPP_PRERELEASE))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--repeat", type=int, default=1, help="pairs of runs per row; the table shows medians")
     args = parser.parse_args()
     rows, floors = [], []
     for key in (["humaneval", "mbpp"] if args.dataset == "both" else [args.dataset]):
@@ -119,22 +122,31 @@ def main() -> None:
             for label, overrides in (("canonical", {}), ("mixed", MIXED if key == "humaneval" else mbpp_mixed(dataset))):
                 samples = tmp / f"{label}.jsonl"
                 write_samples(dataset, samples, overrides)
-                ev_cache, our_cache = tmp / f"ev-cache-{label}", tmp / f"our-cache-{label}"
-                ev_cold = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)[0]
-                ev_warm, ev_results = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)
-                our_cold = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
-                our_warm = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
+                times: dict[tuple[str, str], list[float]] = {}
+                for repeat in range(args.repeat):  # each pair back to back: the machine's drift hits both
+                    ev_cache, our_cache = tmp / f"ev-cache-{label}-{repeat}", tmp / f"our-cache-{label}-{repeat}"
+                    for state in ("cold", "warm"):
+                        seconds, ev_results = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)
+                        times.setdefault(("evalplus", state), []).append(seconds)
+                        times.setdefault(("benchlib", state), []).append(
+                            run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file))
+                    shutil.rmtree(ev_cache, ignore_errors=True)
+                    shutil.rmtree(our_cache, ignore_errors=True)
                 theirs, ours = statuses(ev_results), statuses(tmp / "r" / "bench" / key / "eval_results.json")
                 differ = sorted(t for t in theirs if theirs[t] != ours.get(t) and t not in KNOWN_DIFFERENCES)
                 known = sorted(t for t in KNOWN_DIFFERENCES if t in theirs and theirs[t] != ours.get(t))
                 print(f"{label}: statuses differing from evalplus's: {len(differ)} "
                       + " ".join(f"{t} {theirs[t]} vs {ours.get(t)}" for t in differ)
                       + "".join(f" (and {t}: {KNOWN_DIFFERENCES[t]})" for t in known), flush=True)
-                for state, theirs, ours in (("cold", ev_cold, our_cold), ("warm", ev_warm, our_warm)):
-                    rows.append([dataset.version, label, state, f"{theirs:.1f}", f"{ours:.1f}", f"{theirs / ours:.2f}x",
-                                 f"{ours / (cpu / args.workers):.2f}x"])
-                    print(" | ".join(rows[-1]), flush=True)
-    print(f"\nevaluation, {args.workers} workers, wall seconds per whole command")
+                for state in ("cold", "warm"):
+                    theirs_s, ours_s = (statistics.median(times[tool, state]) for tool in ("evalplus", "benchlib"))
+                    rows.append([dataset.version, label, state, f"{theirs_s:.1f}", f"{ours_s:.1f}",
+                                 f"{theirs_s / ours_s:.2f}x", f"{ours_s / (cpu / args.workers):.2f}x"])
+                    print(" | ".join(rows[-1]), "  runs:", " ".join(f"{a:.1f}/{b:.1f}" for a, b in
+                                                                   zip(times["evalplus", state], times["benchlib", state])),
+                          flush=True)
+    print(f"\nevaluation, {args.workers} workers, wall seconds per whole command"
+          + (f", median of {args.repeat} runs each" if args.repeat > 1 else ""))
     print(tabulate(rows, headers=["dataset", "samples", "ground truth", "evalplus 0.3.1", "benchlib", "speed-up",
                                   "benchlib / floor"], tablefmt="github"))
     print("\nfloor: every canonical solution on every input in one plain process")
