@@ -186,6 +186,10 @@ class Dataset:
         """Test inputs of a task; phase is 'base' or 'plus'."""
         return self._deserialize(task_id, self.problems[task_id][f"{phase}_input"])
 
+    def input_count(self, task_id: str, phase: str) -> int:
+        """len(inputs(task_id, phase)), without rebuilding them (MBPP+'s take a second for the whole file)."""
+        return len(self.problems[task_id][f"{phase}_input"])
+
     def describe(self) -> dict:
         described = {"name": self.spec.key, "file": self.path.name, "version": self.version, "md5": self.md5,
                      "tasks": len(self.problems)}

@@ -111,14 +111,14 @@ class CanonicalRun:
         self.queue: deque[_Range] = deque()
         self.running: list[_Range] = []
         self.outputs: dict[str, dict[str, _PhaseOutputs]] = {}
-        self.inputs: dict[tuple[str, str], list] = {}  # MBPP+ inputs are rebuilt on each call: once here
+        self.inputs: dict[tuple[str, str], list] = {}  # rebuilt by the first range of a phase, kept for its tails
         self.failure: BaseException | None = None
         for task_id in dataset.task_ids:
             self.outputs[task_id] = {}
             for phase in PHASES:
-                inputs = self.inputs[task_id, phase] = list(dataset.inputs(task_id, phase))
-                self.outputs[task_id][phase] = _PhaseOutputs(len(inputs))
-                self.queue.append(_Range(task_id, phase, 0, len(inputs)))
+                count = dataset.input_count(task_id, phase)
+                self.outputs[task_id][phase] = _PhaseOutputs(count)
+                self.queue.append(_Range(task_id, phase, 0, count))
         self.pending_tasks = {t: len(PHASES) for t in dataset.task_ids}
         self.splits = 0  # ranges taken from a running one (reported in the log)
 
@@ -169,9 +169,19 @@ class CanonicalRun:
                 with self.lock:
                     self.running.remove(taken)
 
+    def _inputs(self, task_id: str, phase: str) -> list:
+        """A phase's inputs, rebuilt once (MBPP+'s are deserialized on each call), outside the lock."""
+        with self.lock:
+            found = self.inputs.get((task_id, phase))
+        if found is None:
+            found = list(self.dataset.inputs(task_id, phase))
+            with self.lock:
+                found = self.inputs.setdefault((task_id, phase), found)
+        return found
+
     def _run_range(self, taken: _Range) -> None:
         task_id, phase = taken.task_id, taken.phase
-        inputs = self.inputs[task_id, phase][taken.lo:taken.hi]
+        inputs = self._inputs(task_id, phase)[taken.lo:taken.hi]
         outputs = self.outputs[task_id][phase]
         errors: list[str] = []
 
@@ -209,6 +219,7 @@ class CanonicalRun:
                 phase_done = outputs.missing == 0
                 if phase_done:
                     self.pending_tasks[task_id] -= 1
+                    self.inputs.pop((task_id, phase), None)
                 task_done = phase_done and self.pending_tasks[task_id] == 0
         if not complete:
             raise SandboxError(

@@ -61,3 +61,12 @@ def test_parse_errors_name_the_file_and_line(tmp_path):
 def test_the_shipped_humaneval(humaneval):
     assert len(humaneval.problems) == 164 and humaneval.version == "HumanEvalPlus-v0.1.10"
     assert humaneval.inputs("HumanEval/0", "base") and humaneval.solution_of("HumanEval/0").startswith("from typing")
+
+
+def test_input_count_matches_the_rebuilt_inputs(datasets):
+    from support import MBPP_PRERELEASE
+
+    mbpp = load_dataset("mbpp", str(datasets), override=str(MBPP_PRERELEASE))
+    for task_id in mbpp.task_ids:
+        for phase in ("base", "plus"):
+            assert mbpp.input_count(task_id, phase) == len(mbpp.inputs(task_id, phase)), (task_id, phase)
