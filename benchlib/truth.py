@@ -346,8 +346,8 @@ def _remove_older_truths(current: Path, dataset: Dataset) -> None:
 
 def _exact_ok(raw: bytes) -> bool:
     """Whether an identical encoding means an equal value: not so with a NaN inside, which never appears in
-    a string's or a number list's encoding (their huge ones are not scanned)."""
-    return raw[:1] == b'"' or raw.startswith(b'{"$n": ') or b'"nan"' not in raw
+    a string's, a number list's or a tuple rows' encoding (finite values only: their huge ones are not scanned)."""
+    return raw[:1] == b'"' or raw.startswith(b'{"$n": ') or raw.startswith(b'{"$lt": ') or b'"nan"' not in raw
 
 
 class TruthWriter:

@@ -86,4 +86,6 @@ def test_identical_encodings_mean_equal_values_unless_a_nan_is_inside():
         return gt._exact_ok(dumps(encode_output(value)).encode())
 
     assert exact_ok("nan") and exact_ok('{"$f": "nan"}') and exact_ok([1.5] * 100) and exact_ok([1, 2])
+    assert exact_ok([("nan", 1.5)] * 80)  # tuple rows: finite values only
     assert not exact_ok(float("nan")) and not exact_ok([1.0, float("nan")] * 40) and not exact_ok({"a": float("nan")})
+    assert not exact_ok([(1.0, float("nan"))] * 80)  # not rows: the general encoding, scanned
