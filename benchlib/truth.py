@@ -209,9 +209,10 @@ class CanonicalRun:
                 taken.next = index + 1
                 return taken.next < taken.hi
 
-        outcome = self.sandbox.run(check_payload(self.dataset.solution_of(task_id), self.dataset.problems[task_id]["entry_point"],
-                                                 inputs, [limits.CANONICAL_INPUT_LIMIT] * len(inputs)),
-                                   *limits.CANONICAL_BUDGETS, on_record, output_limit=None)
+        entry_point = self.dataset.problems[task_id]["entry_point"]
+        payload = check_payload(self.dataset.solution_of(task_id), entry_point, inputs,
+                                [limits.CANONICAL_INPUT_LIMIT] * len(inputs))
+        outcome = self.sandbox.run(payload, *limits.CANONICAL_BUDGETS, on_record, output_limit=None)
         with self.lock:
             complete = taken.next >= taken.hi
             if complete:
