@@ -119,18 +119,16 @@ class ForkServer:
             if len(lines) == 1:  # inside a long line: keep the pieces, join once (no quadratic copying)
                 self.pending.append(chunk)
                 continue
-            pieces = [[line] for line in lines]
-            if self.pending:
+            if self.pending:  # the first line's pieces: joined once, by parse_record
                 self.pending.append(lines[0])
-                pieces[0] = self.pending
+                lines[0] = self.pending
             last = lines.pop()
-            pieces.pop()
             self.pending = [last] if last else []
-            for line in pieces:
-                if not line[-1] and len(line) == 1:
+            for line in lines:
+                if not line:
                     continue  # the server ends a killed child's partial line before its "exit"
                 try:
-                    record = wire.parse_record(line)
+                    record = wire.parse_record(*line) if type(line) is list else wire.parse_record(line)
                 except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                     if judging:
                         judging, reason = False, "malformed record"

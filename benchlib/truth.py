@@ -197,15 +197,11 @@ class CanonicalRun:
             with self.lock:
                 if index >= taken.hi:
                     return False  # past a tail another worker took
-                if index != taken.next:
-                    errors.append(f"input {index}: out of order")
+                if index != taken.next or "error" in record:
+                    errors.append(f"input {index}: {'out of order' if index != taken.next else record['error']}")
                     return False
-            if "error" in record:
-                errors.append(f"input {index}: {record['error']}")
-                return False
-            outputs.raw[index] = record["out_raw"]
-            outputs.cpu[index] = float(record.get("cpu") or 0.0)
-            with self.lock:
+                outputs.raw[index] = record["out_raw"]
+                outputs.cpu[index] = float(record.get("cpu") or 0.0)
                 taken.next = index + 1
                 return taken.next < taken.hi
 

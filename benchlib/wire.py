@@ -254,18 +254,17 @@ def output_parts(seq: int, index: int, cpu: float, encoded) -> list[str]:
 
 
 
-def parse_record(pieces: list[bytes]):
+def parse_record(head: bytes, *rest: bytes):
     """A runner line, in the pieces it arrived in: `=seq i cpu encoding` (an output, its encoding kept as
     raw bytes, joined once: a gigabyte output is not copied twice) or a JSON record.
     Raises ValueError (or RecursionError) on a malformed line."""
-    head = pieces[0]
     if head[:1] == b"=":
-        if len(pieces) > 1 and head.count(b" ") < 3:  # the header itself was cut between reads
-            head, pieces = b"".join(pieces), [b""]
+        if rest and head.count(b" ") < 3:  # the header itself was cut between reads
+            head, rest = b"".join([head, *rest]), ()
         seq, index, cpu, first = head.split(b" ", 3)  # ValueError if malformed
-        raw = first if len(pieces) == 1 else b"".join([first, *pieces[1:]])
+        raw = b"".join([first, *rest]) if rest else first
         return {"seq": int(seq[1:]), "i": int(index), "cpu": float(cpu), "out_raw": raw}
-    return json.loads(head if len(pieces) == 1 else b"".join(pieces))
+    return json.loads(b"".join([head, *rest]) if rest else head)
 
 
 # ---------------------------------------------------------------------------------------------------
