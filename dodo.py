@@ -12,6 +12,7 @@ until a task runs, and nothing heavy is imported (`doit list` stays instant).
 
 import shutil
 import sys
+from functools import partial
 from pathlib import Path
 
 from doit import get_var
@@ -22,19 +23,12 @@ from benchlib.config import load_profiles
 from benchlib.errors import BenchError
 from benchlib.fingerprints import evaluation_header, generation_header
 from benchlib.results import report_files
-from benchlib.scheduling import HOST_META, schedule
+from benchlib.scheduling import HOST_META, STAGES, schedule, stage_reporter
 from benchlib.servers import host_of, runs_server
 from benchlib.settings import load_settings
 
-GEN, EVAL = "gen", "eval"
-
-DOIT_CONFIG = {
-    "backend": "json",  # no dbm lock errors when two doit processes meet
-    "dep_file": ".doit.db.json",
-    "default_tasks": ["benchmark"],
-    "continue": True,  # one broken profile does not stop the others
-    "verbosity": 2,
-}
+GEN, EVAL = STAGES  # the task groups of the two stages
+REPORT_TASKS = ("report", "benchmark")
 
 try:
     SETTINGS = load_settings(Path(__file__).resolve().parent, get_var)
@@ -42,6 +36,16 @@ try:
     DATASET_ID = SETTINGS.dataset_id()
 except BenchError as error:  # one clear line, not a traceback
     sys.exit(f"ERROR: {error}")
+
+DOIT_CONFIG = {
+    "backend": "json",  # no dbm lock errors when two doit processes meet
+    "dep_file": ".doit.db.json",
+    "default_tasks": ["benchmark"],
+    "continue": True,  # one broken profile does not stop the others
+    "verbosity": 2,
+    # REPORT.md lists a failed stage: refreshed once as the run ends (doit skips the report task then)
+    "reporter": stage_reporter(partial(pipeline.refresh_report, SETTINGS), REPORT_TASKS),
+}
 
 schedule(prefer=f"{EVAL}:")  # `doit -n K`: evaluations overlap generations, up to K hosts serve at once
 
@@ -93,7 +97,7 @@ def task_eval():
             "actions": [(pipeline.evaluate, [name, SETTINGS])],
             "file_dep": [samples] if runs_server(profile) or samples.is_file() else [],
             "targets": [paths.eval_results],
-            "uptodate": [config_changed(evaluation_header(DATASET_ID, SETTINGS.sandbox)),
+            "uptodate": [config_changed(evaluation_header(DATASET_ID)),
                          (pipeline.evaluation_isolated_enough, [name, SETTINGS])],
             "clean": [(_remove, paths.evaluated)],
         }

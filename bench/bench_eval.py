@@ -60,8 +60,8 @@ def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: P
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = (
         "import logging, sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
-        "from benchlib.evaluation import evaluate_samples\nfrom benchlib.results import profile_paths\n"
-        "from benchlib.sandbox import LocalSandbox\n"
+        "from benchlib.evaluation.scoring import evaluate_samples\nfrom benchlib.results import profile_paths\n"
+        "from benchlib.evaluation.sandbox import LocalSandbox\n"
         f"ds = load_dataset({dataset!r}, {data_dir!r}, override={file!r})\n"
         f"paths = profile_paths(Path({str(results)!r}), 'bench', {dataset!r})\n"
         f"r = evaluate_samples(Path({str(samples)!r}), ds, paths, LocalSandbox, workers={workers}, "

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support import ROOT, quiet_log  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from benchlib.client import ChatClient  # noqa: E402
-from benchlib.codegen import generate_samples  # noqa: E402
+from benchlib.generation.client import ChatClient  # noqa: E402
+from benchlib.generation.codegen import generate_samples  # noqa: E402
 from benchlib.config import Profile, load_profiles  # noqa: E402
 from benchlib.datasets import load_dataset  # noqa: E402
-from benchlib.prompt import LEADERBOARD_MAX_TOKENS, request_body  # noqa: E402
+from benchlib.generation.prompt import LEADERBOARD_MAX_TOKENS, request_body  # noqa: E402
 from benchlib.results import profile_paths  # noqa: E402
 from benchlib.servers.base import tail, wait_healthy  # noqa: E402
 from benchlib.servers.llama import find_llama_server, resolve_model  # noqa: E402

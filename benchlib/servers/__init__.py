@@ -36,10 +36,16 @@ class Backend:
     exclusive: bool = True  # holds its host's model-server lock while it runs (this machine's by default)
     hosted: bool = False  # may name another host (`host` in models.conf): a Docker host, or the box it answers from
     self_test: bool = False  # answers with the dataset's own canonical solutions: a check of benchlib, not a model
+    docker_host: bool = False  # its `host` may be a Docker host URL (ssh://, tcp://, ...), not only a name
+
+    @property
+    def scores_a_file(self) -> bool:
+        """Runs no server: its profile names the samples file to score (`samples`)."""
+        return not self.module
 
 
 BACKENDS = {
-    "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True),
+    "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True, docker_host=True),
     "native": Backend("native", "native", "model", "a `llama-server` process"),
     "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
                         "or stopped", exclusive=False, hosted=True),

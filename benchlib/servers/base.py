@@ -19,7 +19,7 @@ import requests
 
 from ..errors import ServerError
 
-__all__ = ["wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "end_with_doit", "tail", "server_props", "model_fingerprint",
+__all__ = ["wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "tail", "server_props", "model_fingerprint",
            "LOG_TAIL_LINES", "STOPPED_TIP"]
 
 LOG_TAIL_LINES = 30
@@ -70,16 +70,6 @@ def signal_on_parent_death(sig: int = signal.SIGTERM) -> bool:
         return ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig)) == 0
     except OSError:
         return False
-
-
-def end_with_doit() -> None:
-    """In a `doit -n` worker: SIGTERM when the doit process dies (kill -9 included), so the stage ends as
-    on Ctrl-C (its server stopped) instead of running on as an orphan that waits forever for its next task."""
-    parent = multiprocessing.parent_process()
-    if parent is None or not signal_on_parent_death(signal.SIGTERM):
-        return
-    if os.getppid() != parent.pid:  # doit died before the signal was armed
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:

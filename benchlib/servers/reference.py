@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ..datasets import load_dataset
-from ..prompt import build_messages
+from ..generation.prompt import build_messages
 
 if TYPE_CHECKING:
     from ..config import Profile

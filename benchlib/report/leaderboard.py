@@ -1,7 +1,7 @@
 """Published EvalPlus leaderboard scores (reference-scores.json): build it from the leaderboard's
 results.json, and load it for the report. (Not to be confused with the `reference` server backend.)
 
-    python -m benchlib.leaderboard ../shared/datasets/evalplus-leaderboard-results.json reference-scores.json
+    python -m benchlib.report.leaderboard ../shared/datasets/evalplus-leaderboard-results.json reference-scores.json
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .errors import ConfigError
-from .storage import atomic_write_json
+from ..datasets import DATASETS
+from ..errors import ConfigError
+from ..storage import atomic_write_json
 
 __all__ = ["PublishedScore", "load_leaderboard", "build_leaderboard", "SCORE_KEYS"]
 
-SCORE_KEYS = ("humaneval", "humaneval+", "mbpp", "mbpp+")
+SCORE_KEYS = tuple(dict.fromkeys(key for spec in DATASETS.values() for key in spec.leaderboard_keys))
 SOURCE = "evalplus/evalplus.github.io results.json, commit 8741845 (the EvalPlus leaderboard)"
 
 
@@ -71,7 +72,7 @@ def load_leaderboard(path: Path) -> tuple[dict, list[PublishedScore]]:
         return {}, []
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(f"{path}: not a reference-scores file ({exc})",
-                          "rebuild it: python -m benchlib.leaderboard <leaderboard results.json> reference-scores.json") from None
+                          "rebuild it: python -m benchlib.report.leaderboard <leaderboard results.json> reference-scores.json") from None
     return {k: v for k, v in data.items() if k != "models"}, models
 
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 import requests
 
-from .errors import GenerationError
+from ..errors import GenerationError
 
 __all__ = ["ChatClient", "Completion", "split_reasoning"]
 

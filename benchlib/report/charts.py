@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis import ProfileResults, published_interval
-from .datasets import DATASETS
+from .analysis import Analysis, ProfileResults, published_interval
+from ..datasets import DATASETS
 from .leaderboard import PublishedScore
 
 __all__ = ["draw_charts", "NEIGHBOURS"]
@@ -18,7 +18,7 @@ __all__ = ["draw_charts", "NEIGHBOURS"]
 NEIGHBOURS = 14  # published models shown around the local profiles
 LOCAL = "#d1495b"
 PUBLISHED = "#7a7a7a"
-LABELS = {key: spec.label + "+" for key, spec in DATASETS.items()}  # the plus tests are what the charts show
+LABELS = {key: spec.label + "+" for key, spec in DATASETS.items() if spec.leaderboard}  # the plus tests are charted
 
 
 def _nearest(results: list[ProfileResults], published: list[PublishedScore], key: str) -> list[PublishedScore]:
@@ -37,7 +37,7 @@ def _nearest(results: list[ProfileResults], published: list[PublishedScore], key
 
 
 def _neighbours_chart(figure, results: list[ProfileResults], published: list[PublishedScore], dataset: str, path: Path):
-    key = f"{dataset}+"
+    key = DATASETS[dataset].leaderboard + "+"
     n = max(r.n for r in results)
     rows = [(r.profile, r.score("plus"), r.interval("plus"), True) for r in results]
     rows += [(m.name, m.scores[key], published_interval(m.scores[key], n), False)
@@ -112,13 +112,10 @@ def _speed_chart(figure, results: list[ProfileResults], dataset: str, path: Path
     return True
 
 
-def draw_charts(rows, published: list[PublishedScore], folder: Path) -> list[tuple[str, str]]:
+def draw_charts(analysis: Analysis, published: list[PublishedScore], folder: Path) -> list[tuple[str, str]]:
     """Draw the charts of the evaluated local profiles; [(path, alt text)]. Stale charts are removed."""
-    by_dataset: dict[str, list[ProfileResults]] = {}
-    for row in rows:
-        for key, result in row.results.items():
-            if key in LABELS and not result.self_test:  # full datasets, models only (not the self-test)
-                by_dataset.setdefault(key, []).append(result)
+    # full datasets with published scores, models only (not the self-test), in the report's profile order
+    by_dataset = {run.key: run.matrix for run in analysis.runs if run.key in LABELS and run.matrix}
     folder = Path(folder)
     wanted: list[tuple[str, str]] = []
     if by_dataset:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import limits, wire
-from .datasets import Dataset
-from .errors import SandboxError
+from ..inside import limits, wire
+from ..datasets import Dataset
+from ..errors import SandboxError
 from .oracle import is_floats, only_not_none
 from .sandbox import LocalSandbox
-from .storage import AtomicFile
+from ..storage import AtomicFile
 
 __all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_path", "trusted_sandbox",
            "TruthWriter", "write_truth", "read_truth", "GT_VERSION", "CanonicalRun"]
@@ -232,7 +232,7 @@ class CanonicalRun:
     def _finish(self, task_id: str) -> dict:
         """A task's phases as TruthWriter.add takes them."""
         entry_point = self.dataset.problems[task_id]["entry_point"]
-        not_none = only_not_none(self.dataset.spec.key, entry_point)
+        not_none = only_not_none(self.dataset.spec.family, entry_point)
         truth = {}
         for phase in PHASES:
             outputs = self.outputs[task_id].pop(phase)

@@ -13,10 +13,11 @@ arithmetic on them.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import combinations
+
+from ..evaluation.verdicts import LOAD_ERROR, RAISED, TIMEOUT, VANISHED, failure_of
 
 __all__ = ["CATEGORIES", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
            "mcnemar", "holm", "compare_all", "verdict", "ALPHA"]
@@ -27,8 +28,6 @@ CATEGORIES = (PASSED, "wrong output", "exception", "time limit", "no code / synt
               "empty answer")
 SHORT = {PASSED: "pass", "wrong output": "wrong", "exception": "raised", "time limit": "time",
          "no code / syntax error": "no code", "cut at token cap": "cut", "empty answer": "empty"}
-_RAISED = re.compile(r"raised (\w+)")
-_NO_CODE = ("SyntaxError", "IndentationError", "TabError", "KeyError", "NameError")  # KeyError: no entry point
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,8 @@ class Outcome:
 
 
 def classify(record: dict, sample: dict | None = None) -> Outcome:
-    """The outcome of an eval_results.json record, with what generation recorded about the answer
-    (`finish_reason`, `empty_answer`) when the samples file has it."""
+    """The outcome of an eval_results.json record (its failures as data: `verdicts.failure_of`), with what
+    generation recorded about the answer (`finish_reason`, `empty_answer`) when the samples file has it."""
     base = record.get("base_status") == "pass"
     plus = base and record.get("plus_status") == "pass"
     if plus:
@@ -61,21 +60,16 @@ def classify(record: dict, sample: dict | None = None) -> Outcome:
         return Outcome(base, False, "empty answer")
     if sample.get("finish_reason") == "length":
         return Outcome(base, False, "cut at token cap")
-    status, detail = ((record.get("base_status"), record.get("base_detail") or "") if not base
-                      else (record.get("plus_status"), record.get("plus_detail") or ""))
+    failure = failure_of(record, "base" if not base else "plus")
     solution = record.get("solution")
-    if solution is not None and not str(solution).strip():
+    if (solution is not None and not str(solution).strip()) or (failure is not None and failure.no_code):
         return Outcome(base, False, "no code / syntax error")
-    if detail.startswith("loading the solution raised"):
-        error = detail.rsplit(" ", 1)[-1]
-        if error in _NO_CODE:
-            return Outcome(base, False, "no code / syntax error")
-        return Outcome(base, False, "exception", error)
-    if status == "timeout" or "time limit" in detail:
+    if failure is None:  # a record that says neither pass nor why: count it as wrong
+        return Outcome(base, False, "wrong output")
+    if failure.kind in (LOAD_ERROR, RAISED):
+        return Outcome(base, False, "exception", failure.exception)
+    if failure.kind in (TIMEOUT, VANISHED):
         return Outcome(base, False, "time limit")
-    raised = _RAISED.match(detail)
-    if raised:
-        return Outcome(base, False, "exception", raised.group(1))
     return Outcome(base, False, "wrong output")
 
 
@@ -220,3 +214,131 @@ def verdict(comparison: Comparison, family: int) -> str:
         better = c.a if c.only_a > c.only_b else c.b
         return f"{text}: **{better} is better**"
     return f"{text}: no evidence of a difference"
+
+
+# ---------------------------------------------------------------------------------------------------
+# the analysis of a whole results folder: what every rendering (markdown, charts, JSON) reads
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where a local profile stands among the published models (plus tests), by interval overlap."""
+
+    key: str  # the published score compared ("humaneval+")
+    score: float  # the local profile's
+    level: list = field(default_factory=list)  # PublishedScore whose intervals overlap the profile's
+    above: list = field(default_factory=list)  # published models clearly above it
+    below: list = field(default_factory=list)
+
+    @property
+    def closest(self) -> list:
+        return sorted(self.level, key=lambda m: abs(m.scores[self.key] - self.score))[:3]
+
+
+def standing(result: ProfileResults, published: list, key: str) -> Standing:
+    """`result` against the published `key` scores, each taken on the same number of problems."""
+    low, high = result.interval("plus")
+    found = Standing(key=key, score=result.score("plus"))
+    for model in published:
+        score = model.scores.get(key)
+        if score is None:
+            continue
+        theirs = published_interval(score, result.n)
+        (found.below if theirs[1] < low else found.above if theirs[0] > high else found.level).append(model)
+    return found
+
+
+@dataclass(frozen=True)
+class SelfTestCheck:
+    """The self-test against what its dataset file is known to fail (datasets.SELF_TEST)."""
+
+    result: ProfileResults
+    expectation: object  # datasets.SelfTestExpectation, or None when none is recorded for the file
+    failing: list[str]  # every task failing a phase
+    unexpected: list[str]  # "task (phase)" failing although not expected to
+    recovered: list[str]  # "task (phase)" expected to fail but passing
+    known: dict[str, str]  # task -> why, the expected failures among the run's tasks
+
+
+def check_self_test(result: ProfileResults) -> SelfTestCheck:
+    from ..datasets import SELF_TEST
+
+    failing = {phase: {t for t, o in result.outcomes.items() if not getattr(o, phase)} for phase in PHASES}
+    expectation = SELF_TEST.get(result.dataset_md5)
+    fails = expectation.fails if expectation else {}
+    known = {t: why for t, (phases, why) in fails.items() if t in result.outcomes}
+    expected = {phase: {t for t in known if phase in fails[t][0]} for phase in PHASES}
+    return SelfTestCheck(
+        result=result, expectation=expectation, failing=sorted(failing["base"] | failing["plus"]),
+        unexpected=sorted(f"{t} ({phase})" for phase in PHASES for t in failing[phase] - expected[phase])
+        if expectation else [],
+        recovered=sorted(f"{t} ({phase})" for phase in PHASES for t in expected[phase] - failing[phase]),
+        known=known)
+
+
+@dataclass
+class RunAnalysis:
+    """Everything the report says about one run folder (a dataset, or a subset of one)."""
+
+    key: str
+    subset: bool
+    self_tests: list[SelfTestCheck]
+    results: list[ProfileResults]  # the models, best first (plus tests)
+    matrix: list[ProfileResults]  # the models in the report's profile order (the problem matrix's columns)
+    standings: dict[str, Standing]  # profile -> its standing (full datasets with published scores only)
+    comparisons: dict[str, list[Comparison]]  # phase -> every pair, Holm-adjusted per phase
+    tasks: list[str]  # every problem of the run, in dataset order
+    disagreements: list[str]  # problems whose outcome differs among the models
+
+    @property
+    def sizes(self) -> list[int]:
+        return sorted({r.n for r in [*self.results, *(c.result for c in self.self_tests)]})
+
+    @property
+    def best(self) -> str:
+        return max(self.results, key=lambda r: r.solved("plus")).profile if self.results else ""
+
+    def shown(self, limit: int) -> list[Comparison]:
+        """The plus-test comparisons shown inline: all pairs up to `limit`, else each against the best."""
+        plus = self.comparisons["plus"]
+        return plus if len(plus) <= limit else [c for c in plus if self.best in (c.a, c.b)]
+
+    @property
+    def changed_on_base(self) -> list[Comparison]:
+        """Base-test comparisons whose verdict differs from the plus tests'."""
+        return [b for p, b in zip(self.comparisons["plus"], self.comparisons["base"]) if p.significant != b.significant]
+
+
+@dataclass
+class Analysis:
+    """The analysed results folder: every run's analysis, in the report's order."""
+
+    runs: list[RunAnalysis]
+
+    def run(self, key: str) -> RunAnalysis | None:
+        return next((r for r in self.runs if r.key == key), None)
+
+
+PHASES = ("base", "plus")
+
+
+def analyse(evaluated: dict[str, list[ProfileResults]], published: list, subsets: set[str],
+            leaderboard_key: dict[str, str]) -> Analysis:
+    """The analysis of every run folder: `evaluated` maps a run key to its profiles' results (in the
+    report's order), `leaderboard_key` a full dataset's key to the published score it compares with."""
+    runs = []
+    for key, everything in evaluated.items():
+        models = sorted((r for r in everything if not r.self_test), key=lambda r: -r.solved("plus"))
+        published_key = None if key in subsets else leaderboard_key.get(key)
+        matrix = [r for r in everything if not r.self_test]
+        tasks = list(dict.fromkeys(t for r in matrix for t in r.outcomes))
+        runs.append(RunAnalysis(
+            key=key, subset=key in subsets,
+            self_tests=[check_self_test(r) for r in everything if r.self_test],
+            results=models, matrix=matrix,
+            standings={r.profile: standing(r, published, published_key) for r in models} if published_key else {},
+            comparisons={phase: compare_all(models, phase) for phase in ("plus", "base")},
+            tasks=tasks,
+            disagreements=[t for t in tasks if len({(r.outcomes[t].plus if t in r.outcomes else None)
+                                                     for r in matrix}) > 1]))
+    return Analysis(runs=runs)

@@ -13,14 +13,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 
 from .client import ChatClient, Completion
-from .config import Profile
-from .datasets import Dataset
-from .errors import BenchError, GenerationError
-from .console import Progress
-from .results import ProfilePaths, read_manifest, utc_now
-from .servers import ServerHandle
-from .servers.base import server_props
-from .storage import Journal, atomic_write_text
+from ..config import Profile
+from ..datasets import Dataset
+from ..errors import BenchError, GenerationError
+from ..console import Progress
+from ..results import ProfilePaths, read_manifest, utc_now
+from ..servers import ServerHandle
+from ..servers.base import server_props
+from ..storage import Journal, atomic_write_text
 from .prompt import request_body
 
 __all__ = ["generate", "generate_samples", "GenerationSummary", "probe_token_cap", "plan_reuse", "ReusePlan"]

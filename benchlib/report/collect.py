@@ -1,0 +1,174 @@
+"""The report's first step: read the results folder into data. Nothing here computes a statistic or
+writes text; every file the report reads is read here (the list is `results.report_inputs`).
+
+    one LocalRow per profile (models.conf's, and any results folder whose profile was removed)
+      .runs     one RunRecord per run folder (dataset, or dataset subset): its files and its state
+      .results  per evaluated run, the outcomes per problem (analysis.ProfileResults)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import Profile
+from ..generation.prompt import LEADERBOARD_MAX_TOKENS
+from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
+                       read_or_empty, read_status, run_keys, run_paths)
+from ..servers import is_self_test
+from .analysis import ProfileResults, classify
+
+__all__ = ["RunRecord", "LocalRow", "collect_local", "is_subset"]
+
+
+def is_subset(key: str) -> bool:
+    """Whether a run folder holds a subset (a smoke test), never ranked among full-dataset scores."""
+    return bool((parse_run_key(key) or ("", 0))[1])
+
+
+@dataclass
+class RunRecord:
+    """One run folder of one profile: what its files say, and its state (decided here only)."""
+
+    key: str  # the run folder: a dataset key, or `<dataset>-subset<k>`
+    paths: ProfilePaths
+    evaluated: dict  # eval_results.json ({} when missing or damaged)
+    status: dict  # status.json: why the last stage failed
+    generation: dict  # the manifest's generation section
+
+    @property
+    def subset(self) -> bool:
+        return is_subset(self.key)
+
+    @property
+    def state(self) -> tuple[str, str]:
+        """(state, reason): failed, done, partial or not run."""
+        if self.status:
+            return "failed", f"{self.status.get('stage')}: {self.status.get('reason')}"
+        if self.evaluated:
+            return "done", ""
+        if self.paths.samples.exists():
+            return "partial", "samples generated, not yet evaluated"
+        if self.paths.samples_journal.exists():
+            return "partial", "generation interrupted (rerun to resume)"
+        return "not run", ""
+
+    @property
+    def scored(self) -> bool:
+        return bool(self.evaluated.get("pass_at_1"))
+
+    @property
+    def sandboxed(self) -> bool:
+        return bool(self.evaluated.get("sandbox", {}).get("sandboxed", True))
+
+    @property
+    def leaderboard_cap(self) -> bool:
+        """Generated with the leaderboard's token cap (or with none recorded)."""
+        return self.generation.get("profile", {}).get("max_tokens") in (None, LEADERBOARD_MAX_TOKENS)
+
+    def details(self) -> dict:
+        """The facts the report's profile table shows for this run."""
+        state, reason = self.state
+        sandbox = self.evaluated.get("sandbox", {})
+        return {
+            "state": state + (f": {reason}" if reason else ""),
+            "reused": self.generation.get("reuse"),
+            "pass@1": self.evaluated.get("pass_at_1"),
+            "hit_token_limit": self.generation.get("hit_token_limit"),
+            "empty_answers": self.generation.get("empty_answers"),
+            "gen_seconds": self.generation.get("seconds"),
+            "tokens_per_second": self.generation.get("tokens_per_second"),
+            "eval_seconds": self.evaluated.get("eval_seconds"),
+            "sandbox": sandbox.get("label") or sandbox.get("backend"),
+            "host": self.generation.get("server", {}).get("host"),
+        }
+
+
+@dataclass
+class LocalRow:
+    """One local profile, over all its run folders."""
+
+    profile: str
+    description: str = ""
+    quant: str = ""
+    scores: dict[str, float | None] = field(default_factory=dict)  # "humaneval", "humaneval+", ... (full runs)
+    state: str = "not run"  # done | failed | not run | partial
+    reason: str = ""
+    date: str = ""
+    comparable: bool = True
+    sandboxed: bool = True  # False when any of its evaluations ran without isolation
+    details: dict[str, dict] = field(default_factory=dict)  # per run: token limit hits, timings
+    results: dict[str, ProfileResults] = field(default_factory=dict)  # per run, when evaluated
+    runs: list[RunRecord] = field(default_factory=list)
+
+
+def _read_jsonl(path: Path) -> dict[str, dict]:
+    """The first record of each task of a JSON-lines file ({} when missing; damaged lines skipped)."""
+    records: dict[str, dict] = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and "task_id" in record:
+                    records.setdefault(record["task_id"], record)
+    except OSError:
+        pass
+    return records
+
+
+def _read_run(results: Path, name: str, key: str) -> RunRecord:
+    paths = run_paths(results, name, key)
+    return RunRecord(key=key, paths=paths, evaluated=read_or_empty(paths.eval_results), status=read_status(paths),
+                     generation=read_manifest(paths).get("generation", {}))
+
+
+def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool) -> ProfileResults | None:
+    try:
+        per_task = run.evaluated["eval"]
+        samples = _read_jsonl(Path(run.evaluated.get("samples", "")))
+        outcomes = {task: classify(records[0], samples.get(task)) for task, records in per_task.items() if records}
+    except (KeyError, TypeError, IndexError, AttributeError):
+        return None
+    return ProfileResults(profile=name, dataset=run.key, dataset_md5=run.evaluated.get("dataset", {}).get("md5", ""),
+                          outcomes=outcomes, tokens_per_second=run.generation.get("tokens_per_second"),
+                          sandboxed=run.sandboxed, comparable=comparable, self_test=self_test)
+
+
+def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
+    row = LocalRow(profile=name, description=profile.description if profile else "(no longer in models.conf)",
+                   quant=profile.quant_label if profile else "", comparable=profile.comparable if profile else True)
+    self_test = bool(profile and is_self_test(profile))
+    for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
+        run = _read_run(results, name, key)
+        row.runs.append(run)
+        if run.scored:
+            if not run.subset:  # a subset's score is never ranked among full-dataset scores
+                row.scores[key] = run.evaluated["pass_at_1"]["base"]
+                row.scores[key + "+"] = run.evaluated["pass_at_1"]["plus"]
+                row.state = "done"
+                row.date = run.evaluated.get("date", "")[:10]
+            elif row.state == "not run":
+                row.state = "done"
+            row.sandboxed = row.sandboxed and run.sandboxed
+            row.comparable = row.comparable and run.leaderboard_cap
+            analysed = _outcomes(name, run, row.comparable, self_test)
+            if analysed is not None:
+                row.results[key] = analysed
+        state, reason = run.state
+        if not run.subset and state in ("failed", "partial"):
+            row.state, row.reason = state, reason
+        if run.evaluated or run.generation or run.status:
+            row.details[key] = run.details()
+    return row
+
+
+def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]:
+    """One row per profile in models.conf, and per results folder whose profile was removed."""
+    results = Path(results)
+    names = list(profiles) + [name for name in profile_names(results) if name not in profiles
+                               and any(profile_paths(results, name, key).eval_results.exists() for key in DATASET_KEYS)]
+    return [_row(name, profiles.get(name), results) for name in names]

@@ -1,0 +1,273 @@
+"""REPORT.md, PROBLEMS.md, problems.csv and COMPARISONS.md, rendered from the collected rows and the
+analysis (no statistic is computed here: `analysis.analyse` did, once, for every rendering).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tabulate import tabulate
+
+from .. import __version__
+from ..datasets import DATASETS
+from ..generation.prompt import LEADERBOARD_MAX_TOKENS
+from ..results import parse_run_key, utc_now
+from .analysis import CATEGORIES, Analysis, RunAnalysis, SelfTestCheck, Standing, verdict
+from .collect import LocalRow
+
+__all__ = ["render_report", "render_problems", "render_comparisons", "label", "self_test_verdict", "PAIRS_INLINE"]
+
+PAIRS_INLINE = 6  # up to this many pairs per dataset, REPORT.md lists them all; beyond, each against the best
+SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the datasets with published scores: columns
+
+
+def label(key: str, plus: bool = True) -> str:
+    """`HumanEval+`, or `HumanEval+ subset of 20` for a subset run's folder."""
+    dataset, subset = parse_run_key(key) or (key, 0)
+    name = (DATASETS[dataset].label if dataset in DATASETS else dataset) + ("+" if plus else "")
+    return f"{name} subset of {subset}" if subset else name
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _ci(interval: tuple[float, float]) -> str:
+    return f"{interval[0]:.1f}–{interval[1]:.1f}"
+
+
+def _sort_key(scores: dict) -> tuple:
+    return tuple(-(scores.get(key) if scores.get(key) is not None else -1) for key in
+                 (spec.leaderboard + "+" for spec in SCORED))
+
+
+def _standing(where: Standing) -> str:
+    """Where a local profile stands among the published models, in words."""
+    if not where.level and not where.above and not where.below:
+        return "no published scores to compare with."
+    key, parts = where.key, []
+    if where.level:
+        names = ", ".join(f"{m.name} ({m.scores[key]:.1f})" for m in where.closest)
+        parts.append(f"level with {len(where.level)} published model{'s' if len(where.level) != 1 else ''} "
+                     f"(intervals overlap; closest: {names})")
+    if where.above:
+        parts.append(f"below {len(where.above)} (lowest of them: {min(where.above, key=lambda m: m.scores[key]).name})")
+    if where.below:
+        parts.append(f"above {len(where.below)} (highest of them: {max(where.below, key=lambda m: m.scores[key]).name})")
+    return "; ".join(parts) + "."
+
+
+def self_test_verdict(check: SelfTestCheck) -> str:
+    """Whether the self-test failed exactly the problems its dataset file is known to fail."""
+    expectation = check.expectation
+    if expectation is None:
+        if not check.failing:
+            return "every canonical solution passes"
+        return f"no expectation is recorded for this dataset file; failing: {', '.join(check.failing)} (see PROBLEMS.md)"
+    if check.unexpected:
+        return (f"**unexpected failures: {', '.join(check.unexpected)}**: a benchlib bug or a damaged dataset file "
+                f"(see PROBLEMS.md and the profile's evaluation.log)")
+    if check.recovered:
+        return f"known failures of {expectation.file} now pass: {', '.join(check.recovered)} (worth a look)"
+    if not check.known:
+        return f"as expected for {expectation.file} (every canonical solution passes)"
+    reasons = "; ".join(f"{t}{'' if len(expectation.fails[t][0]) == 2 else ' (' + expectation.fails[t][0][0] + ')'}: "
+                        f"{why}" for t, why in check.known.items())
+    return f"as expected for {expectation.file}, whose known failures are {reasons}"
+
+
+def _run_verdicts(run: RunAnalysis) -> list[str]:
+    name, base_name = label(run.key), label(run.key, plus=False)
+    smoke = " — a smoke test: never ranked among the published full-dataset scores" if run.subset else ""
+    lines = [f"### {name} ({', '.join(map(str, run.sizes))} problems){smoke}", ""]
+    for check in run.self_tests:
+        result = check.result
+        lines.append(f"- **{result.profile}** (self-test: the dataset's canonical solutions through the whole "
+                     f"pipeline): {name} {result.score('plus'):.1f}%, {base_name} {result.score('base'):.1f}%: "
+                     f"{self_test_verdict(check)}")
+    for result in run.results:
+        low, high = result.interval("plus")
+        marks = ("" if result.comparable else " †") + ("" if result.sandboxed else " (UNSANDBOXED)")
+        where = "; " + _standing(run.standings[result.profile]) if result.profile in run.standings else ""
+        lines.append(f"- **{result.profile}**{marks}: {name} {result.score('plus'):.1f}% (95% interval "
+                     f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}")
+    lines.append("")
+    plus, base = run.comparisons["plus"], run.comparisons["base"]
+    if not plus:
+        count = "no local profile" if not run.results else "only one local profile"
+        lines += [f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare.", ""]
+    else:
+        lines += [f"Paired comparisons ({name}, exact McNemar test on the problems only one of the two solves):", ""]
+        lines += [f"- {verdict(c, len(plus))}" for c in run.shown(PAIRS_INLINE)]
+        if len(plus) > PAIRS_INLINE:
+            lines += ["", f"{len(run.results)} profiles: each against the best ({run.best}); every pair is in "
+                          f"[COMPARISONS.md](COMPARISONS.md)."]
+        changed = run.changed_on_base
+        lines += ["", f"On the base tests ({base_name}) alone: " + (
+            "the same verdicts." if not changed else
+            "; ".join(verdict(b, len(base)) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
+    if len(run.results) > 1:
+        lines += [f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different outcomes "
+                  f"among the local profiles: [PROBLEMS.md](PROBLEMS.md) (also [problems.csv](problems.csv)).", ""]
+    return lines
+
+
+def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
+    table = []
+    for row in rows:
+        if row.state not in ("done", "failed") or not row.scores:
+            continue
+        mark = "" if row.comparable else " †"
+        unsafe = "" if row.sandboxed else ", UNSANDBOXED"
+        name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}, {row.date}{unsafe}){mark}"
+        cells = []
+        for spec in SCORED:
+            interval = _ci(row.results[spec.key].interval("plus")) if spec.key in row.results else "-"
+            cells += [_fmt(row.scores.get(spec.key)), _fmt(row.scores.get(spec.key + "+")), interval]
+        table.append(({spec.leaderboard + "+": row.scores.get(spec.key + "+") for spec in SCORED},
+                      [name, "local", *cells]))
+    for model in published:
+        size = f"{model.size:g}B" if model.size else "?"
+        cells = []
+        for spec in SCORED:
+            cells += [_fmt(model.scores.get(spec.leaderboard)), _fmt(model.scores.get(spec.leaderboard + "+")), ""]
+        table.append((model.scores, [model.name, f"published, {size}", *cells]))
+    table.sort(key=lambda item: _sort_key(item[0]))
+    ranked = [[i, *cells] for i, (_, cells) in enumerate(table, start=1)]
+    headers = ["#", "Model", "Source"]
+    for spec in SCORED:
+        headers += [spec.label, spec.label + "+", f"95% interval ({spec.abbreviation}+)"]
+    lines = ["## Scores", "", tabulate(ranked, headers=headers, tablefmt="github", disable_numparse=True), ""]
+    if any(not r.comparable for r in rows if r.scores):
+        lines += [f"† generated with a token cap other than the leaderboard's {LEADERBOARD_MAX_TOKENS}: "
+                  "not leaderboard-comparable.", ""]
+    return lines
+
+
+def _failures(rows: list[LocalRow]) -> list[str]:
+    table = []
+    for row in rows:
+        for key, result in row.results.items():
+            counts = result.categories()
+            exceptions = result.exceptions()
+            top = ", ".join(f"{name} {count}" for name, count in list(exceptions.items())[:3])
+            cells = [str(counts[c]) if c != "exception" else (f"{counts[c]} ({top})" if top else str(counts[c]))
+                     for c in CATEGORIES]
+            table.append([row.profile, key, *cells])
+    if not table:
+        return []
+    return ["## Why answers fail", "",
+            "One outcome per problem (plus tests included): passed, or the first reason it failed. *Cut at token "
+            "cap*: the answer ended at max_tokens (finish_reason = length), typical of a reasoning model that "
+            "thinks past its budget; *empty answer*: no content at all.", "",
+            tabulate(table, headers=["Profile", "Dataset", *[c.capitalize() for c in CATEGORIES]],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+def _details_table(rows: list[LocalRow]) -> list[str]:
+    detail_rows = []
+    for row in rows:
+        datasets = row.details or {"": {}}
+        for key, info in datasets.items():
+            state = info.get("state") or (row.state + (f": {row.reason}" if row.reason else ""))
+            if info.get("reused"):
+                reuse = info["reused"]
+                state += (f" (reused {reuse.get('reused', 0)}, regenerated {reuse.get('regenerated', 0)}, "
+                          f"spot-checked {reuse.get('spot_checked', 0)})")
+            detail_rows.append([
+                row.profile, key or "-", state,
+                row.quant or "-", info.get("host") or "-", _fmt((info.get("pass@1") or {}).get("base")),
+                _fmt((info.get("pass@1") or {}).get("plus")),
+                "-" if info.get("hit_token_limit") is None else str(info["hit_token_limit"]),
+                "-" if info.get("empty_answers") is None else str(info["empty_answers"]),
+                "-" if info.get("gen_seconds") is None else f"{info['gen_seconds']:.0f} s",
+                "-" if info.get("tokens_per_second") is None else f"{info['tokens_per_second']:.0f}",
+                "-" if info.get("eval_seconds") is None else f"{info['eval_seconds']:.0f} s",
+                info.get("sandbox") or "-",
+            ])
+    return ["## Local profiles", "",
+            tabulate(detail_rows, headers=["Profile", "Dataset", "State", "Quant", "Host", "base", "plus", "Hit token limit",
+                                           "Empty answers", "Generation", "tok/s", "Evaluation", "Sandbox"],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the files beside REPORT.md
+
+
+def render_problems(analysis: Analysis) -> tuple[str, str]:
+    """PROBLEMS.md and problems.csv: per problem and local profile, solved or why not; disagreements first."""
+    lines = ["# Problems by local profile", "",
+             "Per problem: `pass` (base and plus tests), `base only (...)` (plus tests failed), or why it failed: "
+             "`wrong` output, `raised: <exception>`, `time` limit, `no code` (or syntax error), `cut` at the token "
+             "cap, `empty` answer. Problems on which the profiles disagree come first.", ""]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["dataset", "task_id", "profile", "base", "plus", "category", "exception"])
+    for run in analysis.runs:
+        results = run.matrix
+        if not results:
+            continue
+        differing = set(run.disagreements)
+        ordered = run.disagreements + [t for t in run.tasks if t not in differing]
+        table = [[t, *[(r.outcomes[t].short if t in r.outcomes else "-") for r in results]] for t in ordered]
+        lines += [f"## {label(run.key)} ({len(run.disagreements)} of {len(run.tasks)} problems differ)", "",
+                  tabulate(table, headers=["Problem", *[r.profile for r in results]], tablefmt="github",
+                           disable_numparse=True), ""]
+        for task in ordered:
+            for r in results:
+                if task in r.outcomes:
+                    o = r.outcomes[task]
+                    writer.writerow([run.key, task, r.profile, int(o.base), int(o.plus), o.category, o.exception])
+    return "\n".join(lines), out.getvalue()
+
+
+def render_comparisons(analysis: Analysis) -> str:
+    """COMPARISONS.md: every pair of local profiles, per run and phase."""
+    lines = ["# Paired comparisons of the local profiles", "",
+             "Each cell: problems only the row's profile solves vs only the column's, the exact McNemar p-value, "
+             "and the Holm-adjusted one (over every pair of that table).", ""]
+    for run in analysis.runs:
+        for phase, comparisons in run.comparisons.items():
+            if not comparisons:
+                continue
+            names = list(dict.fromkeys([c.a for c in comparisons] + [c.b for c in comparisons]))
+            cell = {}
+            for c in comparisons:
+                cell[(c.a, c.b)] = f"{c.only_a} vs {c.only_b}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
+                cell[(c.b, c.a)] = f"{c.only_b} vs {c.only_a}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
+            table = [[a, *[cell.get((a, b), "") for b in names]] for a in names]
+            lines += [f"## {label(run.key, plus=phase == 'plus')}", "", tabulate(table, headers=["", *names],
+                                                                              tablefmt="github", disable_numparse=True), ""]
+    return "\n".join(lines)
+
+
+def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, published: list,
+                  charts: list[tuple[str, str]] | None = None) -> str:
+    """REPORT.md: verdicts first (intervals, paired comparisons, published neighbours), then tables."""
+    verdicts = [line for run in analysis.runs for line in _run_verdicts(run)]
+    lines = [
+        "# EvalPlus benchmark report",
+        "",
+        f"Generated {utc_now()} by benchlib {__version__}. pass@1 in %: one greedy answer per problem, evalplus's "
+        "prompts; the + columns add EvalPlus's extra tests to the base ones. Local profiles are **bold**, with a "
+        "95% interval (Wilson): a difference smaller than the intervals is not a difference.",
+        "",
+    ]
+    if verdicts:
+        lines += ["## Verdicts", "", *verdicts]
+    else:
+        lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
+    lines += _scores_table(rows, published)
+    lines += _failures(rows)
+    if charts:
+        lines += ["## Charts", ""]
+        for path, alt in charts:
+            lines += [f"![{alt}]({path})", ""]
+    lines += _details_table(rows)
+    lines += ["Hit token limit: answers cut at max_tokens (finish_reason = length); reasoning models need a higher cap.",
+              ""]
+    if meta:
+        lines += [f"Published scores: {meta.get('source', '?')}, retrieved {meta.get('retrieved', '?')}.", ""]
+    return "\n".join(lines)
