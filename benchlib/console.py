@@ -2,7 +2,8 @@
 
 - `stage_log(profile, file)`: a logger for one stage run. Every record goes to the stage's log file
   (codegen.log, evaluation.log) with a time stamp; INFO and above also go to the terminal (stderr),
-  prefixed with the profile. Per-task lines are DEBUG: in the file only.
+  prefixed with the profile, WARNING and above marked so ("WARNING: ..."). Per-task lines are DEBUG: in the
+  file only.
 - `Progress`: a tqdm bar on a terminal; where stderr is not a terminal (CI, `nohup`, a log file), an
   INFO line every 10% instead of a bar's carriage returns. Both stages build it the same way.
 """
@@ -22,6 +23,15 @@ __all__ = ["stage_log", "Progress"]
 _ids = itertools.count()
 
 
+class _LevelFormatter(logging.Formatter):
+    """Marks WARNING and above by their level ("WARNING: ..."): messages never spell their own level."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        if record.levelno >= logging.WARNING and not record.message.startswith(f"{record.levelname}: "):
+            record.message = f"{record.levelname}: {record.message}"
+        return super().formatMessage(record)
+
+
 @contextlib.contextmanager
 def stage_log(profile: str, path: Path) -> Iterator[logging.Logger]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,10 +39,10 @@ def stage_log(profile: str, path: Path) -> Iterator[logging.Logger]:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     to_file = logging.FileHandler(path, encoding="utf-8")
-    to_file.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    to_file.setFormatter(_LevelFormatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
     to_terminal = logging.StreamHandler(sys.stderr)
     to_terminal.setLevel(logging.INFO)
-    to_terminal.setFormatter(logging.Formatter(f"[{profile}] %(message)s"))
+    to_terminal.setFormatter(_LevelFormatter(f"[{profile}] %(message)s"))
     logger.addHandler(to_file)
     logger.addHandler(to_terminal)
     try:

@@ -496,7 +496,7 @@ def make_sandbox(choice: str, image: str, workers: int, log, hide: list[str] | N
     if choice not in SANDBOXES:
         raise SandboxError(f"unknown sandbox {choice!r}", f"set BENCH_SANDBOX (or sandbox=) to one of {', '.join(SANDBOXES)}")
     if choice == "unsafe":
-        log.warning("WARNING: BENCH_SANDBOX=unsafe: model-written code runs with process limits only, no network "
+        log.warning("BENCH_SANDBOX=unsafe: model-written code runs with process limits only, no network "
                     "or filesystem isolation; the results are marked unsandboxed")
         return LocalSandbox(hide=hide, memory_limit=memory_limit, bwrap=None)
     problems = []

@@ -23,7 +23,8 @@ from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
 from .prompt import request_body
 
-__all__ = ["generate", "generate_samples", "GenerationSummary", "probe_token_cap", "plan_reuse", "ReusePlan"]
+__all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
+           "plan_reuse", "ReusePlan"]
 
 PROBE_TOKENS = 4
 VOLATILE = ("latency", "timings")  # per-request measurements, not model output
@@ -121,126 +122,167 @@ def _answer(record: dict) -> tuple:
     return tuple(record.get(k) for k in ("raw_solution", "reasoning", "finish_reason", "completion_tokens"))
 
 
-def generate_samples(
-    dataset: Dataset,
-    paths: ProfilePaths,
-    client: ChatClient,
-    model: str,
-    max_tokens: int,
-    parallel: int,
-    header: dict,
-    extra_body: dict | None,
-    log: logging.Logger,
-    label: str = "generate",
-    reuse: ReusePlan | None = None,
-) -> GenerationSummary:
-    """Fill paths.samples_journal until every task has a sample, then write paths.samples atomically.
-    With a `reuse` plan, the plan's spot check runs with the answers that must be regenerated; if every
-    spot-checked answer is identical, the plan's other answers are taken as they are."""
-    started = time.monotonic()
-    requested = 0
-    reuse_report = None
-    with Journal(paths.samples_journal, header) as journal:
-        done = {r["task_id"]: r for r in journal if r.get("task_id") in dataset.problems}
-        if done:
-            log.info(f"resuming: {len(done)} of {len(dataset.problems)} samples already generated")
-        progress = Progress(label, len(dataset.problems), log, done=len(done))
-        stop = client.stop
+@dataclass(frozen=True)
+class GenerationJob:
+    """What one generation asks of which server, and where its samples go."""
 
-        def work(task_id: str) -> dict:
-            problem = dataset.problems[task_id]
+    dataset: Dataset
+    paths: ProfilePaths
+    client: ChatClient
+    model: str
+    max_tokens: int
+    parallel: int  # requests in flight
+    header: dict  # fingerprints.generation_header: the journal's header
+    extra_body: dict | None = None  # request fields the server needs
+    label: str = "generate"  # the progress bar's
+
+
+class Generation:
+    """One generation, its steps readable on their own:
+
+        resume   the journal of an interrupted run: its answers are kept, their problems not asked again
+        reuse    (a changed token cap, `plan_reuse`) the spot check with the answers that must be redone;
+                 if every spot-checked answer is identical, the plan's other answers are taken as they are
+        request  the remaining problems, `parallel` in flight, each answer journaled as it arrives
+        finish   samples.jsonl and generation_stats.jsonl (atomically), the journal removed
+    """
+
+    def __init__(self, job: GenerationJob, log: logging.Logger, reuse: ReusePlan | None = None) -> None:
+        self.job = job
+        self.log = log
+        self.reuse = reuse
+        self.done: dict[str, dict] = {}  # task -> its record (journaled)
+        self.requested = 0
+        self.reuse_report: dict | None = None
+        self.progress: Progress | None = None
+
+    def run(self) -> GenerationSummary:
+        """Fill the journal until every task has a sample, then write the samples file."""
+        started = time.monotonic()
+        tasks = self.job.dataset.task_ids
+        with Journal(self.job.paths.samples_journal, self.job.header) as journal:
+            self.resume(journal)
+            self.progress = Progress(self.job.label, len(tasks), self.log, done=len(self.done))
             try:
-                completion = client.complete(request_body(model, problem["prompt"], max_tokens, extra_body))
-            except BaseException:
-                stop.set()  # here, not in the main thread: this worker's next request must not go out
-                raise
-            return _record(task_id, problem["entry_point"], completion)
+                if self.reuse is not None:
+                    self.reuse_answers(journal, self.reuse)
+                self.requested += self.request(journal, tasks)
+            finally:
+                self.progress.close()
+        return self.finish(time.monotonic() - started)
 
-        def request(tasks: list[str]) -> int:
-            """Generate `tasks` (longest prompts first: the long requests start early and the batch drains
-            evenly), appending each to the journal; the number of requests made."""
-            pending = sorted((t for t in tasks if t not in done), key=lambda t: -len(dataset.problems[t]["prompt"]))
-            failure: BaseException | None = None
-            # every request is queued at once: a worker thread takes the next one the moment its answer is
-            # in, so the server's slots refill without waiting for the journal's fsync here
-            pool = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="gen")
-            try:
-                futures = {pool.submit(work, task_id): task_id for task_id in pending}
-                for future in as_completed(futures):
-                    try:
-                        record = future.result()
-                    except BaseException as exc:  # noqa: BLE001 - keep the others' work, then report
-                        if failure is None:
-                            failure = exc
-                            stop.set()
-                            for other in futures:
-                                other.cancel()
-                        continue
-                    journal.append(record)
-                    done[record["task_id"]] = record
-                    progress.update(tokens=record.get("completion_tokens") or 0)
-                    log.debug(f"{record['task_id']}: {record['finish_reason']}, {record['completion_tokens']} "
-                              f"tokens, {record['latency']:.1f} s")
-            except BaseException:
-                # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
-                stop.set()
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
-            if failure is not None:
-                if isinstance(failure, BenchError):
-                    raise GenerationError(
-                        f"{failure.message} ({len(done)} of {len(dataset.problems)} samples kept)", failure.tip
-                    ) from None
-                raise failure
-            return len(pending)
+    def resume(self, journal: Journal) -> None:
+        self.done = {r["task_id"]: r for r in journal if r.get("task_id") in self.job.dataset.problems}
+        if self.done:
+            self.log.info(f"resuming: {len(self.done)} of {len(self.job.dataset.problems)} samples already generated")
 
+    def reuse_answers(self, journal: Journal, reuse: ReusePlan) -> None:
+        """Regenerate what the new cap changes, spot check included; then reuse the rest, or nothing."""
+        problems = self.job.dataset.problems
+        reusable = [t for t in self.job.dataset.task_ids if t in reuse.records]
+        spot = [t for t in reuse.spot if t in problems]
+        self.log.info(f"max_tokens {reuse.old_cap} -> {reuse.new_cap}: {len(reusable)} answers ended by themselves "
+                      f"below the new cap; spot-checking {len(spot)} of them with the "
+                      f"{len(problems) - len(reusable)} that must be regenerated")
+        self.requested += self.request(journal, [t for t in self.job.dataset.task_ids
+                                                 if t not in reuse.records or t in spot])
+        differing = [t for t in spot if _answer(self.done[t]) != _answer(reuse.records[t])]
+        if differing:
+            self.log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
+                             f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
+        else:
+            for task_id in reusable:
+                if task_id not in self.done:
+                    journal.append(reuse.records[task_id])
+                    self.done[task_id] = reuse.records[task_id]
+                    self.progress.update()
+        self.reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
+                             "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
+                             "differing": differing}
+
+    def _ask(self, task_id: str) -> dict:
+        """One request (in a worker thread): the problem's answer as a samples record."""
+        job = self.job
+        problem = job.dataset.problems[task_id]
         try:
-            if reuse is not None:
-                reusable = [t for t in dataset.task_ids if t in reuse.records]
-                spot = [t for t in reuse.spot if t in dataset.problems]
-                log.info(f"max_tokens {reuse.old_cap} -> {reuse.new_cap}: {len(reusable)} answers ended by themselves "
-                         f"below the new cap; spot-checking {len(spot)} of them with the "
-                         f"{len(dataset.problems) - len(reusable)} that must be regenerated")
-                requested += request([t for t in dataset.task_ids if t not in reuse.records or t in spot])
-                differing = [t for t in spot if _answer(done[t]) != _answer(reuse.records[t])]
-                if differing:
-                    log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
-                                f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
-                else:
-                    for task_id in reusable:
-                        if task_id not in done:
-                            journal.append(reuse.records[task_id])
-                            done[task_id] = reuse.records[task_id]
-                            progress.update()
-                reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
-                                "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
-                                "differing": differing}
-            requested += request(dataset.task_ids)
-        finally:
-            progress.close()
-    records = [done[t] for t in dataset.task_ids]
-    # samples.jsonl holds only what the model produced (identical across reproducible reruns);
-    # the per-request measurements go beside it
-    atomic_write_text(paths.generation_stats, "".join(
-        _json_line({"task_id": r["task_id"], **{k: r[k] for k in VOLATILE if k in r}}) for r in records))
-    atomic_write_text(paths.samples, "".join(
-        _json_line({k: v for k, v in r.items() if k not in VOLATILE}) for r in records))
-    paths.samples_journal.unlink(missing_ok=True)
-    if reuse_report is not None:
-        reuse_report["regenerated"] = requested
-        log.info(f"reused {reuse_report['reused']} answers, regenerated {requested}, spot-checked "
-                 f"{reuse_report['spot_checked']} ({reuse_report['spot_check']})")
-    tokens = sum(r.get("completion_tokens") or 0 for r in records)
-    return GenerationSummary(
-        samples=len(records),
-        generated_now=requested,
-        seconds=round(time.monotonic() - started, 1),
-        completion_tokens=tokens,
-        hit_token_limit=sum(r.get("finish_reason") == "length" for r in records),
-        empty_answers=sum(bool(r.get("empty_answer")) for r in records),
-        reuse=reuse_report,
-    )
+            completion = job.client.complete(request_body(job.model, problem["prompt"], job.max_tokens, job.extra_body))
+        except BaseException:
+            job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
+            raise
+        return _record(task_id, problem["entry_point"], completion)
+
+    def request(self, journal: Journal, tasks: list[str]) -> int:
+        """Generate the `tasks` not done yet (longest prompts first: the long requests start early and the
+        batch drains evenly), appending each to the journal; the number of requests made."""
+        problems, stop = self.job.dataset.problems, self.job.client.stop
+        pending = sorted((t for t in tasks if t not in self.done), key=lambda t: -len(problems[t]["prompt"]))
+        failure: BaseException | None = None
+        # every request is queued at once: a worker thread takes the next one the moment its answer is in,
+        # so the server's slots refill without waiting for the journal's fsync here
+        pool = ThreadPoolExecutor(max_workers=self.job.parallel, thread_name_prefix="gen")
+        try:
+            futures = {pool.submit(self._ask, task_id): task_id for task_id in pending}
+            for future in as_completed(futures):
+                try:
+                    record = future.result()
+                except BaseException as exc:  # noqa: BLE001 - keep the others' work, then report
+                    if failure is None:
+                        failure = exc
+                        stop.set()
+                        for other in futures:
+                            other.cancel()
+                    continue
+                journal.append(record)
+                self.done[record["task_id"]] = record
+                self.progress.update(tokens=record.get("completion_tokens") or 0)
+                self.log.debug(f"{record['task_id']}: {record['finish_reason']}, {record['completion_tokens']} "
+                               f"tokens, {record['latency']:.1f} s")
+        except BaseException:
+            # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
+            stop.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        if failure is not None:
+            if isinstance(failure, BenchError):
+                raise GenerationError(
+                    f"{failure.message} ({len(self.done)} of {len(problems)} samples kept)", failure.tip
+                ) from None
+            raise failure
+        return len(pending)
+
+    def finish(self, seconds: float) -> GenerationSummary:
+        paths = self.job.paths
+        records = [self.done[t] for t in self.job.dataset.task_ids]
+        # samples.jsonl holds only what the model produced (identical across reproducible reruns);
+        # the per-request measurements go beside it
+        atomic_write_text(paths.generation_stats, "".join(
+            _json_line({"task_id": r["task_id"], **{k: r[k] for k in VOLATILE if k in r}}) for r in records))
+        atomic_write_text(paths.samples, "".join(
+            _json_line({k: v for k, v in r.items() if k not in VOLATILE}) for r in records))
+        paths.samples_journal.unlink(missing_ok=True)
+        if self.reuse_report is not None:
+            self.reuse_report["regenerated"] = self.requested
+            self.log.info(f"reused {self.reuse_report['reused']} answers, regenerated {self.requested}, spot-checked "
+                          f"{self.reuse_report['spot_checked']} ({self.reuse_report['spot_check']})")
+        return GenerationSummary(
+            samples=len(records),
+            generated_now=self.requested,
+            seconds=round(seconds, 1),
+            completion_tokens=sum(r.get("completion_tokens") or 0 for r in records),
+            hit_token_limit=sum(r.get("finish_reason") == "length" for r in records),
+            empty_answers=sum(bool(r.get("empty_answer")) for r in records),
+            reuse=self.reuse_report,
+        )
+
+
+def generate_samples(dataset: Dataset, paths: ProfilePaths, client: ChatClient, model: str, max_tokens: int,
+                     parallel: int, header: dict, extra_body: dict | None, log: logging.Logger,
+                     label: str = "generate", reuse: ReusePlan | None = None) -> GenerationSummary:
+    """`Generation(GenerationJob(...), log, reuse).run()`."""
+    job = GenerationJob(dataset=dataset, paths=paths, client=client, model=model, max_tokens=max_tokens,
+                        parallel=parallel, header=header, extra_body=extra_body, label=label)
+    return Generation(job, log, reuse).run()
 
 
 def _json_line(record: dict) -> str:
@@ -261,7 +303,7 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
             extra[cap["field"]] = profile.max_tokens
             log.info(f"this server ignores max_tokens: sending {cap['field']} too")
         elif cap["honoured"] is False:
-            log.warning("WARNING: this server ignores the token cap; answers may exceed max_tokens")
+            log.warning("this server ignores the token cap; answers may exceed max_tokens")
     summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
                                header, extra, log, label="generation", reuse=reuse)
     log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
