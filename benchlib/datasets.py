@@ -34,12 +34,26 @@ class DatasetSpec:
 
     key: str  # the name in `doit dataset=` and in results paths (results/<profile>/<key>/)
     label: str  # HumanEval | MBPP: the base tests' name in the report (the plus tests add "+")
-    name: str  # the release file's name in evalplus
+    name: str  # the release's name in evalplus (HumanEvalPlus | MbppPlus)
     version: str  # the release evalplus 0.3.1 downloads and the leaderboard scores
-    override_env: str  # evalplus's own override variable, honoured too
+    override_env: str  # evalplus's own override variable, honoured too ("": none)
     family: str  # evalplus's --dataset (humaneval | mbpp): prompts, input format, judging rules
     abbreviation: str  # HE | MBPP: in narrow table headers
     leaderboard: str = ""  # the published base-test score this dataset's runs compare with ("" for none)
+    variant: str = ""  # evalplus's reduced files: "Mini" (--mini), "NoExtreme" (--noextreme)
+
+    @property
+    def stem(self) -> str:
+        """The release file's name without its suffix: HumanEvalPlus-Mini-v0.1.10."""
+        return f"{self.name}{'-' + self.variant if self.variant else ''}-{self.version}"
+
+    @property
+    def base_label(self) -> str:
+        return f"{self.label} {self.variant}" if self.variant else self.label
+
+    @property
+    def plus_label(self) -> str:
+        return f"{self.label}+ {self.variant}" if self.variant else f"{self.label}+"
 
     @property
     def leaderboard_keys(self) -> tuple[str, str]:
@@ -48,20 +62,25 @@ class DatasetSpec:
 
     @property
     def url(self) -> str:
-        return (
-            f"https://github.com/evalplus/{self.name.lower()}_release/releases/download/"
-            f"{self.version}/{self.name}.jsonl.gz"
-        )
+        """Where evalplus downloads it (evalplus.data.utils.get_dataset_metadata)."""
+        variant = f"-{self.variant}" if self.variant else ""
+        return (f"https://github.com/evalplus/{self.name.lower()}_release/releases/download/"
+                f"{self.version}/{self.name}{variant}.jsonl.gz")
 
     @property
     def file_name(self) -> str:
-        return f"{self.name}-{self.version}.jsonl"
+        return f"{self.stem}.jsonl"
 
 
 DATASETS = {spec.key: spec for spec in (
     DatasetSpec("humaneval", "HumanEval", "HumanEvalPlus", "v0.1.10", "HUMANEVAL_OVERRIDE_PATH", "humaneval", "HE",
                 leaderboard="humaneval"),
     DatasetSpec("mbpp", "MBPP", "MbppPlus", "v0.2.0", "MBPP_OVERRIDE_PATH", "mbpp", "MBPP", leaderboard="mbpp"),
+    # evalplus's reduced HumanEval+ files (--mini, --noextreme): the same problems, fewer plus inputs; never
+    # compared with the published full-set scores (no leaderboard key)
+    DatasetSpec("humaneval-mini", "HumanEval", "HumanEvalPlus", "v0.1.10", "", "humaneval", "HE Mini", variant="Mini"),
+    DatasetSpec("humaneval-noextreme", "HumanEval", "HumanEvalPlus", "v0.1.10", "", "humaneval", "HE NoExtreme",
+                variant="NoExtreme"),
 )}
 
 
@@ -100,7 +119,8 @@ def override_variables() -> dict[str, list[str]]:
     """evalplus's override variables -> the datasets each one overrides."""
     found: dict[str, list[str]] = {}
     for spec in DATASETS.values():
-        found.setdefault(spec.override_env, []).append(spec.key)
+        if spec.override_env:
+            found.setdefault(spec.override_env, []).append(spec.key)
     return found
 
 
@@ -127,13 +147,13 @@ def locate_dataset(spec: DatasetSpec, data_dir: str | None = None, override: str
     """The local file for `spec` (steps 1-3 of the module's order); None if there is none."""
     if override:
         if not Path(override).is_file():
-            raise DatasetError(f"{spec.override_env}={override}: file not found", "fix or unset the variable")
+            raise DatasetError(f"{spec.override_env or spec.key}={override}: file not found", "fix or unset the variable")
         return Path(override)
     folders = [Path(data_dir)] if data_dir else []
     folders.append(cache or evalplus_cache())
     for folder in folders:
         for suffix in (".jsonl", ".jsonl.gz"):
-            candidate = folder / f"{spec.name}-{spec.version}{suffix}"
+            candidate = folder / f"{spec.stem}{suffix}"
             if candidate.is_file():
                 return candidate
     if data_dir and not Path(data_dir).is_dir():
@@ -146,7 +166,7 @@ def dataset_id(spec: DatasetSpec, data_dir: str | None = None, override: str | N
     """A cheap identity of the dataset a run will use (no reading, no download): for fingerprints."""
     path = locate_dataset(spec, data_dir, override, cache)
     if path is None:
-        return f"{spec.name}-{spec.version}"
+        return spec.stem
     return re.sub(r"\.jsonl(\.gz)?$", "", path.name)
 
 
@@ -159,8 +179,8 @@ def _download(spec: DatasetSpec, cache: Path) -> Path:
         response.raise_for_status()
     except requests.RequestException as exc:
         raise DatasetError(
-            f"cannot download {spec.name} {spec.version} from {spec.url}: {exc}",
-            f"offline? put {spec.name}-{spec.version}.jsonl.gz in a folder and set BENCH_DATA_DIR (or datadir=) "
+            f"cannot download {spec.stem} from {spec.url}: {exc}",
+            f"offline? put {spec.stem}.jsonl.gz in a folder and set BENCH_DATA_DIR (or datadir=) "
             f"to it, or set {spec.override_env} to the file",
         ) from None
     atomic_write_text(target, gzip.decompress(response.content).decode("utf-8"))

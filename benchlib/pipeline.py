@@ -19,7 +19,7 @@ from typing import Callable
 from .config import Profile, load_profiles
 from .console import stage_log
 from .errors import BenchError, ConfigError
-from .fingerprints import generation_header
+from .fingerprints import generation_header, isolation_accepted
 from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs,
                       set_failed, update_manifest)
 from .servers import BACKENDS, is_self_test, runs_server
@@ -90,7 +90,7 @@ def generate(name: str, settings: Settings):
             return  # already complete for these settings
         dataset = settings.load_dataset()
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
-        log.info(f"generating {len(dataset.problems)} {dataset.spec.label}+ samples ({dataset.version}){subset}, "
+        log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples ({dataset.version}){subset}, "
                  f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
         reuse = plan_reuse(paths, header, log)
         with servers.start(profile, settings, paths, log) as server:
@@ -105,19 +105,22 @@ def evaluate(name: str, settings: Settings):
 
     def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
         from .console import Progress
-        from .evaluation.scoring import evaluate_samples
         from .evaluation.sandbox import make_sandbox
+        from .evaluation.scoring import Evaluation, EvaluationJob
 
         dataset = settings.load_dataset()
         # what a check must not see: the results, the datasets, and the checkout (its logs, .doit.db.json)
         hide = [settings.results, settings.data_dir, str(dataset.path.parent), settings.project]
 
-        trusted = is_self_test(profile)  # the dataset's own canonical solutions
-
-        def sandbox_factory():
+        def sandbox():
             return make_sandbox(settings.sandbox, settings.sandbox_image, settings.workers, log, hide,
-                                memory_limit=settings.memory_limit, bwrap=settings.bwrap, trusted=trusted)
+                                memory_limit=settings.memory_limit, bwrap=settings.bwrap,
+                                trusted=is_self_test(profile))  # the dataset's own canonical solutions
 
+        job = EvaluationJob(samples=samples_file(profile, paths, settings.project), dataset=dataset, paths=paths,
+                            sandbox=sandbox, workers=settings.workers, cache=settings.cache_dir,
+                            sandbox_choice=settings.sandbox, accept_unsandboxed=_accepts_unsandboxed(profile, settings),
+                            regenerate_tip=_regenerate_tip(profile))
         started = time.monotonic()
         bars: list[Progress] = []
 
@@ -127,16 +130,12 @@ def evaluate(name: str, settings: Settings):
             bars[0].update(done)
 
         try:
-            results = evaluate_samples(samples_file(profile, paths, settings.project), dataset, paths, sandbox_factory,
-                                       workers=settings.workers, cache=settings.cache_dir, log=log,
-                                       sandbox_choice=settings.sandbox, progress=progress,
-                                       accept_unsandboxed=_accepts_unsandboxed(profile, settings),
-                                       regenerate_tip=_regenerate_tip(profile))
+            results = Evaluation(job, log, progress).run()
         finally:
             for bar in bars:
                 bar.close()
         scores = results["pass_at_1"]
-        log.info(f"pass@1: {dataset.spec.label} {scores['base']}, {dataset.spec.label}+ {scores['plus']} "
+        log.info(f"pass@1: {dataset.spec.base_label} {scores['base']}, {dataset.spec.plus_label} {scores['plus']} "
                  f"(sandbox: {results['sandbox'].get('label', results['sandbox']['backend'])}, "
                  f"{time.monotonic() - started:.1f} s)")
         update_manifest(paths, "evaluation", {
@@ -162,12 +161,13 @@ def _regenerate_tip(profile: Profile) -> str:
 
 def evaluation_isolated_enough(name: str, settings: Settings) -> bool:
     """False when the last evaluation ran unsandboxed although this run would not accept that (it was
-    made with BENCH_SANDBOX=unsafe, or before isolation was available): a doit up-to-date check."""
+    made with BENCH_SANDBOX=unsafe, or before isolation was available): a doit up-to-date check, asking
+    the same rule as the stage (`fingerprints.isolation_accepted`)."""
     sandbox = read_manifest(settings.paths(name)).get("evaluation", {}).get("sandbox", {})
-    if sandbox.get("sandboxed", True):
+    if isolation_accepted(sandbox, False):
         return True
     try:
-        return _accepts_unsandboxed(load_profile(settings, name), settings)
+        return isolation_accepted(sandbox, _accepts_unsandboxed(load_profile(settings, name), settings))
     except BenchError:
         return False
 

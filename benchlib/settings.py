@@ -34,12 +34,12 @@ class Variable:
 VARIABLES = (
     Variable("BENCH_CONFIG", "", "./models.conf", "the profiles file"),
     Variable("BENCH_RESULTS", "", "./results", "the results folder"),
-    Variable("BENCH_DATASET", "dataset", DEFAULT_DATASET, " or ".join(f"`{key}`" for key in DATASETS)),
+    Variable("BENCH_DATASET", "dataset", DEFAULT_DATASET, ", ".join(f"`{key}`" for key in DATASETS)),
     Variable("BENCH_SUBSET", "subset", "0 (all problems)", "run a fixed, evenly spread selection of this many problems "
              "(a smoke test; its results live apart from the full run's)"),
     Variable("BENCH_DATA_DIR", "datadir", "./datasets or ../shared/datasets if they hold a dataset",
              "folder with offline EvalPlus files (" + ", ".join(f"`{s.file_name}[.gz]`" for s in DATASETS.values()) + ")"),
-    *(Variable(env, "", "", "evalplus's own: the " + " / ".join(f"{DATASETS[k].label}+" for k in keys) + " file to use")
+    *(Variable(env, "", "", "evalplus's own: the " + " / ".join(DATASETS[k].plus_label for k in keys) + " file to use")
       for env, keys in override_variables().items()),
     Variable("BENCH_SANDBOX", "sandbox", SANDBOXES[0], ", ".join(f"`{s}`" for s in SANDBOXES[:-1])
              + f" or `{SANDBOXES[-1]}` (see *Sandbox*)"),

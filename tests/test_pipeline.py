@@ -1,4 +1,5 @@
-"""End to end through doit, in a temp project: the reference profile, resume after kill -9, MBPP."""
+"""Through doit, in a temp project. Quick: every stage on a few problems (a dataset file of five tasks).
+End to end (e2e): the reference profile on the whole dataset, resume after kill -9, MBPP."""
 
 import json
 import re
@@ -8,9 +9,8 @@ import pytest
 
 from benchlib.datasets import SELF_TEST
 
-from support import MBPP_PRERELEASE, doit, doit_env, kill_doit_at, our_processes
+from support import MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes
 
-pytestmark = pytest.mark.slow
 
 
 def results(project, dataset="humaneval"):
@@ -18,6 +18,37 @@ def results(project, dataset="humaneval"):
     return root, json.loads((root / "eval_results.json").read_text())
 
 
+def test_every_stage_through_doit_on_a_few_problems_and_a_failure_in_the_report(project, humaneval):
+    """The quick suite's doit run: generation (reference server), evaluation, report; a failing stage is
+    listed in REPORT.md, written once at the end of the run (doit skips the report task then)."""
+    data = project / "few"
+    data.mkdir()
+    few = few_tasks(humaneval, ["HumanEval/0", "HumanEval/32", "HumanEval/53", "HumanEval/100", "HumanEval/163"], data)
+    few.path.rename(data / "HumanEvalPlus-v0.1.10.jsonl")  # found as the release file in BENCH_DATA_DIR
+    (project / "models.conf").write_text("[bench-reference]\nserver = reference\n"
+                                         "[bench-broken]\nserver = none\nsamples = missing.jsonl\n")
+    env = doit_env(project, BENCH_DATA_DIR=str(data))
+    done = doit(project, env=env, check=False)
+    assert done.returncode != 0 and "samples not found" in done.stdout + done.stderr
+    root, evaluated = results(project)
+    assert evaluated["pass_at_1"] == {"base": 100.0, "plus": 100.0} and evaluated["n_tasks"] == 5
+    assert evaluated["header"] == {"eval_version": evaluated["eval_version"], "dataset": "HumanEvalPlus-v0.1.10"}
+    assert all(r[0]["base_failure"] is None and r[0]["plus_failure"] is None for r in evaluated["eval"].values())
+    report = (project / "results" / "REPORT.md").read_text()
+    assert "**bench-reference** (self-test" in report and "every canonical solution passes" in report
+    assert "failed: evaluation: samples not found" in report
+    status = project / "results" / "bench-broken" / "humaneval" / "status.json"
+    assert json.loads(status.read_text())["stage"] == "evaluation"
+    # fixed: the next run evaluates it, clears its status, and the report task writes the report
+    (project / "missing.jsonl").write_text((root / "samples.jsonl").read_text())
+    again = doit(project, env=env)
+    assert "-- gen:bench-reference" in again.stdout and "-- eval:bench-reference" in again.stdout
+    assert ".  eval:bench-broken" in again.stdout and ".  benchmark" in again.stdout
+    assert not status.exists() and "failed:" not in (project / "results" / "REPORT.md").read_text()
+    assert not our_processes(project)
+
+
+@pytest.mark.e2e
 def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
     first = doit(project)
     root, evaluated = results(project)
@@ -49,6 +80,7 @@ def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
     assert not (root / "samples.jsonl").exists()
 
 
+@pytest.mark.e2e
 def test_editing_one_profile_reruns_only_that_profile(project):
     conf = project / "models.conf"
     conf.write_text("[bench-reference]\nserver = reference\n[bench-reference-b]\nserver = reference\n")
@@ -61,6 +93,7 @@ def test_editing_one_profile_reruns_only_that_profile(project):
     assert "**bench-reference-b** (local, " in report and "†" in report  # 1024 tokens: not comparable
 
 
+@pytest.mark.e2e
 def test_kill_9_during_generation_then_rerun_resumes(project, tmp_path):
     env = doit_env(project, BENCH_REFERENCE_DELAY="0.1")
     root = project / "results" / "bench-reference" / "humaneval"
@@ -82,6 +115,7 @@ def test_kill_9_during_generation_then_rerun_resumes(project, tmp_path):
     assert results(project)[1]["pass_at_1"] == {"base": 100.0, "plus": 100.0}
 
 
+@pytest.mark.e2e
 def test_kill_9_during_evaluation_then_rerun_resumes(project):
     doit(project, "gen:bench-reference")
     root = project / "results" / "bench-reference" / "humaneval"
@@ -98,6 +132,7 @@ def test_kill_9_during_evaluation_then_rerun_resumes(project):
     assert not (root / "eval.partial.jsonl").exists()
 
 
+@pytest.mark.e2e
 def test_a_failing_profile_is_reported_and_does_not_stop_the_others(project):
     (project / "models.conf").write_text("[bench-reference]\nserver = reference\n"
                                          "[bench-broken]\nserver = external\nbase_url = http://127.0.0.1:9\n"
@@ -110,6 +145,7 @@ def test_a_failing_profile_is_reported_and_does_not_stop_the_others(project):
     assert results(project)[1]["pass_at_1"]["plus"] == 100.0
 
 
+@pytest.mark.e2e
 def test_rescoring_a_samples_file_without_a_server(project):
     doit(project, "gen:bench-reference")
     samples = project / "results" / "bench-reference" / "humaneval" / "samples.jsonl"
@@ -119,7 +155,8 @@ def test_rescoring_a_samples_file_without_a_server(project):
     assert evaluated["pass_at_1"] == {"base": 100.0, "plus": 100.0}
 
 
-@pytest.mark.skipif(not MBPP_PRERELEASE.exists(), reason="no MBPP+ file in shared/datasets")
+@pytest.mark.e2e
+@pytest.mark.skipif(not MBPP_PRERELEASE.exists(), reason="needs MbppPlus-prerelease-2023-11.jsonl.gz (in ../shared/datasets or ./datasets)")
 def test_mbpp_path_on_the_prerelease_file(project):
     env = doit_env(project, MBPP_OVERRIDE_PATH=str(MBPP_PRERELEASE))
     doit(project, "eval:bench-reference", "report", "dataset=mbpp", env=env)
@@ -140,6 +177,7 @@ def test_mbpp_path_on_the_prerelease_file(project):
         in report
 
 
+@pytest.mark.e2e
 def test_report_sees_an_interrupted_generation(project):
     """kill -9 during generation: the report reads samples.partial.jsonl, so `doit report` must rerun."""
     doit(project, "report")
@@ -153,6 +191,7 @@ def test_report_sees_an_interrupted_generation(project):
     assert "-- report" in doit(project, "report").stdout  # and now it is up to date
 
 
+@pytest.mark.e2e
 def test_a_damaged_reference_scores_file_never_fails_an_evaluation(project):
     (project / "reference-scores.json").write_text('{"models": [{"name": "x", "humaneval+": "high"}]}')
     done = doit(project, "eval:bench-reference")
@@ -179,6 +218,7 @@ def marker_samples(humaneval_file_project, marker):
     return write_samples(dataset, humaneval_file_project / "hostile.jsonl", {t: body for t in dataset.task_ids})
 
 
+@pytest.mark.e2e
 def test_without_isolation_nothing_runs_unless_unsafe_is_chosen(project):
     marker = project / "tmp" / "marker"
     (project / "tmp").mkdir(exist_ok=True)
@@ -207,6 +247,7 @@ def test_without_isolation_nothing_runs_unless_unsafe_is_chosen(project):
     assert "-- eval:bench-rescore" in doit(project, "eval:bench-rescore", env=doit_env(project, BENCH_SANDBOX="local")).stdout
 
 
+@pytest.mark.e2e
 def test_the_reference_self_test_runs_anywhere_and_says_so(project):
     no_isolation = dict(BENCH_SANDBOX="auto", BENCH_BWRAP="none", BENCH_SANDBOX_IMAGE="benchlib-no-such-image:1")
     done = doit(project, "eval:bench-reference", env=doit_env(project, **no_isolation))
@@ -214,6 +255,7 @@ def test_the_reference_self_test_runs_anywhere_and_says_so(project):
     assert results(project)[1]["pass_at_1"]["plus"] == 100.0
 
 
+@pytest.mark.e2e
 def test_an_incomplete_samples_file_of_a_server_none_profile_gets_the_right_tip(project):
     partial = project / "partial.jsonl"
     partial.write_text('{"task_id": "HumanEval/0", "solution": "x = 1"}\n')
@@ -223,6 +265,7 @@ def test_an_incomplete_samples_file_of_a_server_none_profile_gets_the_right_tip(
     assert "doit gen:" not in failed.stdout and "[bench-rescore]" in failed.stdout
 
 
+@pytest.mark.e2e
 def test_a_subset_run_lives_apart_from_the_full_run(project):
     env = doit_env(project, BENCH_REFERENCE_DELAY="0.05")
     base = project / "results" / "bench-reference"
@@ -247,6 +290,7 @@ def test_a_subset_run_lives_apart_from_the_full_run(project):
     assert json.loads((base / "humaneval-subset20" / "eval_results.json").read_text())["n_tasks"] == 20
 
 
+@pytest.mark.e2e
 def test_only_changed_samples_are_checked_again(project):
     doit(project, "gen:bench-reference")
     root = project / "results" / "bench-reference" / "humaneval"

@@ -83,7 +83,11 @@ def test_connection_refused_until_the_server_listens():
         holder["server"].serve_forever()
 
     threading.Thread(target=start_later, daemon=True).start()
+    started = time.monotonic()
     wait_healthy(f"http://127.0.0.1:{port}", timeout=15, gone_reason=running)
+    waited = time.monotonic() - started
+    assert holder["server"] is not None and requests.get(f"http://127.0.0.1:{port}/health", timeout=5).ok
+    assert waited < 15  # returned once the server answered, not at the deadline
     holder["server"].shutdown()
 
 
@@ -188,10 +192,24 @@ def test_native_and_compose_share_the_llama_server_flags():
     assert "--flash-attn" not in native_command(loose, "llama-server", "M") and "--flash-attn" not in compose_env(loose)["LLAMA_ARGS"]
 
 
-def test_every_backend_has_the_same_shape():
+def test_every_backend_has_the_same_shape(tmp_path):
     import importlib
+    import inspect
 
     for name, backend in servers.BACKENDS.items():
         if backend.module:
             module = importlib.import_module(f"benchlib.servers.{backend.module}")
-            assert callable(module.start), name
+            assert list(inspect.signature(module.start).parameters) == ["profile", "settings", "paths", "log"], name
+        else:  # no server: its profiles name the file to score, and starting one says so
+            assert backend.scores_a_file and backend.requires == "samples"
+            with pytest.raises(ServerError, match="runs no model server"):
+                with servers.start(Profile(name="bench-n", server=name, samples="s.jsonl"), settings_for(tmp_path),
+                                   profile_paths(tmp_path, "bench-n", "humaneval"), quiet_log()):
+                    pass
+    # one backend through the shared entry point: the handle it yields answers
+    with FakeServer([]) as fake:
+        profile = Profile(name="bench-e", server="external", base_url=fake.url, health_timeout=5)
+        with servers.start(profile, settings_for(tmp_path), profile_paths(tmp_path, "bench-e", "humaneval"),
+                           quiet_log()) as handle:
+            assert isinstance(handle, servers.ServerHandle) and handle.base_url == fake.url
+            assert handle.info["backend"] == "external" and handle.gone_reason() == ""

@@ -20,7 +20,7 @@ from benchlib.settings import load_settings
 
 from support import DATASETS, ROOT, doit, doit_env, our_processes, quiet_log, run_evalplus, statuses
 
-pytestmark = [pytest.mark.llama, pytest.mark.slow]
+pytestmark = [pytest.mark.llama, pytest.mark.e2e]
 PROFILE = "bench-smollm2-135m"
 
 

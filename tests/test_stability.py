@@ -10,7 +10,7 @@ from benchlib.evaluation.sandbox import LocalSandbox
 
 from support import MIXED, burn, quiet_log, statuses, write_samples
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.e2e
 
 
 def test_same_statuses_idle_and_with_every_core_busy(tmp_path, humaneval, cache):

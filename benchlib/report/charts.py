@@ -18,7 +18,7 @@ __all__ = ["draw_charts", "NEIGHBOURS"]
 NEIGHBOURS = 14  # published models shown around the local profiles
 LOCAL = "#d1495b"
 PUBLISHED = "#7a7a7a"
-LABELS = {key: spec.label + "+" for key, spec in DATASETS.items() if spec.leaderboard}  # the plus tests are charted
+LABELS = {key: spec.plus_label for key, spec in DATASETS.items() if spec.leaderboard}  # the plus tests are charted
 
 
 def _nearest(results: list[ProfileResults], published: list[PublishedScore], key: str) -> list[PublishedScore]:

@@ -25,7 +25,8 @@ SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the dataset
 def label(key: str, plus: bool = True) -> str:
     """`HumanEval+`, or `HumanEval+ subset of 20` for a subset run's folder."""
     dataset, subset = parse_run_key(key) or (key, 0)
-    name = (DATASETS[dataset].label if dataset in DATASETS else dataset) + ("+" if plus else "")
+    spec = DATASETS.get(dataset)
+    name = (spec.plus_label if plus else spec.base_label) if spec else dataset + ("+" if plus else "")
     return f"{name} subset of {subset}" if subset else name
 
 
@@ -79,7 +80,10 @@ def self_test_verdict(check: SelfTestCheck) -> str:
 
 def _run_verdicts(run: RunAnalysis) -> list[str]:
     name, base_name = label(run.key), label(run.key, plus=False)
-    smoke = " — a smoke test: never ranked among the published full-dataset scores" if run.subset else ""
+    spec = DATASETS.get((parse_run_key(run.key) or (run.key, 0))[0])
+    smoke = (" — a smoke test: never ranked among the published full-dataset scores" if run.subset else
+             f" — evalplus's {spec.variant} file: never compared with the published full-set scores"
+             if spec is not None and not spec.leaderboard else "")
     lines = [f"### {name} ({', '.join(map(str, run.sizes))} problems){smoke}", ""]
     for check in run.self_tests:
         result = check.result
@@ -116,8 +120,8 @@ def _run_verdicts(run: RunAnalysis) -> list[str]:
 def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
     table = []
     for row in rows:
-        if row.state not in ("done", "failed") or not row.scores:
-            continue
+        if row.state not in ("done", "failed") or not any(spec.key in row.scores for spec in SCORED):
+            continue  # (a variant's score, e.g. Mini, is never ranked among the published full-set scores)
         mark = "" if row.comparable else " †"
         unsafe = "" if row.sandboxed else ", UNSANDBOXED"
         name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}, {row.date}{unsafe}){mark}"
@@ -137,7 +141,7 @@ def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
     ranked = [[i, *cells] for i, (_, cells) in enumerate(table, start=1)]
     headers = ["#", "Model", "Source"]
     for spec in SCORED:
-        headers += [spec.label, spec.label + "+", f"95% interval ({spec.abbreviation}+)"]
+        headers += [spec.base_label, spec.plus_label, f"95% interval ({spec.abbreviation}+)"]
     lines = ["## Scores", "", tabulate(ranked, headers=headers, tablefmt="github", disable_numparse=True), ""]
     if any(not r.comparable for r in rows if r.scores):
         lines += [f"† generated with a token cap other than the leaderboard's {LEADERBOARD_MAX_TOKENS}: "

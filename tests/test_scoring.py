@@ -1,0 +1,118 @@
+"""The evaluation stage on a few tasks (quick): verdicts as data in eval_results.json, resume from the
+journal, verdicts carried over per sample, and when they are not (fingerprints.verdicts_hold)."""
+
+import json
+
+import pytest
+
+from benchlib.evaluation.sandbox import LocalSandbox
+from benchlib.evaluation.scoring import evaluate_samples
+from benchlib.fingerprints import evaluation_header, evaluation_journal_header
+from benchlib.results import profile_paths
+
+from support import few_tasks, quiet_log, write_samples
+
+TASKS = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/16", "HumanEval/53"]
+BODIES = {
+    "HumanEval/0": "    return True\n",  # wrong
+    "HumanEval/2": "    raise ValueError('boom')\n",  # crashes on the first input
+    "HumanEval/10": "  syntax error here\n",  # does not load
+}
+
+
+@pytest.fixture
+def few(humaneval, tmp_path):
+    return few_tasks(humaneval, TASKS, tmp_path)
+
+
+class Counting:
+    """A sandbox factory that counts the sandboxes made (one per evaluation that checks anything)."""
+
+    def __init__(self, **options):
+        self.made = 0
+        self.options = options
+
+    def __call__(self):
+        self.made += 1
+        return LocalSandbox(**self.options)
+
+
+def evaluate(samples, dataset, paths, cache, sandbox=None, **options):
+    return evaluate_samples(samples, dataset, paths, sandbox or Counting(), workers=2, cache=cache,
+                            log=quiet_log(), **options)
+
+
+def test_failures_are_stored_as_data_beside_evalplus_fields(few, tmp_path, cache):
+    samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
+    results = evaluate(samples, few, profile_paths(tmp_path, "p", "humaneval"), cache)
+    records = {task: r[0] for task, r in results["eval"].items()}
+    assert results["header"] == evaluation_header(few.identity)
+    assert records["HumanEval/0"]["base_failure"] == {"kind": "wrong_output", "input": 1}  # input 0 expects True
+    assert records["HumanEval/0"]["base_detail"] == "wrong output" and records["HumanEval/0"]["base_fail_tests"]
+    assert records["HumanEval/2"]["base_failure"] == {"kind": "raised", "exception": "ValueError", "input": 0}
+    assert records["HumanEval/10"]["base_failure"] == {"kind": "load_error", "exception": "IndentationError"}
+    assert records["HumanEval/10"]["base_fail_tests"] == []
+    for task in ("HumanEval/16", "HumanEval/53"):
+        assert (records[task]["base_status"], records[task]["plus_status"]) == ("pass", "pass")
+        assert records[task]["base_failure"] is None and records[task]["plus_failure"] is None
+    assert results["pass_at_1"] == {"base": 40.0, "plus": 40.0} and results["checked"] == 5
+
+
+def test_resume_from_the_journal_and_carry_verdicts_over_per_sample(few, tmp_path, cache):
+    samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
+    paths = profile_paths(tmp_path, "p", "humaneval")
+    first = evaluate(samples, few, paths, cache)
+    # an interrupted evaluation: its journal holds every verdict, so nothing runs again
+    key_of = {}
+    from benchlib.samples import read_samples, sample_key
+
+    for sample in read_samples(samples, few):
+        key_of[sample.task_id] = sample_key(sample.task_id, sample.solution)
+    journal = [{"_header": evaluation_journal_header(evaluation_header(few.identity), few.md5)}]
+    journal += [{"key": key_of[t], "task_id": t, **{k: v for k, v in r[0].items() if k not in ("task_id", "solution")}}
+                for t, r in first["eval"].items()]
+    paths.eval_results.unlink()
+    paths.eval_journal.write_text("".join(json.dumps(r) + "\n" for r in journal))
+    sandbox = Counting()
+    resumed = evaluate(samples, few, paths, cache, sandbox)
+    assert sandbox.made == 0 and resumed["eval"] == first["eval"] and not paths.eval_journal.exists()
+    # one answer changed: only it is checked; the others keep their verdicts
+    write_samples(few, samples, {**BODIES, "HumanEval/0": few.problems["HumanEval/0"]["canonical_solution"]})
+    again = evaluate(samples, few, paths, cache)
+    assert again["checked"] == 1 and again["eval"]["HumanEval/0"][0]["base_status"] == "pass"
+    assert {t: r for t, r in again["eval"].items() if t != "HumanEval/0"} == \
+        {t: r for t, r in first["eval"].items() if t != "HumanEval/0"}
+    # unchanged samples: nothing to do at all
+    sandbox = Counting()
+    assert evaluate(samples, few, paths, cache, sandbox)["samples_sha256"] == again["samples_sha256"]
+    assert sandbox.made == 0
+
+
+def test_an_old_results_file_still_reads_and_its_verdicts_gain_their_data(few, tmp_path, cache):
+    samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
+    paths = profile_paths(tmp_path, "p", "humaneval")
+    current = evaluate(samples, few, paths, cache)
+    old = dict(current)  # as eval_version 2 wrote it: no header, no failures as data
+    old.pop("header")
+    old["eval"] = {t: [{k: v for k, v in r.items() if not k.endswith("_failure")} for r in records]
+                   for t, records in current["eval"].items()}
+    paths.eval_results.write_text(json.dumps(old))
+    write_samples(few, samples, {**BODIES, "HumanEval/53": "    return x + y + 0\n"})  # one changed sample
+    sandbox = Counting()
+    redone = evaluate(samples, few, paths, cache, sandbox)
+    assert redone["checked"] == 1 and sandbox.made == 1
+    assert redone["eval"]["HumanEval/2"][0]["base_failure"] == {"kind": "raised", "exception": "ValueError"}
+
+
+def test_unsandboxed_verdicts_do_not_stand_in_a_sandboxed_run(few, tmp_path, cache):
+    samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
+    paths = profile_paths(tmp_path, "p", "humaneval")
+    unsafe = evaluate(samples, few, paths, cache, Counting(bwrap=None), accept_unsandboxed=True)
+    assert unsafe["sandbox"]["sandboxed"] is False
+    sandbox = Counting()
+    assert evaluate(samples, few, paths, cache, sandbox, accept_unsandboxed=True)["checked"] == 5
+    assert sandbox.made == 0  # accepted: nothing to do
+    sandboxed = evaluate(samples, few, paths, cache)
+    assert sandboxed["sandbox"]["sandboxed"] is True and sandboxed["checked"] == 5
+    assert {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in sandboxed["eval"].items()} == \
+        {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in unsafe["eval"].items()}
