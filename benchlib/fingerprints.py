@@ -24,7 +24,7 @@ Bump a version constant on purpose when the meaning or format of that output cha
 from __future__ import annotations
 
 from .config import Profile, generation_settings
-from .generation.prompt import PROMPT_VERSION
+from .generation.prompt import PROMPT_STYLES
 
 __all__ = ["GEN_VERSION", "EVAL_VERSION", "generation_header", "evaluation_header", "evaluation_journal_header",
            "verdicts_hold", "isolation_accepted"]
@@ -34,7 +34,8 @@ EVAL_VERSION = 2  # bump when eval_results.json's meaning or format changes
 
 
 def generation_header(profile: Profile, dataset_id: str) -> dict:
-    return {"gen_version": GEN_VERSION, "prompt": PROMPT_VERSION, **generation_settings(profile, dataset_id)}
+    return {"gen_version": GEN_VERSION, "prompt": PROMPT_STYLES[profile.prompt_style].version,
+            **generation_settings(profile, dataset_id)}
 
 
 def evaluation_header(dataset_id: str) -> dict:

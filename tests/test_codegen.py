@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from benchlib.generation.client import ChatClient
-from benchlib.generation.codegen import generate_samples
-from benchlib.generation.prompt import request_body
+from benchlib.generation.codegen import _sanitize, generate_samples
+from benchlib.generation.prompt import PROMPT_STYLES, request_body
 from benchlib.errors import GenerationError
 from benchlib.results import profile_paths
 
@@ -156,3 +156,58 @@ class CollectWarnings(__import__("logging").Handler):
 
     def emit(self, record):
         self.lines.append(record.getMessage())
+
+
+def test_a_base_model_request_equals_evalplus_own_construction(tmp_path, humaneval):
+    """evalplus 0.3.1's codegen with a base (direct-completion) model: its prompt, its stop strings, greedy
+    sampling and the raw and sanitized solutions it writes, against ours for the same continuation."""
+    script = (
+        "import inspect, json, sys\n"
+        "from evalplus.codegen import codegen\n"
+        "from evalplus.provider.base import DecoderBase\n"
+        "from evalplus.provider.utility import EOS, extra_eos_for_direct_completion\n"
+        "prompts = []\n"
+        "class Base(DecoderBase):\n"
+        "    def codegen(self, prompt, do_sample=True, num_samples=200):\n"
+        "        prompts.append(prompt)\n"
+        "        # the server's text, as evalplus's vLLM backend hands it on (tabs as four spaces)\n"
+        "        return ['    return sorted(numbers)[:1]\\n\\tpass\\n'.replace('\\t', '    ')]\n"
+        "    def is_direct_completion(self):\n"
+        "        return True\n"
+        f"codegen({str(tmp_path / 'ev.jsonl')!r}, Base('base', temperature=0.0), 'humaneval', greedy=True, "
+        "id_range=[0, 2])\n"
+        "print(json.dumps({'prompts': prompts, 'stop': EOS + extra_eos_for_direct_completion('humaneval'),\n"
+        "                  'mbpp_stop': EOS + extra_eos_for_direct_completion('mbpp'),\n"
+        "                  'max_tokens': inspect.signature(DecoderBase).parameters['max_new_tokens'].default}))\n"
+    )
+    env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(HUMANEVAL)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True,
+                          timeout=300)
+    theirs = json.loads(done.stdout.strip().splitlines()[-1])
+    style = PROMPT_STYLES["completion"]
+    for task_id, prompt in zip(["HumanEval/0", "HumanEval/1"], theirs["prompts"]):
+        body = style.body("bench-x", humaneval.problems[task_id]["prompt"], 768, None, "humaneval")
+        assert body["prompt"] == prompt and body["stop"] == theirs["stop"]
+        # evalplus's vLLM backend, greedy: temperature 0, top_p 1.0, max_tokens = max_new_tokens
+        assert (body["temperature"], body["top_p"], body["max_tokens"], body["n"]) == (0.0, 1.0, theirs["max_tokens"], 1)
+    assert style.body("m", "p", 768, None, "mbpp")["stop"] == theirs["mbpp_stop"]
+    # what evalplus writes: raw = prompt + continuation (the vLLM/HF backends turn tabs into 4 spaces), then sanitized
+    raw = [json.loads(line) for line in (tmp_path / "ev.raw.jsonl").read_text().splitlines()]
+    sanitized = [json.loads(line) for line in (tmp_path / "ev.jsonl").read_text().splitlines()]
+    for ours_task, raw_record, clean in zip(["HumanEval/0", "HumanEval/1"], raw, sanitized):
+        ours = style.solution(humaneval.problems[ours_task]["prompt"], "    return sorted(numbers)[:1]\n\tpass\n")
+        assert ours == raw_record["solution"]
+        assert _sanitize(ours, humaneval.problems[ours_task]["entry_point"]) == clean["solution"]
+    assert style.solution("def f():\n", "\treturn 1") == "def f():\n    return 1"
+
+
+def test_a_completion_profile_on_a_server_without_that_endpoint_says_so(tmp_path, humaneval):
+    dataset = humaneval.subset(3)
+    with FakeServer([(404, {"error": {"message": "File Not Found"}})]) as server:
+        client = ChatClient(server.url, timeout=10, attempts=3, backoff=0.01, path=PROMPT_STYLES["completion"].path)
+        paths = profile_paths(tmp_path, "bench-t", "humaneval")
+        with pytest.raises(GenerationError) as info:
+            generate_samples(dataset, paths, client, "m", 768, 1, {}, None, quiet_log(),
+                             style=PROMPT_STYLES["completion"])
+    assert f"the server has no {server.url}/v1/completions endpoint (HTTP 404" in info.value.message
+    assert "prompt_style = completion needs" in info.value.tip and len(server.requests) == 1

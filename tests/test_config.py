@@ -119,3 +119,22 @@ def test_a_default_host_applies_where_it_can(tmp_path):
     profiles = load_profiles(write(tmp_path, "[DEFAULT]\nhost = ssh://me@gpu2\n\n[bench-c]\nmodel = m.gguf\n\n"
                                              "[bench-r]\nserver = reference\n"))
     assert profiles["bench-c"].host == "ssh://me@gpu2" and profiles["bench-r"].host == ""
+
+
+def test_unknown_prompt_style_suggests(tmp_path):
+    message = error_of(tmp_path, "[bench-x]\nserver = reference\nprompt_style = completon\n")
+    assert ("models.conf:3 [bench-x]: unknown prompt_style 'completon' (did you mean 'completion'?); "
+            "choose one of chat, completion") in message
+
+
+def test_a_key_added_later_changes_no_fingerprint_at_its_default():
+    """Keys added after the first release are in the fingerprint only when set: existing samples stay current."""
+    from benchlib.fingerprints import generation_header
+
+    chat = Profile(name="bench-a", model="m.gguf")
+    header = generation_header(chat, "HumanEvalPlus-v0.1.10")
+    assert header == {"gen_version": 1, "prompt": "evalplus-0.3.1-openai-chat", "dataset": "HumanEvalPlus-v0.1.10",
+                      "server": "compose", "model": "m.gguf", "model_name": "bench-a", "max_tokens": 768,
+                      "ctx_size": 16384, "extra_args": "", "reproducible": True, "samples": ""}  # as before the key
+    base = generation_header(Profile(name="bench-a", model="m.gguf", prompt_style="completion"), "HumanEvalPlus-v0.1.10")
+    assert base["prompt_style"] == "completion" and base["prompt"] == "evalplus-0.3.1-base-completion"

@@ -18,13 +18,19 @@ def results(project, dataset="humaneval"):
     return root, json.loads((root / "eval_results.json").read_text())
 
 
-def test_every_stage_through_doit_on_a_few_problems_and_a_failure_in_the_report(project, humaneval):
-    """The quick suite's doit run: generation (reference server), evaluation, report; a failing stage is
-    listed in REPORT.md, written once at the end of the run (doit skips the report task then)."""
+def few_problems(project, humaneval):
+    """A data folder whose HumanEval+ file holds five tasks (the ground truth takes a moment)."""
     data = project / "few"
     data.mkdir()
     few = few_tasks(humaneval, ["HumanEval/0", "HumanEval/32", "HumanEval/53", "HumanEval/100", "HumanEval/163"], data)
     few.path.rename(data / "HumanEvalPlus-v0.1.10.jsonl")  # found as the release file in BENCH_DATA_DIR
+    return data
+
+
+def test_every_stage_through_doit_on_a_few_problems_and_a_failure_in_the_report(project, humaneval):
+    """The quick suite's doit run: generation (reference server), evaluation, report; a failing stage is
+    listed in REPORT.md, written once at the end of the run (doit skips the report task then)."""
+    data = few_problems(project, humaneval)
     (project / "models.conf").write_text("[bench-reference]\nserver = reference\n"
                                          "[bench-broken]\nserver = none\nsamples = missing.jsonl\n")
     env = doit_env(project, BENCH_DATA_DIR=str(data))
@@ -46,6 +52,24 @@ def test_every_stage_through_doit_on_a_few_problems_and_a_failure_in_the_report(
     assert ".  eval:bench-broken" in again.stdout and ".  benchmark" in again.stdout
     assert not status.exists() and "failed:" not in (project / "results" / "REPORT.md").read_text()
     assert not our_processes(project)
+
+
+def test_the_base_model_prompt_style_through_doit(project, humaneval):
+    """prompt_style = completion: evalplus's base prompt to /v1/completions (the reference server answers
+    with each canonical body), the raw completion kept as evalplus keeps it, marked in the report."""
+    data = few_problems(project, humaneval)
+    (project / "models.conf").write_text("[bench-reference]\nserver = reference\nprompt_style = completion\n")
+    doit(project, env=doit_env(project, BENCH_DATA_DIR=str(data)))
+    root, evaluated = results(project)
+    assert evaluated["pass_at_1"] == {"base": 100.0, "plus": 100.0}
+    sample = json.loads((root / "samples.jsonl").read_text().splitlines()[0])
+    problem = humaneval.problems[sample["task_id"]]
+    assert sample["raw_solution"] == problem["prompt"].strip() + "\n" + problem["canonical_solution"]
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    assert manifest["header"]["prompt"] == "evalplus-0.3.1-base-completion"
+    assert manifest["header"]["prompt_style"] == "completion" and manifest["sampling"]["top_p"] == 1.0
+    assert "\nif __name__" in manifest["sampling"]["stop"]
+    assert "**bench-reference** (self-test" in (project / "results" / "REPORT.md").read_text()
 
 
 @pytest.mark.e2e

@@ -40,7 +40,8 @@ def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
 
 
 class ChatClient:
-    """POSTs to {base_url}/v1/chat/completions; one pooled connection per thread.
+    """POSTs to {base_url}{path} (/v1/chat/completions, or /v1/completions for the completion prompt
+    style); one pooled connection per thread.
 
     Connection errors, timeouts, 429 and 5xx are retried with exponential backoff, at most `attempts`
     times and all within one deadline per request (`timeout` seconds from its first try: a stuck request
@@ -48,8 +49,9 @@ class ChatClient:
     """
 
     def __init__(self, base_url: str, timeout: float, attempts: int = 6, backoff: float = 1.0,
-                 gone_reason: Callable[[], str] | None = None, stop: threading.Event | None = None) -> None:
-        self.url = base_url.rstrip("/") + "/v1/chat/completions"
+                 gone_reason: Callable[[], str] | None = None, stop: threading.Event | None = None,
+                 path: str = "/v1/chat/completions") -> None:
+        self.url = base_url.rstrip("/") + path
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -81,6 +83,11 @@ class ChatClient:
                 if response.status_code == 200:
                     return _parse(response, time.monotonic() - started)
                 message = _error_message(response)
+                if response.status_code in (404, 405):
+                    raise GenerationError(
+                        f"the server has no {self.url} endpoint (HTTP {response.status_code}: {message})",
+                        "prompt_style = completion needs an OpenAI-compatible /v1/completions endpoint (llama-server "
+                        "has one); chat models: prompt_style = chat")
                 if response.status_code not in RETRY_STATUS:
                     raise GenerationError(
                         f"the server rejected a request with HTTP {response.status_code}: {message}",
@@ -112,10 +119,10 @@ def _parse(response: requests.Response, latency: float) -> Completion:
         data = response.json()
         choice = data["choices"][0]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise GenerationError(f"the server's answer is not a chat completion ({exc}): {response.text[:300]}",
+        raise GenerationError(f"the server's answer is not a completion ({exc}): {response.text[:300]}",
                               "is base_url an OpenAI-compatible endpoint?") from None
     message = choice.get("message") or {}
-    raw_content = message.get("content")
+    raw_content = message.get("content") if "message" in choice else choice.get("text")  # chat | completions
     reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
     content, reasoning = split_reasoning(raw_content or "", reasoning)
     usage = data.get("usage") or {}

@@ -21,7 +21,7 @@ from ..results import ProfilePaths, read_manifest, utc_now
 from ..servers import ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
-from .prompt import request_body
+from .prompt import PROMPT_STYLES, PromptStyle
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
            "plan_reuse", "ReusePlan"]
@@ -41,11 +41,12 @@ class GenerationSummary:
     reuse: dict | None = None  # what a changed token cap reused, regenerated and spot-checked
 
 
-def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dict | None) -> dict:
+def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dict | None,
+                    style: PromptStyle = PROMPT_STYLES["chat"], family: str = "humaneval") -> dict:
     """Which request field caps the answer's length on this server (evalplus sends `max_tokens`; some
     servers honour only `max_completion_tokens`). One tiny request with each, first match wins."""
     for field in ("max_tokens", "max_completion_tokens"):
-        body = request_body(model, task_prompt, PROBE_TOKENS, extra)
+        body = style.body(model, task_prompt, PROBE_TOKENS, extra, family)
         if field != "max_tokens":
             body[field] = PROBE_TOKENS
         completion = client.complete(body)
@@ -62,11 +63,12 @@ def _sanitize(content: str, entry_point: str) -> str:
     return sanitize(content, entrypoint=entry_point)
 
 
-def _record(task_id: str, entry_point: str, completion: Completion) -> dict:
+def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle) -> dict:
+    raw = style.solution(problem["prompt"], completion.content)  # what evalplus's raw samples hold
     return {
         "task_id": task_id,
-        "solution": _sanitize(completion.content, entry_point),
-        "raw_solution": completion.content,
+        "solution": _sanitize(raw, problem["entry_point"]),
+        "raw_solution": raw,
         "reasoning": completion.reasoning,
         "finish_reason": completion.finish_reason,
         "empty_answer": completion.content_was_empty,
@@ -135,6 +137,7 @@ class GenerationJob:
     header: dict  # fingerprints.generation_header: the journal's header
     extra_body: dict | None = None  # request fields the server needs
     label: str = "generate"  # the progress bar's
+    style: PromptStyle = PROMPT_STYLES["chat"]  # the request evalplus builds (chat, or a base model's completion)
 
 
 class Generation:
@@ -205,11 +208,12 @@ class Generation:
         job = self.job
         problem = job.dataset.problems[task_id]
         try:
-            completion = job.client.complete(request_body(job.model, problem["prompt"], job.max_tokens, job.extra_body))
+            completion = job.client.complete(job.style.body(job.model, problem["prompt"], job.max_tokens,
+                                                            job.extra_body, job.dataset.spec.family))
         except BaseException:
             job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
             raise
-        return _record(task_id, problem["entry_point"], completion)
+        return _record(task_id, problem, completion, job.style)
 
     def request(self, journal: Journal, tasks: list[str]) -> int:
         """Generate the `tasks` not done yet (longest prompts first: the long requests start early and the
@@ -278,10 +282,11 @@ class Generation:
 
 def generate_samples(dataset: Dataset, paths: ProfilePaths, client: ChatClient, model: str, max_tokens: int,
                      parallel: int, header: dict, extra_body: dict | None, log: logging.Logger,
-                     label: str = "generate", reuse: ReusePlan | None = None) -> GenerationSummary:
+                     label: str = "generate", reuse: ReusePlan | None = None,
+                     style: PromptStyle = PROMPT_STYLES["chat"]) -> GenerationSummary:
     """`Generation(GenerationJob(...), log, reuse).run()`."""
     job = GenerationJob(dataset=dataset, paths=paths, client=client, model=model, max_tokens=max_tokens,
-                        parallel=parallel, header=header, extra_body=extra_body, label=label)
+                        parallel=parallel, header=header, extra_body=extra_body, label=label, style=style)
     return Generation(job, log, reuse).run()
 
 
@@ -294,22 +299,25 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
     """Generate the samples with a running server; return the manifest's generation section."""
     info = dict(server.info)
     info["props"] = server_props(server.base_url)
-    client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason)
+    style = PROMPT_STYLES[profile.prompt_style]
+    client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason, path=style.path)
     extra = dict(server.extra_body)
     cap = {"field": "max_tokens", "honoured": None}
     if server.probe_token_cap:
-        cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra)
+        cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra,
+                              style, dataset.spec.family)
         if cap["field"] != "max_tokens":
             extra[cap["field"]] = profile.max_tokens
             log.info(f"this server ignores max_tokens: sending {cap['field']} too")
         elif cap["honoured"] is False:
             log.warning("this server ignores the token cap; answers may exceed max_tokens")
     summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
-                               header, extra, log, label="generation", reuse=reuse)
+                               header, extra, log, label="generation", reuse=reuse, style=style)
     log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
              f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
-    sampling = request_body(profile.request_model, "", profile.max_tokens, extra)
-    sampling.pop("messages")
+    sampling = style.body(profile.request_model, "", profile.max_tokens, extra, dataset.spec.family)
+    sampling.pop("messages", None)
+    sampling.pop("prompt", None)
     return {
         "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling, "token_cap": cap,
         "profile": asdict(profile),

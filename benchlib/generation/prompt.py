@@ -1,17 +1,30 @@
-"""The request evalplus 0.3.1's `openai` backend sends for each problem (system message, instruction
-prefix, greedy, top_p 0.95, n 1, max_tokens), so scores stay comparable with the leaderboard."""
+"""The requests evalplus 0.3.1 builds, one per prompt style, so scores stay comparable with the leaderboard:
+
+- `chat` (the default): what its `openai` backend sends for each problem (system message, instruction
+  prefix, greedy, top_p 0.95, n 1, max_tokens) to /v1/chat/completions; the leaderboard's prompted rows.
+- `completion`: what it does for a base model (`--force-base-prompt`, or a model without a chat
+  template): the task's prompt itself, continued greedily (top_p 1.0) until one of its stop strings, at
+  most max_tokens; the solution is the prompt plus the continuation (tabs as four spaces, as its vLLM and
+  HF backends do). Sent to /v1/completions; the leaderboard's rows not marked as prompted.
+"""
 
 from __future__ import annotations
 
-__all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "LEADERBOARD_MAX_TOKENS", "build_messages",
-           "request_body"]
+from dataclasses import dataclass
 
-PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the request below
+__all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "LEADERBOARD_MAX_TOKENS", "build_messages",
+           "request_body", "PromptStyle", "PROMPT_STYLES", "EOS", "completion_stops", "completion_prompt"]
+
+PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the chat request below
 LEADERBOARD_MAX_TOKENS = 768  # evalplus's max_new_tokens: the leaderboard's completion cap
 SYSTEM_MESSAGE = "You are a helpful assistant good at coding."
 INSTRUCTION_PREFIX = (
     "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
 )
+# evalplus.provider.utility.EOS and extra_eos_for_direct_completion (tests/test_codegen.py compares)
+EOS = ("<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint(")
+_EXTRA_EOS = {"humaneval": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
+              "mbpp": ('\n"""', "\nassert")}
 
 
 def build_messages(task_prompt: str) -> list[dict]:
@@ -20,7 +33,7 @@ def build_messages(task_prompt: str) -> list[dict]:
 
 
 def request_body(model: str, task_prompt: str, max_tokens: int, extra: dict | None = None) -> dict:
-    """evalplus's greedy request; `extra` holds fields a server backend adds (e.g. cache_prompt)."""
+    """evalplus's greedy chat request; `extra` holds fields a server backend adds (e.g. cache_prompt)."""
     body = {
         "messages": build_messages(task_prompt),
         "model": model,
@@ -31,3 +44,59 @@ def request_body(model: str, task_prompt: str, max_tokens: int, extra: dict | No
     }
     body.update(extra or {})
     return body
+
+
+def completion_prompt(task_prompt: str) -> str:
+    """evalplus's base prompt: the task's prompt, stripped, and a newline (codegen.codegen)."""
+    return task_prompt.strip() + "\n"
+
+
+def completion_stops(family: str) -> list[str]:
+    """evalplus's stop strings for a base model on a dataset family (humaneval | mbpp)."""
+    return [*EOS, *_EXTRA_EOS[family]]
+
+
+def completion_body(model: str, task_prompt: str, max_tokens: int, extra: dict | None = None,
+                    family: str = "humaneval") -> dict:
+    """evalplus's greedy base-model request, as an OpenAI completions body."""
+    body = {
+        "prompt": completion_prompt(task_prompt),
+        "model": model,
+        "max_tokens": max_tokens,
+        "n": 1,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "stop": completion_stops(family),
+    }
+    body.update(extra or {})
+    return body
+
+
+@dataclass(frozen=True)
+class PromptStyle:
+    """One way of asking for a solution: the endpoint, the request, and what the solution is made of."""
+
+    name: str
+    path: str  # the OpenAI-compatible endpoint
+    version: str  # part of the generation fingerprint: bump with any change to the request
+    prompted: bool  # the leaderboard's `prompted` flag for rows made this way
+    help: str
+
+    def body(self, model: str, task_prompt: str, max_tokens: int, extra: dict | None, family: str) -> dict:
+        if self.name == "completion":
+            return completion_body(model, task_prompt, max_tokens, extra, family)
+        return request_body(model, task_prompt, max_tokens, extra)
+
+    def solution(self, task_prompt: str, content: str) -> str:
+        """The program evalplus sanitizes: the chat answer, or the prompt and its continuation."""
+        if self.name == "completion":
+            return completion_prompt(task_prompt) + content.replace("\t", "    ")
+        return content
+
+
+PROMPT_STYLES = {
+    "chat": PromptStyle("chat", "/v1/chat/completions", PROMPT_VERSION, True,
+                        "evalplus's chat request (instruction models; the leaderboard's prompted rows)"),
+    "completion": PromptStyle("completion", "/v1/completions", "evalplus-0.3.1-base-completion", False,
+                              "evalplus's base-model prompt, continued until its stop strings (base models)"),
+}

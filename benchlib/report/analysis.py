@@ -84,6 +84,7 @@ class ProfileResults:
     tokens_per_second: float | None = None
     sandboxed: bool = True
     comparable: bool = True  # generated with the leaderboard's settings
+    prompted: bool = True  # asked with evalplus's chat prompt (the leaderboard's prompted rows), else its base prompt
     self_test: bool = False  # the built-in reference profile: canonical solutions, not a model
 
     @property
@@ -236,12 +237,13 @@ class Standing:
 
 
 def standing(result: ProfileResults, published: list, key: str) -> Standing:
-    """`result` against the published `key` scores, each taken on the same number of problems."""
+    """`result` against the published `key` scores, each taken on the same number of problems. A row made
+    with the base (completion) prompt is compared with the published base-prompt rows only."""
     low, high = result.interval("plus")
     found = Standing(key=key, score=result.score("plus"))
     for model in published:
         score = model.scores.get(key)
-        if score is None:
+        if score is None or (not result.prompted and model.prompted):
             continue
         theirs = published_interval(score, result.n)
         (found.below if theirs[1] < low else found.above if theirs[0] > high else found.level).append(model)

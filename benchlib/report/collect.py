@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Profile
-from ..generation.prompt import LEADERBOARD_MAX_TOKENS
+from ..generation.prompt import LEADERBOARD_MAX_TOKENS, PROMPT_STYLES
 from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
                        read_or_empty, read_status, run_keys, run_paths)
 from ..servers import is_self_test
@@ -62,6 +62,11 @@ class RunRecord:
     def sandboxed(self) -> bool:
         return bool(self.evaluated.get("sandbox", {}).get("sandboxed", True))
 
+    def prompted(self, profile: Profile | None) -> bool:
+        """Asked with evalplus's chat prompt (as generated; else as the profile says)."""
+        style = self.generation.get("profile", {}).get("prompt_style") or (profile.prompt_style if profile else "chat")
+        return PROMPT_STYLES.get(style, PROMPT_STYLES["chat"]).prompted
+
     @property
     def leaderboard_cap(self) -> bool:
         """Generated with the leaderboard's token cap (or with none recorded)."""
@@ -98,6 +103,7 @@ class LocalRow:
     date: str = ""
     comparable: bool = True
     sandboxed: bool = True  # False when any of its evaluations ran without isolation
+    prompted: bool = True  # evalplus's chat prompt; False: its base (completion) prompt
     details: dict[str, dict] = field(default_factory=dict)  # per run: token limit hits, timings
     results: dict[str, ProfileResults] = field(default_factory=dict)  # per run, when evaluated
     runs: list[RunRecord] = field(default_factory=list)
@@ -126,7 +132,7 @@ def _read_run(results: Path, name: str, key: str) -> RunRecord:
                      generation=read_manifest(paths).get("generation", {}))
 
 
-def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool) -> ProfileResults | None:
+def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prompted: bool) -> ProfileResults | None:
     try:
         per_task = run.evaluated["eval"]
         samples = _read_jsonl(Path(run.evaluated.get("samples", "")))
@@ -135,7 +141,7 @@ def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool) -> P
         return None
     return ProfileResults(profile=name, dataset=run.key, dataset_md5=run.evaluated.get("dataset", {}).get("md5", ""),
                           outcomes=outcomes, tokens_per_second=run.generation.get("tokens_per_second"),
-                          sandboxed=run.sandboxed, comparable=comparable, self_test=self_test)
+                          sandboxed=run.sandboxed, comparable=comparable, self_test=self_test, prompted=prompted)
 
 
 def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
@@ -155,7 +161,8 @@ def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
                 row.state = "done"
             row.sandboxed = row.sandboxed and run.sandboxed
             row.comparable = row.comparable and run.leaderboard_cap
-            analysed = _outcomes(name, run, row.comparable, self_test)
+            row.prompted = row.prompted and run.prompted(profile)
+            analysed = _outcomes(name, run, row.comparable, self_test, run.prompted(profile))
             if analysed is not None:
                 row.results[key] = analysed
         state, reason = run.state

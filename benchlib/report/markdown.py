@@ -92,7 +92,8 @@ def _run_verdicts(run: RunAnalysis) -> list[str]:
                      f"{self_test_verdict(check)}")
     for result in run.results:
         low, high = result.interval("plus")
-        marks = ("" if result.comparable else " †") + ("" if result.sandboxed else " (UNSANDBOXED)")
+        marks = (("" if result.comparable else " †") + ("" if result.prompted else " (base prompt)")
+                 + ("" if result.sandboxed else " (UNSANDBOXED)"))
         where = "; " + _standing(run.standings[result.profile]) if result.profile in run.standings else ""
         lines.append(f"- **{result.profile}**{marks}: {name} {result.score('plus'):.1f}% (95% interval "
                      f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}")
@@ -124,7 +125,8 @@ def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
             continue  # (a variant's score, e.g. Mini, is never ranked among the published full-set scores)
         mark = "" if row.comparable else " †"
         unsafe = "" if row.sandboxed else ", UNSANDBOXED"
-        name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}, {row.date}{unsafe}){mark}"
+        base = "" if row.prompted else ", base prompt"
+        name = f"**{row.profile}** (local{', ' + row.quant if row.quant else ''}{base}, {row.date}{unsafe}){mark}"
         cells = []
         for spec in SCORED:
             interval = _ci(row.results[spec.key].interval("plus")) if spec.key in row.results else "-"
@@ -133,6 +135,7 @@ def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
                       [name, "local", *cells]))
     for model in published:
         size = f"{model.size:g}B" if model.size else "?"
+        size += "" if model.prompted else ", base prompt"  # the leaderboard's rows not marked as prompted
         cells = []
         for spec in SCORED:
             cells += [_fmt(model.scores.get(spec.leaderboard)), _fmt(model.scores.get(spec.leaderboard + "+")), ""]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ..datasets import load_dataset
-from ..generation.prompt import build_messages
+from ..generation.prompt import build_messages, completion_prompt
 
 if TYPE_CHECKING:
     from ..config import Profile
@@ -50,13 +50,17 @@ def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: 
         yield handle
 
 
-def answers_for(dataset) -> dict[str, str]:
-    """User message (exactly as evalplus builds it) -> a markdown answer holding the canonical solution."""
-    answers = {}
+def answers_for(dataset) -> dict[str, dict[str, str]]:
+    """Per endpoint, the prompt (exactly as evalplus builds it) -> the answer holding the canonical solution:
+    for chat, the user message -> a markdown answer; for completions (a base model's prompt style), the
+    task's prompt -> the canonical solution's body, its continuation."""
+    chat, completions = {}, {}
     for task_id in dataset.task_ids:
-        user = build_messages(dataset.problems[task_id]["prompt"])[1]["content"]
-        answers[user] = f"Here is a solution:\n```python\n{dataset.solution_of(task_id).strip()}\n```\n"
-    return answers
+        problem = dataset.problems[task_id]
+        user = build_messages(problem["prompt"])[1]["content"]
+        chat[user] = f"Here is a solution:\n```python\n{dataset.solution_of(task_id).strip()}\n```\n"
+        completions[completion_prompt(problem["prompt"])] = problem["canonical_solution"]
+    return {"/v1/chat/completions": chat, "/v1/completions": completions}
 
 
 def _handler(answers: dict[str, str], delay: float):
@@ -85,17 +89,20 @@ def _handler(answers: dict[str, str], delay: float):
                 self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
 
         def do_POST(self) -> None:  # noqa: N802
+            if self.path not in answers:
+                self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
+                return
+            chat = self.path == "/v1/chat/completions"
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length))
-                user = next(m["content"] for m in body["messages"] if m.get("role") == "user")
+                asked = (next(m["content"] for m in body["messages"] if m.get("role") == "user") if chat
+                         else body["prompt"])
             except (ValueError, KeyError, StopIteration, TypeError):
-                self._send(400, {"error": {"message": "expected a chat completion request", "code": 400}})
+                self._send(400, {"error": {"message": f"expected a {'chat ' if chat else ''}completion request",
+                                           "code": 400}})
                 return
-            if self.path != "/v1/chat/completions":
-                self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
-                return
-            answer = answers.get(user)
+            answer = answers[self.path].get(asked)
             if answer is None:
                 self._send(400, {"error": {"message": "unknown prompt: not a benchmark problem of this dataset",
                                            "code": 400}})
@@ -103,14 +110,15 @@ def _handler(answers: dict[str, str], delay: float):
             if delay:
                 time.sleep(delay)
             tokens = max(1, len(answer) // 4)
-            self._send(200, {
-                "id": "chatcmpl-reference", "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", "reference"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": answer}}],
-                "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": tokens,
-                          "total_tokens": len(user) // 4 + tokens},
-            })
+            usage = {"prompt_tokens": len(asked) // 4, "completion_tokens": tokens,
+                     "total_tokens": len(asked) // 4 + tokens}
+            if chat:
+                choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}
+            else:
+                choice = {"index": 0, "finish_reason": "stop", "text": answer}
+            self._send(200, {"id": "cmpl-reference", "object": "chat.completion" if chat else "text_completion",
+                             "created": int(time.time()), "model": body.get("model", "reference"),
+                             "choices": [choice], "usage": usage})
 
     return Handler
 
