@@ -16,12 +16,13 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from .errors import DatasetError
-from .storage import atomic_write_text
+from .storage import atomic_write_bytes
 
 __all__ = ["override_variables", "run_identity", "DatasetSpec", "DATASETS", "SELF_TEST", "SelfTestExpectation", "Dataset", "get_spec", "locate_dataset", "load_dataset", "dataset_id",
            "default_data_dir", "evalplus_cache", "subset_ids"]
@@ -41,6 +42,7 @@ class DatasetSpec:
     abbreviation: str  # HE | MBPP: in narrow table headers
     leaderboard: str = ""  # the published base-test score this dataset's runs compare with ("" for none)
     variant: str = ""  # evalplus's reduced files: "Mini" (--mini), "NoExtreme" (--noextreme)
+    tasks: int = 0  # the release's task count: a download with another count is refused (0: not checked)
 
     @property
     def stem(self) -> str:
@@ -63,8 +65,12 @@ class DatasetSpec:
     @property
     def url(self) -> str:
         """Where evalplus downloads it (evalplus.data.utils.get_dataset_metadata)."""
+        return self.url_at(RELEASES)
+
+    def url_at(self, base: str) -> str:
+        """The release file's URL under `base` (evalplus's GitHub, or a mirror with the same paths)."""
         variant = f"-{self.variant}" if self.variant else ""
-        return (f"https://github.com/evalplus/{self.name.lower()}_release/releases/download/"
+        return (f"{base.rstrip('/')}/{self.name.lower()}_release/releases/download/"
                 f"{self.version}/{self.name}{variant}.jsonl.gz")
 
     @property
@@ -72,15 +78,21 @@ class DatasetSpec:
         return f"{self.stem}.jsonl"
 
 
+RELEASES = "https://github.com/evalplus"  # evalplus downloads from here (BENCH_DATASET_MIRROR replaces it)
+DOWNLOAD_ATTEMPTS = 3
+DOWNLOAD_BACKOFF = 2.0  # seconds before the second attempt, doubling
+
 DATASETS = {spec.key: spec for spec in (
     DatasetSpec("humaneval", "HumanEval", "HumanEvalPlus", "v0.1.10", "HUMANEVAL_OVERRIDE_PATH", "humaneval", "HE",
-                leaderboard="humaneval"),
-    DatasetSpec("mbpp", "MBPP", "MbppPlus", "v0.2.0", "MBPP_OVERRIDE_PATH", "mbpp", "MBPP", leaderboard="mbpp"),
+                leaderboard="humaneval", tasks=164),
+    DatasetSpec("mbpp", "MBPP", "MbppPlus", "v0.2.0", "MBPP_OVERRIDE_PATH", "mbpp", "MBPP", leaderboard="mbpp",
+                tasks=378),
     # evalplus's reduced HumanEval+ files (--mini, --noextreme): the same problems, fewer plus inputs; never
     # compared with the published full-set scores (no leaderboard key)
-    DatasetSpec("humaneval-mini", "HumanEval", "HumanEvalPlus", "v0.1.10", "", "humaneval", "HE Mini", variant="Mini"),
+    DatasetSpec("humaneval-mini", "HumanEval", "HumanEvalPlus", "v0.1.10", "", "humaneval", "HE Mini", variant="Mini",
+                tasks=164),
     DatasetSpec("humaneval-noextreme", "HumanEval", "HumanEvalPlus", "v0.1.10", "", "humaneval", "HE NoExtreme",
-                variant="NoExtreme"),
+                variant="NoExtreme", tasks=164),
 )}
 
 
@@ -170,21 +182,65 @@ def dataset_id(spec: DatasetSpec, data_dir: str | None = None, override: str | N
     return re.sub(r"\.jsonl(\.gz)?$", "", path.name)
 
 
-def _download(spec: DatasetSpec, cache: Path) -> Path:
+def _download(spec: DatasetSpec, cache: Path, mirror: str | None = None) -> Path:
+    """The release file, downloaded into evalplus's cache once it is whole: a partial or damaged download
+    (short of its Content-Length, not gzip, not evalplus records, another task count) is refused and
+    retried, DOWNLOAD_ATTEMPTS times in all; nothing is written until one passes."""
+    import time
+
     import requests
 
-    target = cache / spec.file_name
-    try:
-        response = requests.get(spec.url, timeout=120)
-        response.raise_for_status()
-    except requests.RequestException as exc:
-        raise DatasetError(
-            f"cannot download {spec.stem} from {spec.url}: {exc}",
-            f"offline? put {spec.stem}.jsonl.gz in a folder and set BENCH_DATA_DIR (or datadir=) "
-            f"to it, or set {spec.override_env} to the file",
-        ) from None
-    atomic_write_text(target, gzip.decompress(response.content).decode("utf-8"))
-    return target
+    url = spec.url_at(mirror or RELEASES)
+    problem = ""
+    for attempt in range(DOWNLOAD_ATTEMPTS):
+        if attempt:
+            time.sleep(DOWNLOAD_BACKOFF * 2 ** (attempt - 1))
+        try:
+            response = requests.get(url, timeout=120)
+            response.raise_for_status()
+            expected = response.headers.get("Content-Length")
+            if expected is not None and int(expected) != len(response.content):
+                raise DatasetError(f"partial download: {len(response.content)} of {expected} bytes")
+            try:
+                raw = gzip.decompress(response.content)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise DatasetError(f"not a valid gzip file ({exc})") from None
+            problems = _parse(raw, url)
+            if spec.tasks and len(problems) != spec.tasks:
+                raise DatasetError(f"{len(problems)} tasks, not the release's {spec.tasks}")
+        except (requests.RequestException, DatasetError) as exc:
+            problem = exc.message if isinstance(exc, DatasetError) else str(exc)
+            continue
+        target = cache / spec.file_name
+        atomic_write_bytes(target, [raw])
+        return target
+    raise DatasetError(
+        f"cannot download {spec.stem} from {url} ({DOWNLOAD_ATTEMPTS} attempts; last: {problem})",
+        f"offline? put {spec.stem}.jsonl.gz in a folder and set BENCH_DATA_DIR (or datadir=) to it"
+        + (f", or set {spec.override_env} to the file" if spec.override_env else ""),
+    )
+
+
+def _parse(raw: bytes, where: object) -> dict[str, dict]:
+    """The tasks of an uncompressed EvalPlus jsonl file, in file order; DatasetError naming `where` and
+    the line if it is not one."""
+    problems: dict[str, dict] = {}
+    for number, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            task = json.loads(line)
+            problems[task["task_id"]] = task
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise DatasetError(f"{where}:{number}: not an evalplus task record ({exc})", "download the file again") from None
+    required = ("prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
+    for task_id, task in problems.items():
+        missing = [key for key in required if key not in task]
+        if missing:
+            raise DatasetError(f"{where}: task {task_id} lacks {', '.join(missing)}", "is this an EvalPlus file?")
+    if not problems:
+        raise DatasetError(f"{where}: no tasks", "download the file again")
+    return problems
 
 
 @dataclass
@@ -261,31 +317,16 @@ def subset_ids(task_ids: list[str], size: int) -> list[str]:
 
 
 def load_dataset(key: str, data_dir: str | None = None, override: str | None = None,
-                 cache: Path | None = None) -> Dataset:
-    """Load a dataset by key, downloading it into evalplus's cache if it is nowhere local."""
+                 cache: Path | None = None, mirror: str | None = None) -> Dataset:
+    """Load a dataset by key, downloading it into evalplus's cache (from `mirror`, else evalplus's GitHub
+    releases) if it is nowhere local."""
     spec = get_spec(key)
     cache = cache or evalplus_cache()
-    path = locate_dataset(spec, data_dir, override, cache) or _download(spec, cache)
+    path = locate_dataset(spec, data_dir, override, cache) or _download(spec, cache, mirror)
     raw = path.read_bytes()
     if path.name.endswith(".gz"):
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DatasetError(f"{path}: not a valid gzip file ({exc})", "download the file again") from None
-    problems: dict[str, dict] = {}
-    for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            task = json.loads(line)
-            problems[task["task_id"]] = task
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise DatasetError(f"{path}:{number}: not an evalplus task record ({exc})", "download the file again") from None
-    required = ("prompt", "entry_point", "canonical_solution", "base_input", "plus_input", "atol")
-    for task_id, task in problems.items():
-        missing = [key for key in required if key not in task]
-        if missing:
-            raise DatasetError(f"{path}: task {task_id} lacks {', '.join(missing)}", "is this an EvalPlus file?")
-    if not problems:
-        raise DatasetError(f"{path}: no tasks", "download the file again")
-    return Dataset(spec=spec, path=path, problems=problems, md5=hashlib.md5(raw).hexdigest())
+    return Dataset(spec=spec, path=path, problems=_parse(raw, path), md5=hashlib.md5(raw).hexdigest())

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .datasets import DATASETS, default_data_dir, evalplus_cache, get_spec, override_variables, run_identity
+from .datasets import (DATASETS, RELEASES, default_data_dir, evalplus_cache, get_spec, override_variables,
+                       run_identity)
 from .errors import ConfigError
 from .evaluation.sandbox import SANDBOXES
 from .inside import limits
@@ -39,6 +40,8 @@ VARIABLES = (
              "(a smoke test; its results live apart from the full run's)"),
     Variable("BENCH_DATA_DIR", "datadir", "./datasets or ../shared/datasets if they hold a dataset",
              "folder with offline EvalPlus files (" + ", ".join(f"`{s.file_name}[.gz]`" for s in DATASETS.values()) + ")"),
+    Variable("BENCH_DATASET_MIRROR", "", RELEASES, "where a missing dataset is downloaded from: evalplus's release "
+             "downloads, or a mirror with the same paths (`<mirror>/humanevalplus_release/releases/download/v0.1.10/...`)"),
     *(Variable(env, "", "", "evalplus's own: the " + " / ".join(DATASETS[k].plus_label for k in keys) + " file to use")
       for env, keys in override_variables().items()),
     Variable("BENCH_SANDBOX", "sandbox", SANDBOXES[0], ", ".join(f"`{s}`" for s in SANDBOXES[:-1])
@@ -71,6 +74,7 @@ class Settings:
     data_dir: str | None
     dataset_overrides: dict  # dataset key -> file (evalplus's variables)
     evalplus_cache: str
+    dataset_mirror: str  # where a missing dataset is downloaded from
     sandbox: str
     sandbox_image: str
     bwrap: str
@@ -106,7 +110,7 @@ class Settings:
     def load_dataset(self):
         from .datasets import load_dataset
 
-        dataset = load_dataset(self.dataset, **self.dataset_source)
+        dataset = load_dataset(self.dataset, **self.dataset_source, mirror=self.dataset_mirror)
         return dataset.subset(self.subset) if self.subset else dataset
 
     def dataset_id(self) -> str:
@@ -155,6 +159,7 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
         dataset_overrides={key: environ[var] for var, keys in override_variables().items() for key in keys
                            if environ.get(var)},
         evalplus_cache=str(evalplus_cache(environ.get("XDG_CACHE_HOME"))),
+        dataset_mirror=environ.get("BENCH_DATASET_MIRROR", "").strip() or RELEASES,
         sandbox=sandbox,
         sandbox_image=environ.get("BENCH_SANDBOX_IMAGE") or DEFAULT_SANDBOX_IMAGE,
         bwrap=environ.get("BENCH_BWRAP", "").strip() or "auto",
