@@ -1,7 +1,8 @@
 """Evaluation speed: evalplus's own evaluator vs benchlib's, on the same samples, in the same run, on
 HumanEval+ and MBPP+, beside the floor.
 
-    python bench/bench_eval.py [--dataset humaneval|mbpp|both] [--data-dir ../shared/datasets] [--workers 2]
+    python bench/bench_eval.py [--dataset humaneval|mbpp|humaneval-mini|humaneval-noextreme|both]
+                               [--data-dir ../shared/datasets] [--workers 2]
 
 Samples: the canonical solutions, and a mixed set (some wrong, crashing, slow). Each evaluator is run
 cold (no ground truth cached) and warm, each evalplus run right before benchlib's; `--repeat N` runs every
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support import MBPP_PRERELEASE, ROOT, run_evalplus, statuses, write_samples  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
-from benchlib.datasets import load_dataset  # noqa: E402
+from benchlib.datasets import DATASETS, load_dataset  # noqa: E402
 
 MIXED = {  # task -> body replacing the canonical one
     "HumanEval/0": "    return True\n",
@@ -104,7 +105,7 @@ def floor(dataset: str, data_dir: str, file: str | None) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dataset", default="both", choices=["humaneval", "mbpp", "both"])
+    parser.add_argument("--dataset", default="both", choices=[*DATASETS, "both"])
     parser.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--mbpp-file", default=str(MBPP_PRERELEASE))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
@@ -119,14 +120,15 @@ def main() -> None:
         print(f"{dataset.version} floor: {cpu:.1f} CPU s", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            for label, overrides in (("canonical", {}), ("mixed", MIXED if key == "humaneval" else mbpp_mixed(dataset))):
+            family = dataset.spec.family
+            for label, overrides in (("canonical", {}), ("mixed", MIXED if family == "humaneval" else mbpp_mixed(dataset))):
                 samples = tmp / f"{label}.jsonl"
                 write_samples(dataset, samples, overrides)
                 times: dict[tuple[str, str], list[float]] = {}
                 for repeat in range(args.repeat):  # each pair back to back: the machine's drift hits both
                     ev_cache, our_cache = tmp / f"ev-cache-{label}-{repeat}", tmp / f"our-cache-{label}-{repeat}"
                     for state in ("cold", "warm"):
-                        seconds, ev_results = run_evalplus(samples, ev_cache, args.workers, key, dataset.path)
+                        seconds, ev_results = run_evalplus(samples, ev_cache, args.workers, family, dataset.path)
                         times.setdefault(("evalplus", state), []).append(seconds)
                         times.setdefault(("benchlib", state), []).append(
                             run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file))

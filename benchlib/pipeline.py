@@ -84,6 +84,8 @@ def generate(name: str, settings: Settings):
         from . import servers
         from .generation.codegen import generate as generate_with
         from .generation.codegen import plan_reuse
+        from .generation.slots import check_slots
+        from .servers.llama import count_prompts
 
         header = generation_header(profile, settings.dataset_id())
         if paths.samples.exists() and read_manifest(paths).get("generation", {}).get("header") == header:
@@ -92,6 +94,13 @@ def generate(name: str, settings: Settings):
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
         log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples ({dataset.version}){subset}, "
                  f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
+        if servers.BACKENDS[profile.server].sizes_slots:  # before the model loads: minutes, on a big model
+            need = check_slots(profile, dataset, count_prompts(profile, settings, dataset))
+            if not need.fits:
+                log.warning(f"{need.problem()} (checked again with the server's tokenizer once it is up)")
+            else:
+                log.debug(f"slots: {profile.parallel} x (max_tokens {profile.max_tokens} + prompt "
+                          f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {profile.ctx_size}")
         reuse = plan_reuse(paths, header, log)
         with servers.start(profile, settings, paths, log) as server:
             section = generate_with(profile, dataset, paths, server, header, log, reuse)

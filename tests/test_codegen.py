@@ -211,3 +211,24 @@ def test_a_completion_profile_on_a_server_without_that_endpoint_says_so(tmp_path
                              style=PROMPT_STYLES["completion"])
     assert f"the server has no {server.url}/v1/completions endpoint (HTTP 404" in info.value.message
     assert "prompt_style = completion needs" in info.value.tip and len(server.requests) == 1
+
+
+def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval):
+    from benchlib.config import Profile
+    from benchlib.generation.codegen import generate
+    from benchlib.servers import ServerHandle
+
+    dataset = humaneval.subset(3)
+    profile = Profile(name="bench-x", server="external", base_url="http://x", parallel=1,
+                      request_extras='{"chat_template_kwargs": {"reasoning_effort": "high"}, "cache_prompt": true}')
+    with FakeServer([answer_with_canonical(dataset)]) as server:
+        handle = ServerHandle(base_url=server.url, gone_reason=lambda: "", extra_body={"cache_prompt": False},
+                              probe_token_cap=False)
+        section = generate(profile, dataset, profile_paths(tmp_path, "bench-x", "humaneval"), handle, {"h": 1},
+                           quiet_log())
+    assert len(server.requests) == 3
+    for body in server.requests:
+        assert body["chat_template_kwargs"] == {"reasoning_effort": "high"}
+        assert body["cache_prompt"] is True  # the profile's extras win over the backend's fields
+    assert section["sampling"]["chat_template_kwargs"] == {"reasoning_effort": "high"}
+    assert section["profile"]["request_extras"] == profile.request_extras

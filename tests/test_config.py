@@ -138,3 +138,26 @@ def test_a_key_added_later_changes_no_fingerprint_at_its_default():
                       "ctx_size": 16384, "extra_args": "", "reproducible": True, "samples": ""}  # as before the key
     base = generation_header(Profile(name="bench-a", model="m.gguf", prompt_style="completion"), "HumanEvalPlus-v0.1.10")
     assert base["prompt_style"] == "completion" and base["prompt"] == "evalplus-0.3.1-base-completion"
+
+
+@pytest.mark.parametrize("value, message", [
+    ('{"chat_template_kwargs": {"reasoning_effort": "high"', "request_extras is not valid JSON (Expecting"),
+    ('["high"]', "request_extras must be a JSON object, not list"),
+])
+def test_request_extras_must_be_a_json_object(tmp_path, value, message):
+    text = error_of(tmp_path, f"[bench-x]\nserver = reference\nrequest_extras = {value}\n")
+    assert text.startswith("models.conf:3 [bench-x]: " + message)
+
+
+def test_request_extras_are_part_of_what_makes_samples_stale(tmp_path):
+    profiles = load_profiles(write(tmp_path, "[bench-a]\nserver = reference\n"
+                                             'request_extras = {"chat_template_kwargs": {"reasoning_effort": "high"}}\n'
+                                             "[bench-b]\nserver = reference\n"
+                                             'request_extras = {"chat_template_kwargs":\n'
+                                             '    {"reasoning_effort": "high"}}\n'))
+    a, b = profiles["bench-a"], profiles["bench-b"]
+    assert a.extras == {"chat_template_kwargs": {"reasoning_effort": "high"}}
+    assert generation_settings(a, "d")["request_extras"] == generation_settings(b, "d")["request_extras"]
+    low = Profile(name="bench-a", server="reference", request_extras='{"chat_template_kwargs": {"reasoning_effort": "low"}}')
+    assert generation_settings(a, "d") != generation_settings(low, "d")
+    assert "request_extras" not in generation_settings(Profile(name="bench-a", server="reference"), "d")

