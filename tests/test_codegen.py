@@ -226,9 +226,13 @@ def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval
                               probe_token_cap=False)
         section = generate(profile, dataset, profile_paths(tmp_path, "bench-x", "humaneval"), handle, {"h": 1},
                            quiet_log())
-    assert len(server.requests) == 3
-    for body in server.requests:
+    asked = [body for body in server.requests if "messages" in body]  # (the others count reasoning tokens)
+    assert len(asked) == 3
+    for body in asked:
         assert body["chat_template_kwargs"] == {"reasoning_effort": "high"}
         assert body["cache_prompt"] is True  # the profile's extras win over the backend's fields
     assert section["sampling"]["chat_template_kwargs"] == {"reasoning_effort": "high"}
     assert section["profile"]["request_extras"] == profile.request_extras
+    # the answers carry <think> drafts: a reasoning model, its tokens split (this server cannot count them)
+    assert section["reasoning"]["detected"] and section["reasoning"]["answers"] == 3
+    assert section["reasoning"]["source"].startswith("estimated from characters")

@@ -22,6 +22,7 @@ from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
 from .prompt import PROMPT_STYLES, PromptStyle
+from .loops import cut_kind
 from .slots import check_slots, measure
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
@@ -321,6 +322,13 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
                                header, extra, log, label="generation", reuse=reuse, style=style)
     log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
              f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
+    reasoning = reasoning_summary(paths, server.base_url)
+    if reasoning["detected"]:
+        log.info(f"a reasoning model: {reasoning['answers']} of {summary.samples} answers carry reasoning "
+                 f"({reasoning['source']}); reasoning tokens median {reasoning['reasoning_tokens']['median']}, "
+                 f"max {reasoning['reasoning_tokens']['max']}; answer tokens median "
+                 f"{reasoning['answer_tokens']['median']}, max {reasoning['answer_tokens']['max']}; "
+                 f"{reasoning['cut_while_thinking']} cut while thinking, {reasoning['looped']} looped")
     sampling = style.body(profile.request_model, "", profile.max_tokens, extra, dataset.spec.family)
     sampling.pop("messages", None)
     sampling.pop("prompt", None)
@@ -331,5 +339,44 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
         "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
         "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
         "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers, "date": utc_now(),
-        "reuse": summary.reuse,
+        "reuse": summary.reuse, "reasoning": reasoning,
     }
+
+
+def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
+    """Whether the model reasons (`reasoning_content`, or `<think>` text in its answers), and its tokens
+    split into reasoning and answer: the reasoning counted by the server's tokenizer (/tokenize) where it
+    has one, else in proportion to the characters (`source` says which)."""
+    import statistics
+
+    import requests
+
+    records = [json.loads(line) for line in paths.samples.read_text(encoding="utf-8").splitlines()]
+    thinking = [r for r in records if r.get("reasoning")]
+    summary: dict = {"detected": bool(thinking), "answers": len(thinking)}
+    if not thinking:
+        return summary
+    source = "counted by the server's tokenizer"
+    split = []
+    for record in records:
+        total = record.get("completion_tokens") or 0
+        text = record.get("reasoning") or ""
+        reasoning_tokens = 0
+        if text:
+            try:
+                answer = requests.post(f"{base_url}/tokenize", json={"content": text}, timeout=30)
+                answer.raise_for_status()
+                reasoning_tokens = min(total, len(answer.json()["tokens"]))
+            except (requests.RequestException, ValueError, KeyError, TypeError):
+                source = "estimated from characters (the server has no /tokenize)"
+                content = len(record.get("raw_solution") or "")
+                reasoning_tokens = round(total * len(text) / (len(text) + content)) if total else 0
+        split.append((reasoning_tokens, total - reasoning_tokens))
+
+    def spread(values: list[int]) -> dict:
+        return {"median": round(statistics.median(values)), "max": max(values)}
+
+    kinds = [cut_kind(r) for r in records]
+    summary.update(source=source, reasoning_tokens=spread([a for a, _ in split]), answer_tokens=spread([b for _, b in split]),
+                   looped=kinds.count("looped"), cut_while_thinking=kinds.count("cut while thinking"))
+    return summary

@@ -18,16 +18,19 @@ from functools import lru_cache
 from itertools import combinations
 
 from ..evaluation.verdicts import LOAD_ERROR, RAISED, TIMEOUT, VANISHED, failure_of
+from ..generation.loops import cut_kind
 
-__all__ = ["CATEGORIES", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
+__all__ = ["CATEGORIES", "OPTIONAL", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
            "mcnemar", "holm", "compare_all", "verdict", "ALPHA"]
 
 ALPHA = 0.05
 PASSED = "passed"
 CATEGORIES = (PASSED, "wrong output", "exception", "time limit", "no code / syntax error", "cut at token cap",
-              "empty answer")
+              "cut while thinking", "looped", "empty answer")
+OPTIONAL = ("cut while thinking", "looped")  # reasoning models' categories: shown where they occur
 SHORT = {PASSED: "pass", "wrong output": "wrong", "exception": "raised", "time limit": "time",
-         "no code / syntax error": "no code", "cut at token cap": "cut", "empty answer": "empty"}
+         "no code / syntax error": "no code", "cut at token cap": "cut", "cut while thinking": "thinking",
+         "looped": "looped", "empty answer": "empty"}
 
 
 @dataclass(frozen=True)
@@ -56,10 +59,11 @@ def classify(record: dict, sample: dict | None = None) -> Outcome:
     if plus:
         return Outcome(True, True, PASSED)
     sample = sample or {}
+    cut = cut_kind(sample)  # the budget ran out: in a loop, while thinking, or answering
+    if cut:
+        return Outcome(base, False, cut)
     if sample.get("empty_answer"):
         return Outcome(base, False, "empty answer")
-    if sample.get("finish_reason") == "length":
-        return Outcome(base, False, "cut at token cap")
     failure = failure_of(record, "base" if not base else "plus")
     solution = record.get("solution")
     if (solution is not None and not str(solution).strip()) or (failure is not None and failure.no_code):

@@ -13,7 +13,7 @@ from .. import __version__
 from ..datasets import DATASETS
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS
 from ..results import parse_run_key, utc_now
-from .analysis import CATEGORIES, Analysis, RunAnalysis, SelfTestCheck, Standing, verdict
+from .analysis import CATEGORIES, OPTIONAL, Analysis, RunAnalysis, SelfTestCheck, Standing, verdict
 from .collect import LocalRow
 
 __all__ = ["render_report", "render_problems", "render_comparisons", "label", "self_test_verdict", "PAIRS_INLINE"]
@@ -154,21 +154,23 @@ def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
 
 def _failures(rows: list[LocalRow]) -> list[str]:
     table = []
-    for row in rows:
-        for key, result in row.results.items():
-            counts = result.categories()
-            exceptions = result.exceptions()
-            top = ", ".join(f"{name} {count}" for name, count in list(exceptions.items())[:3])
-            cells = [str(counts[c]) if c != "exception" else (f"{counts[c]} ({top})" if top else str(counts[c]))
-                     for c in CATEGORIES]
-            table.append([row.profile, key, *cells])
+    counted = [(row, key, result.categories(), result.exceptions()) for row in rows for key, result in row.results.items()]
+    shown = [c for c in CATEGORIES if c not in OPTIONAL or any(counts[c] for _, _, counts, _ in counted)]
+    for row, key, counts, exceptions in counted:
+        top = ", ".join(f"{name} {count}" for name, count in list(exceptions.items())[:3])
+        cells = [str(counts[c]) if c != "exception" else (f"{counts[c]} ({top})" if top else str(counts[c]))
+                 for c in shown]
+        table.append([row.profile, key, *cells])
     if not table:
         return []
+    thinking = (" *Cut while thinking*: the budget ran out before the answer began (a reasoning model: raise "
+                "max_tokens); *looped*: the answer repeated itself until the cap." if len(shown) > len(CATEGORIES) - len(OPTIONAL)
+                else "")
     return ["## Why answers fail", "",
             "One outcome per problem (plus tests included): passed, or the first reason it failed. *Cut at token "
             "cap*: the answer ended at max_tokens (finish_reason = length), typical of a reasoning model that "
-            "thinks past its budget; *empty answer*: no content at all.", "",
-            tabulate(table, headers=["Profile", "Dataset", *[c.capitalize() for c in CATEGORIES]],
+            f"thinks past its budget; *empty answer*: no content at all.{thinking}", "",
+            tabulate(table, headers=["Profile", "Dataset", *[c.capitalize() for c in shown]],
                      tablefmt="github", disable_numparse=True), ""]
 
 
