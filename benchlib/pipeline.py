@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 from .config import Profile, load_profiles
-from .console import stage_log
+from .console import Progress, stage_log
 from .errors import BenchError, ConfigError
 from .fingerprints import generation_header, isolation_accepted
 from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs,
@@ -88,22 +89,30 @@ def generate(name: str, settings: Settings):
         from .servers.llama import count_prompts
 
         header = generation_header(profile, settings.dataset_id())
-        if paths.samples.exists() and read_manifest(paths).get("generation", {}).get("header") == header:
+        done = read_manifest(paths).get("generation", {})
+        budget = done.get("reasoning_budget") or {}
+        if (paths.samples.exists() and done.get("header") == header
+                and (not budget or settings.paths(name, budget["max_tokens"]).samples.exists())):
             return  # already complete for these settings
         dataset = settings.load_dataset()
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
         log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples ({dataset.version}){subset}, "
-                 f"{profile.parallel} in flight, max_tokens {profile.max_tokens}")
+                 f"{profile.parallel} in flight, max_tokens {profile.max_tokens}"
+                 + (f", reasoning budget {profile.reasoning_budget}" if profile.reasoning_budget > profile.max_tokens else ""))
         if servers.BACKENDS[profile.server].sizes_slots:  # before the model loads: minutes, on a big model
-            need = check_slots(profile, dataset, count_prompts(profile, settings, dataset))
-            if not need.fits:
-                log.warning(f"{need.problem()} (checked again with the server's tokenizer once it is up)")
-            else:
-                log.debug(f"slots: {profile.parallel} x (max_tokens {profile.max_tokens} + prompt "
-                          f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {profile.ctx_size}")
+            counted = count_prompts(profile, settings, dataset)
+            for run in [profile] + ([replace(profile, max_tokens=profile.reasoning_budget)]
+                                    if profile.reasoning_budget > profile.max_tokens else []):
+                need = check_slots(run, dataset, counted)
+                if not need.fits:
+                    log.warning(f"{need.problem()} (checked again with the server's tokenizer once it is up)")
+                else:
+                    log.debug(f"slots: {run.parallel} x (max_tokens {run.max_tokens} + prompt "
+                              f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {run.ctx_size}")
         reuse = plan_reuse(paths, header, log)
         with servers.start(profile, settings, paths, log) as server:
-            section = generate_with(profile, dataset, paths, server, header, log, reuse)
+            section = generate_with(profile, dataset, paths, server, header, log, reuse,
+                                    budget_paths=lambda budget: settings.paths(name, budget))
         update_manifest(paths, "generation", section)
 
     return _run_stage("generation", name, settings, lambda paths: paths.codegen_log, body)
@@ -113,9 +122,7 @@ def evaluate(name: str, settings: Settings):
     """doit action: score the samples in the sandbox into eval_results.json."""
 
     def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
-        from .console import Progress
         from .evaluation.sandbox import make_sandbox
-        from .evaluation.scoring import Evaluation, EvaluationJob
 
         dataset = settings.load_dataset()
         # what a check must not see: the results, the datasets, and the checkout (its logs, .doit.db.json)
@@ -126,7 +133,17 @@ def evaluate(name: str, settings: Settings):
                                 memory_limit=settings.memory_limit, bwrap=settings.bwrap,
                                 trusted=is_self_test(profile))  # the dataset's own canonical solutions
 
-        job = EvaluationJob(samples=samples_file(profile, paths, settings.project), dataset=dataset, paths=paths,
+        runs = [(paths, samples_file(profile, paths, settings.project))]
+        budget = (read_manifest(paths).get("generation", {}).get("reasoning_budget") or {}).get("max_tokens")
+        if budget and runs_server(profile):  # a reasoning model's long run, made with these samples
+            runs.append((settings.paths(name, budget), settings.paths(name, budget).samples))
+        for run_paths_, samples in runs:
+            evaluate_run(profile, run_paths_, samples, dataset, sandbox, log)
+
+    def evaluate_run(profile, paths, samples, dataset, sandbox, log) -> None:
+        from .evaluation.scoring import Evaluation, EvaluationJob
+
+        job = EvaluationJob(samples=samples, dataset=dataset, paths=paths,
                             sandbox=sandbox, workers=settings.workers, cache=settings.cache_dir,
                             sandbox_choice=settings.sandbox, accept_unsandboxed=_accepts_unsandboxed(profile, settings),
                             regenerate_tip=_regenerate_tip(profile))
@@ -144,7 +161,8 @@ def evaluate(name: str, settings: Settings):
             for bar in bars:
                 bar.close()
         scores = results["pass_at_1"]
-        log.info(f"pass@1: {dataset.spec.base_label} {scores['base']}, {dataset.spec.plus_label} {scores['plus']} "
+        where = f" ({paths.root.name})" if paths.root.name != settings.paths(profile.name).root.name else ""
+        log.info(f"pass@1{where}: {dataset.spec.base_label} {scores['base']}, {dataset.spec.plus_label} {scores['plus']} "
                  f"(sandbox: {results['sandbox'].get('label', results['sandbox']['backend'])}, "
                  f"{time.monotonic() - started:.1f} s)")
         update_manifest(paths, "evaluation", {

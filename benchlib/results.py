@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from .storage import atomic_write_json, read_json
 
 __all__ = ["ProfilePaths", "profile_paths", "report_path", "profile_names", "read_manifest", "update_manifest",
            "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
-           "DATASET_KEYS", "ReportFiles", "utc_now", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
+           "DATASET_KEYS", "ReportFiles", "utc_now", "RunKey", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
 
 DATASET_KEYS = tuple(DATASETS)  # the folder names under results/<profile>/ (their subsets: run_key)
 
@@ -96,15 +97,24 @@ class ProfilePaths:
         return [self.eval_results, self.status, self.manifest, self.samples, self.samples_journal]
 
 
-def run_key(dataset: str, subset: int = 0) -> str:
-    """The folder of a run under results/<profile>/: the dataset, or `<dataset>-subset<k>` for a subset."""
-    return run_identity(dataset, subset)
+class RunKey(NamedTuple):
+    """What a run folder under results/<profile>/ holds: `<dataset>[-subset<k>][-budget<n>]`."""
+
+    dataset: str
+    subset: int = 0  # 0: every problem; k: the smoke-test selection of k
+    budget: int = 0  # 0: the profile's max_tokens; n: a reasoning model's long run at n tokens
 
 
-def parse_run_key(key: str) -> tuple[str, int] | None:
-    """(dataset, subset size) of a run folder's name; None if it is not one."""
-    match = re.fullmatch(r"(%s)(?:-subset(\d+))?" % "|".join(map(re.escape, DATASET_KEYS)), key)
-    return (match.group(1), int(match.group(2) or 0)) if match else None
+def run_key(dataset: str, subset: int = 0, budget: int = 0) -> str:
+    """The folder of a run under results/<profile>/: the dataset, `<dataset>-subset<k>` for a subset, and
+    `-budget<n>` for a reasoning model's run at its reasoning budget."""
+    return run_identity(dataset, subset) + (f"-budget{budget}" if budget else "")
+
+
+def parse_run_key(key: str) -> RunKey | None:
+    """The RunKey of a run folder's name; None if it is not one."""
+    match = re.fullmatch(r"(%s)(?:-subset(\d+))?(?:-budget(\d+))?" % "|".join(map(re.escape, DATASET_KEYS)), key)
+    return RunKey(match.group(1), int(match.group(2) or 0), int(match.group(3) or 0)) if match else None
 
 
 def run_paths(results: Path, profile: str, key: str) -> ProfilePaths:
@@ -113,18 +123,20 @@ def run_paths(results: Path, profile: str, key: str) -> ProfilePaths:
     return ProfilePaths(profile_dir=profile_dir, root=profile_dir / key)
 
 
-def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0) -> ProfilePaths:
-    return run_paths(results, profile, run_key(dataset, subset))
+def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0, budget: int = 0) -> ProfilePaths:
+    return run_paths(results, profile, run_key(dataset, subset, budget))
 
 
 def run_keys(results: Path, profile: str) -> list[str]:
-    """The run folders a profile has: its full datasets first (in DATASET_KEYS order), then subsets."""
+    """The run folders a profile has: its full datasets first (in DATASET_KEYS order), then subsets; each
+    followed by its reasoning-budget run."""
     folder = Path(results) / profile
     if not folder.is_dir():
         return []
     runs = {p.name: parse_run_key(p.name) for p in folder.iterdir() if p.is_dir()}
-    found = [(DATASET_KEYS.index(parsed[0]), parsed[1], name) for name, parsed in runs.items() if parsed]
-    return [name for _, _, name in sorted(found)]
+    found = [(DATASET_KEYS.index(parsed.dataset), parsed.subset, parsed.budget, name) for name, parsed in runs.items()
+             if parsed]
+    return [name for *_, name in sorted(found)]
 
 
 def report_path(results: Path) -> Path:

@@ -86,8 +86,9 @@ class Settings:
     llama_server: str
     reference_delay: float
 
-    def paths(self, profile: str) -> ProfilePaths:
-        return profile_paths(Path(self.results), profile, self.dataset, self.subset)
+    def paths(self, profile: str, budget: int = 0) -> ProfilePaths:
+        """The run folder of `profile` for this run's dataset and subset (`budget`: its reasoning-budget run)."""
+        return profile_paths(Path(self.results), profile, self.dataset, self.subset, budget)
 
     @property
     def cache_dir(self) -> Path:

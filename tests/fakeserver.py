@@ -61,3 +61,44 @@ def completion(content, finish_reason="stop", reasoning=None, tokens=10):
         message["reasoning_content"] = reasoning
     return 200, {"choices": [{"index": 0, "finish_reason": finish_reason, "message": message}],
                  "usage": {"prompt_tokens": 5, "completion_tokens": tokens}}
+
+
+class ScriptedReasoner:
+    """A deterministic, greedy "reasoning model" for a dataset: for each problem a fixed reasoning text and
+    a fixed answer (the canonical solution in markdown), as one stream of tokens of CHARS characters each;
+    a request with max_tokens M gets the first M tokens of the stream, reasoning first (`reasoning_content`,
+    or inline `<think>` text with `inline=True`): cut while thinking, cut while answering, or whole. Its
+    /tokenize counts the same tokens. `plan(task_id) -> (reasoning tokens, looped)` shapes each problem."""
+
+    CHARS = 8
+
+    def __init__(self, dataset, plan, inline=False):
+        from benchlib.generation.prompt import build_messages
+
+        self.inline = inline
+        self.by_prompt = {}
+        for task_id, problem in dataset.problems.items():
+            tokens, loops = plan(task_id)
+            size = tokens * self.CHARS
+            if loops:
+                thought = ("Wait, maybe not. " * (size // 17 + 1))[:size]
+            else:  # never repeating itself
+                thought = "".join(f"Step {i}: case {i * 7919 % 104729} of {task_id}. " for i in range(size // 20 + 1))[:size]
+            answer = f"```python\n{problem['prompt']}{problem['canonical_solution']}```\n"
+            self.by_prompt[build_messages(problem["prompt"])[1]["content"]] = (thought, answer)
+
+    def __call__(self, body):
+        if "messages" not in body:  # /tokenize
+            return 200, {"tokens": list(range(-(-len(body.get("content", "")) // self.CHARS)))}
+        thought, answer = self.by_prompt[body["messages"][1]["content"]]
+        budget = body.get("max_tokens", 10**9) * self.CHARS
+        thinking, answering = thought[:budget], answer[: max(0, budget - len(thought))]
+        finish = "stop" if len(thought) + len(answer) <= budget else "length"
+        used = -(-(len(thinking) + len(answering)) // self.CHARS)
+        if self.inline:
+            message = {"role": "assistant",
+                       "content": f"<think>{thinking}" + (f"</think>{answering}" if len(thinking) == len(thought) else "")}
+        else:
+            message = {"role": "assistant", "content": answering, "reasoning_content": thinking}
+        return 200, {"choices": [{"index": 0, "finish_reason": finish, "message": message}],
+                     "usage": {"prompt_tokens": 50, "completion_tokens": used}}

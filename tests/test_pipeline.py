@@ -9,6 +9,7 @@ import pytest
 
 from benchlib.datasets import SELF_TEST
 
+from fakeserver import FakeServer, ScriptedReasoner
 from support import MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes
 
 
@@ -338,3 +339,58 @@ def test_only_changed_samples_are_checked_again(project):
     assert full["checked"] == 164
     assert incremental["eval"] == full["eval"] and incremental["pass_at_1"] == full["pass_at_1"]
     assert incremental["pass_at_1"]["plus"] < 100.0
+
+
+REASONING_PLAN = {  # task -> (reasoning tokens, looped): what each problem exercises
+    "HumanEval/0": (50, False),  # ends by itself far below 768: reused
+    "HumanEval/32": (2000, False),  # still thinking at 768, answers within the budget: derived at 768
+    "HumanEval/53": (760, False),  # thinks 760, its answer runs past 768: requested again at 768
+    "HumanEval/100": (9000, True),  # loops past the budget: looped in both runs
+    "HumanEval/163": (300, False),  # reused
+}
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["reasoning_content", "inline-think"])
+def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(project, humaneval, inline):
+    """A scripted reasoning model (detected by the token-cap probe): the run at its budget, the
+    leaderboard's 768-token run derived from it where it can be, and that row equal, task by task, to a
+    real 768-token run."""
+    data = few_problems(project, humaneval)
+    few = few_tasks(humaneval, list(REASONING_PLAN), project)
+    with FakeServer([ScriptedReasoner(few, REASONING_PLAN.get, inline=inline)]) as model:
+        conf = f"[bench-think]\nserver = external\nbase_url = {model.url}\nparallel = 2\n"
+        (project / "models.conf").write_text(conf)
+        env = doit_env(project, BENCH_DATA_DIR=str(data))
+        doit(project, env=env)
+        asked_derived = sum(1 for body in model.requests if body.get("max_tokens") == 768)
+        # the same model asked at 768 only (a budget no larger than max_tokens: no long run)
+        (project / "models.conf").write_text(conf.replace("bench-think", "bench-real") + "reasoning_budget = 768\n")
+        doit(project, env=env)
+    results_dir = project / "results"
+    derived = json.loads((results_dir / "bench-think" / "humaneval" / "eval_results.json").read_text())
+    budget = json.loads((results_dir / "bench-think" / "humaneval-budget8192" / "eval_results.json").read_text())
+    real = json.loads((results_dir / "bench-real" / "humaneval" / "eval_results.json").read_text())
+    status = lambda results: {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in results["eval"].items()}
+    assert status(derived) == status(real)  # the derived row is what a 768 run scores, task by task
+    assert status(derived)["HumanEval/32"] != ("pass", "pass") and status(budget)["HumanEval/32"] == ("pass", "pass")
+    manifest = json.loads((results_dir / "bench-think" / "humaneval" / "manifest.json").read_text())["generation"]
+    reuse = manifest["reuse"]
+    assert manifest["token_cap"]["reasoning"] is True and manifest["reasoning_budget"]["max_tokens"] == 8192
+    assert reuse["derived_cut_while_thinking"] == 2 and reuse["spot_check"] == "passed"  # /32 and /100
+    # /0 and /163 ended by themselves: both spot-checked (the 5 longest reusable), so none reused unasked
+    assert (reuse["reused"], reuse["spot_checked"], reuse["regenerated"]) == (0, 2, 3)  # /53 + the spot check
+    assert asked_derived == 3  # what the 768 run asked: nothing derived was requested
+    samples = {json.loads(line)["task_id"]: json.loads(line)
+               for line in (results_dir / "bench-think" / "humaneval" / "samples.jsonl").read_text().splitlines()}
+    reals = {json.loads(line)["task_id"]: json.loads(line)
+             for line in (results_dir / "bench-real" / "humaneval" / "samples.jsonl").read_text().splitlines()}
+    for task in REASONING_PLAN:
+        assert samples[task]["solution"] == reals[task]["solution"], task
+        assert samples[task]["finish_reason"] == reals[task]["finish_reason"], task
+    assert samples["HumanEval/32"]["derived"].startswith("from the 8192-token run")
+    report = (results_dir / "REPORT.md").read_text()
+    assert "### HumanEval+ at 8192 tokens (5 problems) — the reasoning budget" in report
+    summary = json.loads((results_dir / "summary.json").read_text())
+    think = next(p for p in summary["profiles"] if p["profile"] == "bench-think")["datasets"]
+    assert think["humaneval"]["categories"]["cut while thinking"] == 1 and think["humaneval"]["categories"]["looped"] == 1
+    assert think["humaneval-budget8192"]["categories"]["looped"] == 1

@@ -10,14 +10,16 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 from .client import ChatClient, Completion
 from ..config import Profile
 from ..datasets import Dataset
 from ..errors import BenchError, GenerationError
 from ..console import Progress
-from ..results import ProfilePaths, read_manifest, utc_now
+from ..fingerprints import generation_header
+from ..results import ProfilePaths, read_manifest, update_manifest, utc_now
 from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
@@ -47,16 +49,18 @@ def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dic
                     style: PromptStyle = PROMPT_STYLES["chat"], family: str = "humaneval") -> dict:
     """Which request field caps the answer's length on this server (evalplus sends `max_tokens`; some
     servers honour only `max_completion_tokens`). One tiny request with each, first match wins."""
-    for field in ("max_tokens", "max_completion_tokens"):
+    reasoning = False  # whether the first tokens are reasoning (`reasoning_content`, or `<think>` text)
+    for cap_field in ("max_tokens", "max_completion_tokens"):
         body = style.body(model, task_prompt, PROBE_TOKENS, extra, family)
-        if field != "max_tokens":
-            body[field] = PROBE_TOKENS
+        if cap_field != "max_tokens":
+            body[cap_field] = PROBE_TOKENS
         completion = client.complete(body)
+        reasoning = reasoning or bool(completion.reasoning)
         if completion.completion_tokens is not None and completion.completion_tokens <= PROBE_TOKENS:
-            return {"field": field, "honoured": True}
+            return {"field": cap_field, "honoured": True, "reasoning": reasoning}
         if completion.completion_tokens is None:
-            return {"field": "max_tokens", "honoured": None}  # no usage reported: cannot tell
-    return {"field": "max_tokens", "honoured": False}
+            return {"field": "max_tokens", "honoured": None, "reasoning": reasoning}  # no usage: cannot tell
+    return {"field": "max_tokens", "honoured": False, "reasoning": reasoning}
 
 
 def _sanitize(content: str, entry_point: str) -> str:
@@ -92,6 +96,43 @@ class ReusePlan:
     new_cap: int
     records: dict[str, dict]  # task_id -> the old record, reusable as it is
     spot: list[str]  # reusable answers to regenerate first: any difference cancels the reuse
+    derived: dict[str, dict] = field(default_factory=dict)  # task_id -> its record at the new cap, derived
+
+
+MARGIN = 32  # tokens: a reasoning this far past the new cap is past it however the text re-tokenizes
+
+
+def plan_from_longer(records: list[dict], old_cap: int, new_cap: int, reasoning_tokens: dict[str, int],
+                     dataset: Dataset, style: PromptStyle) -> ReusePlan:
+    """What a run at `new_cap` can take from a run at a larger `old_cap` (a reasoning model's budget run),
+    with greedy decoding on a reproducible server:
+    - an answer that ended by itself below `new_cap` is the same at `new_cap` (reused, spot-checked);
+    - an answer whose reasoning alone ran past `new_cap` (+ MARGIN, by the server's count) is, at
+      `new_cap`, cut while thinking: no answer, finish_reason = length (derived);
+    - every other answer is requested again at `new_cap`."""
+    reusable, derived = {}, {}
+    for record in records:
+        task, tokens = record["task_id"], record.get("completion_tokens")
+        if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
+            reusable[task] = record
+        elif reasoning_tokens.get(task, 0) >= new_cap + MARGIN and task in dataset.problems:
+            derived[task] = _cut_while_thinking(record, old_cap, new_cap, reasoning_tokens[task], dataset, style)
+    spot = sorted(reusable, key=lambda t: -(reusable[t].get("completion_tokens") or 0))[:SPOT_CHECK]
+    return ReusePlan(old_cap=old_cap, new_cap=new_cap, records=reusable, spot=spot, derived=derived)
+
+
+def _cut_while_thinking(record: dict, old_cap: int, new_cap: int, reasoning_tokens: int, dataset: Dataset,
+                        style: PromptStyle) -> dict:
+    """The record a run at `new_cap` gives for an answer still thinking at `new_cap`: no answer (what is
+    scored is exactly what that run would score); its reasoning, the first `new_cap` tokens' worth."""
+    problem = dataset.problems[record["task_id"]]
+    raw = style.solution(problem["prompt"], "")
+    thought = record.get("reasoning") or ""
+    return {"task_id": record["task_id"], "solution": _sanitize(raw, problem["entry_point"]), "raw_solution": raw,
+            "reasoning": thought[: max(1, len(thought) * new_cap // max(reasoning_tokens, 1))],
+            "finish_reason": "length", "empty_answer": True, "prompt_tokens": record.get("prompt_tokens"),
+            "completion_tokens": new_cap,
+            "derived": f"from the {old_cap}-token run: its reasoning alone ran past {new_cap} tokens"}
 
 
 def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReusePlan | None:
@@ -189,19 +230,25 @@ class Generation:
         self.log.info(f"max_tokens {reuse.old_cap} -> {reuse.new_cap}: {len(reusable)} answers ended by themselves "
                       f"below the new cap; spot-checking {len(spot)} of them with the "
                       f"{len(problems) - len(reusable)} that must be regenerated")
+        derived = [t for t in self.job.dataset.task_ids if t in reuse.derived]
+        if derived:
+            self.log.info(f"{len(derived)} answers still thinking at {reuse.new_cap} tokens in the {reuse.old_cap}-token "
+                          "run: derived as cut while thinking, not requested")
         self.requested += self.request(journal, [t for t in self.job.dataset.task_ids
-                                                 if t not in reuse.records or t in spot])
+                                                 if (t not in reuse.records and t not in reuse.derived) or t in spot])
         differing = [t for t in spot if _answer(self.done[t]) != _answer(reuse.records[t])]
         if differing:
             self.log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
                              f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
         else:
-            for task_id in reusable:
-                if task_id not in self.done:
-                    journal.append(reuse.records[task_id])
-                    self.done[task_id] = reuse.records[task_id]
+            for task_id in self.job.dataset.task_ids:
+                record = reuse.records.get(task_id) or reuse.derived.get(task_id)
+                if record is not None and task_id not in self.done:
+                    journal.append(record)
+                    self.done[task_id] = record
                     self.progress.update()
         self.reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
+                             "derived_cut_while_thinking": 0 if differing else len(derived),
                              "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
                              "differing": differing}
 
@@ -296,12 +343,73 @@ def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
+DEFAULT_REASONING_BUDGET = 8192  # the long run of a model detected as reasoning, where its slots hold it
+
+
+def reasoning_budget(profile: Profile, detected: bool) -> int:
+    """The max_tokens of a reasoning model's long run (0: none): the profile's `reasoning_budget`, or for a
+    model detected as reasoning (reasoning_budget = 0, auto), DEFAULT_REASONING_BUDGET."""
+    budget = profile.reasoning_budget or (DEFAULT_REASONING_BUDGET if detected else 0)
+    return budget if budget > profile.max_tokens else 0
+
+
+@dataclass
+class Session:
+    """What every run of one server session shares: the server, the client and the request fields."""
+
+    profile: Profile
+    dataset: Dataset
+    server: ServerHandle
+    client: ChatClient
+    style: PromptStyle
+    extra: dict
+    info: dict
+    cap: dict
+    log: logging.Logger
+
+    def run(self, paths: ProfilePaths, header: dict, max_tokens: int, reuse: ReusePlan | None) -> dict:
+        """One run at `max_tokens` into `paths`; its manifest generation section."""
+        profile, dataset = self.profile, self.dataset
+        extra = dict(self.extra)
+        if self.cap["field"] != "max_tokens":
+            extra[self.cap["field"]] = max_tokens
+        summary = generate_samples(dataset, paths, self.client, profile.request_model, max_tokens, profile.parallel,
+                                   header, extra, self.log, label="generation", reuse=reuse, style=self.style)
+        self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
+                      f"at max_tokens {max_tokens}, {summary.hit_token_limit} hit the token limit, "
+                      f"{summary.empty_answers} empty answers")
+        reasoning = reasoning_summary(paths, self.server.base_url)
+        if reasoning["detected"]:
+            self.log.info(f"a reasoning model: {reasoning['answers']} of {summary.samples} answers carry reasoning "
+                          f"({reasoning['source']}); reasoning tokens median {reasoning['reasoning_tokens']['median']}, "
+                          f"max {reasoning['reasoning_tokens']['max']}; answer tokens median "
+                          f"{reasoning['answer_tokens']['median']}, max {reasoning['answer_tokens']['max']}; "
+                          f"{reasoning['cut_while_thinking']} cut while thinking, {reasoning['looped']} looped")
+        sampling = self.style.body(profile.request_model, "", max_tokens, extra, dataset.spec.family)
+        sampling.pop("messages", None)
+        sampling.pop("prompt", None)
+        return {
+            "header": header, "dataset": dataset.describe(), "server": self.info, "sampling": sampling,
+            "token_cap": self.cap, "profile": asdict(replace(profile, max_tokens=max_tokens)),
+            "server_start_seconds": self.info.get("startup_seconds"),
+            "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
+            "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
+            "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers, "date": utc_now(),
+            "reuse": summary.reuse, "reasoning": reasoning,
+        }
+
+
 def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: ServerHandle, header: dict,
-             log: logging.Logger, reuse: ReusePlan | None = None) -> dict:
-    """Generate the samples with a running server; return the manifest's generation section."""
+             log: logging.Logger, reuse: ReusePlan | None = None,
+             budget_paths: Callable[[int], ProfilePaths] | None = None) -> dict:
+    """Generate the samples with a running server; return the manifest's generation section. For a
+    reasoning model (`reasoning_budget`, or detected by the token-cap probe) with `budget_paths`, first the
+    long run at its budget (into `budget_paths(budget)`, its manifest written there), then the run at
+    max_tokens, taking from the long one what it determines (`plan_from_longer`)."""
     info = dict(server.info)
     info["props"] = server_props(server.base_url)
     style = PROMPT_STYLES[profile.prompt_style]
+    measured = None
     if BACKENDS[profile.server].sizes_slots:  # the second check, with the model's own tokenizer
         measured = measure(server.base_url, dataset, style)
         if measured is not None:
@@ -309,38 +417,56 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
             info["longest_prompt_tokens"] = measured
     client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason, path=style.path)
     extra = {**server.extra_body, **profile.extras}  # the profile's request_extras last: the user decides
-    cap = {"field": "max_tokens", "honoured": None}
+    cap = {"field": "max_tokens", "honoured": None, "reasoning": None}
     if server.probe_token_cap:
         cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra,
                               style, dataset.spec.family)
         if cap["field"] != "max_tokens":
-            extra[cap["field"]] = profile.max_tokens
             log.info(f"this server ignores max_tokens: sending {cap['field']} too")
         elif cap["honoured"] is False:
             log.warning("this server ignores the token cap; answers may exceed max_tokens")
-    summary = generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
-                               header, extra, log, label="generation", reuse=reuse, style=style)
-    log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s, "
-             f"{summary.hit_token_limit} hit the token limit, {summary.empty_answers} empty answers")
-    reasoning = reasoning_summary(paths, server.base_url)
-    if reasoning["detected"]:
-        log.info(f"a reasoning model: {reasoning['answers']} of {summary.samples} answers carry reasoning "
-                 f"({reasoning['source']}); reasoning tokens median {reasoning['reasoning_tokens']['median']}, "
-                 f"max {reasoning['reasoning_tokens']['max']}; answer tokens median "
-                 f"{reasoning['answer_tokens']['median']}, max {reasoning['answer_tokens']['max']}; "
-                 f"{reasoning['cut_while_thinking']} cut while thinking, {reasoning['looped']} looped")
-    sampling = style.body(profile.request_model, "", profile.max_tokens, extra, dataset.spec.family)
-    sampling.pop("messages", None)
-    sampling.pop("prompt", None)
-    return {
-        "header": header, "dataset": dataset.describe(), "server": info, "sampling": sampling, "token_cap": cap,
-        "profile": asdict(profile),
-        "server_start_seconds": info.get("startup_seconds"),
-        "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
-        "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
-        "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers, "date": utc_now(),
-        "reuse": summary.reuse, "reasoning": reasoning,
-    }
+        if cap["reasoning"]:
+            log.info("the model reasons (its first tokens are reasoning): a reasoning model")
+    session = Session(profile, dataset, server, client, style, extra, info, cap, log)
+    budget = reasoning_budget(profile, bool(cap.get("reasoning"))) if budget_paths else 0
+    if budget and BACKENDS[profile.server].sizes_slots:
+        long = replace(profile, max_tokens=budget)
+        try:
+            check_slots(long, dataset, measured)
+        except BenchError as error:
+            if profile.reasoning_budget:
+                raise
+            log.warning(f"no run at the reasoning budget: {error.message}")
+            budget = 0
+    budget_section = None
+    if budget:
+        long = replace(profile, max_tokens=budget)
+        long_paths = budget_paths(budget)
+        long_header = generation_header(long, header["dataset"])
+        log.info(f"the reasoning budget first: {budget} tokens, into {long_paths.root.name}/; the run at "
+                 f"{profile.max_tokens} takes from it what it determines")
+        if not (long_paths.samples.exists() and read_manifest(long_paths).get("generation", {}).get("header") == long_header):
+            update_manifest(long_paths, "generation", session.run(long_paths, long_header, budget, None))
+        records = [json.loads(line) for line in long_paths.samples.read_text(encoding="utf-8").splitlines()]
+        counts = {r["task_id"]: n for r in records if r.get("reasoning")
+                  for n in [count_tokens(server.base_url, r["reasoning"])] if n is not None}
+        reuse = plan_from_longer(records, budget, profile.max_tokens, counts, dataset, style)
+        budget_section = {"max_tokens": budget, "folder": long_paths.root.name, "auto": not profile.reasoning_budget}
+    section = session.run(paths, header, profile.max_tokens, reuse)
+    section["reasoning_budget"] = budget_section
+    return section
+
+
+def count_tokens(base_url: str, text: str) -> int | None:
+    """The tokens of `text` by the server's own tokenizer (llama-server's /tokenize); None if it has none."""
+    import requests
+
+    try:
+        answer = requests.post(f"{base_url}/tokenize", json={"content": text}, timeout=30)
+        answer.raise_for_status()
+        return len(answer.json()["tokens"])
+    except (requests.RequestException, ValueError, KeyError, TypeError):
+        return None
 
 
 def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
@@ -348,8 +474,6 @@ def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
     split into reasoning and answer: the reasoning counted by the server's tokenizer (/tokenize) where it
     has one, else in proportion to the characters (`source` says which)."""
     import statistics
-
-    import requests
 
     records = [json.loads(line) for line in paths.samples.read_text(encoding="utf-8").splitlines()]
     thinking = [r for r in records if r.get("reasoning")]
@@ -363,11 +487,10 @@ def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
         text = record.get("reasoning") or ""
         reasoning_tokens = 0
         if text:
-            try:
-                answer = requests.post(f"{base_url}/tokenize", json={"content": text}, timeout=30)
-                answer.raise_for_status()
-                reasoning_tokens = min(total, len(answer.json()["tokens"]))
-            except (requests.RequestException, ValueError, KeyError, TypeError):
+            counted = count_tokens(base_url, text)
+            if counted is not None:
+                reasoning_tokens = min(total, counted)
+            else:
                 source = "estimated from characters (the server has no /tokenize)"
                 content = len(record.get("raw_solution") or "")
                 reasoning_tokens = round(total * len(text) / (len(text) + content)) if total else 0

@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 
 from ..config import Profile
-from ..results import DATASET_KEYS, ReportFiles, parse_run_key
+from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
 from ..storage import atomic_write_text
 from .analysis import Analysis, analyse
 from .collect import LocalRow, collect_local, is_subset
@@ -29,8 +29,10 @@ REPORT_VERSION = 6  # bump with any change to what the report shows
 
 
 def _run_order(key: str) -> tuple:
-    """Full datasets first (in the registry's order), then subsets."""
-    return is_subset(key), DATASET_KEYS.index((parse_run_key(key) or (key, 0))[0]), key
+    """Full datasets first (in the registry's order, each followed by its reasoning-budget run), then subsets."""
+    parsed = parse_run_key(key) or RunKey(key)
+    index = DATASET_KEYS.index(parsed.dataset) if parsed.dataset in DATASET_KEYS else len(DATASET_KEYS)
+    return is_subset(key), index, parsed.budget, key
 
 
 def analyse_rows(rows: list[LocalRow], published: list) -> Analysis:

@@ -19,12 +19,19 @@ from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names,
 from ..servers import is_self_test
 from .analysis import ProfileResults, classify
 
-__all__ = ["RunRecord", "LocalRow", "collect_local", "is_subset"]
+__all__ = ["RunRecord", "LocalRow", "collect_local", "is_subset", "is_budget"]
 
 
 def is_subset(key: str) -> bool:
     """Whether a run folder holds a subset (a smoke test), never ranked among full-dataset scores."""
-    return bool((parse_run_key(key) or ("", 0))[1])
+    parsed = parse_run_key(key)
+    return bool(parsed and parsed.subset)
+
+
+def is_budget(key: str) -> bool:
+    """Whether a run folder holds a reasoning model's run at its budget (never ranked on the leaderboard)."""
+    parsed = parse_run_key(key)
+    return bool(parsed and parsed.budget)
 
 
 @dataclass
@@ -152,7 +159,7 @@ def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
         run = _read_run(results, name, key)
         row.runs.append(run)
         if run.scored:
-            if not run.subset:  # a subset's score is never ranked among full-dataset scores
+            if not run.subset and not is_budget(run.key):  # ranked: full datasets at the profile's cap only
                 row.scores[key] = run.evaluated["pass_at_1"]["base"]
                 row.scores[key + "+"] = run.evaluated["pass_at_1"]["plus"]
                 row.state = "done"
@@ -166,7 +173,7 @@ def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
             if analysed is not None:
                 row.results[key] = analysed
         state, reason = run.state
-        if not run.subset and state in ("failed", "partial"):
+        if not run.subset and not is_budget(run.key) and state in ("failed", "partial"):
             row.state, row.reason = state, reason
         if run.evaluated or run.generation or run.status:
             row.details[key] = run.details()

@@ -12,7 +12,7 @@ from tabulate import tabulate
 from .. import __version__
 from ..datasets import DATASETS
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS
-from ..results import parse_run_key, utc_now
+from ..results import RunKey, parse_run_key, utc_now
 from .analysis import CATEGORIES, OPTIONAL, Analysis, RunAnalysis, SelfTestCheck, Standing, verdict
 from .collect import LocalRow
 
@@ -23,11 +23,12 @@ SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the dataset
 
 
 def label(key: str, plus: bool = True) -> str:
-    """`HumanEval+`, or `HumanEval+ subset of 20` for a subset run's folder."""
-    dataset, subset = parse_run_key(key) or (key, 0)
+    """`HumanEval+`, `HumanEval+ subset of 20` for a subset run's folder, `... at 8192 tokens` for a
+    reasoning model's run at its budget."""
+    dataset, subset, budget = parse_run_key(key) or RunKey(key)
     spec = DATASETS.get(dataset)
     name = (spec.plus_label if plus else spec.base_label) if spec else dataset + ("+" if plus else "")
-    return f"{name} subset of {subset}" if subset else name
+    return name + (f" subset of {subset}" if subset else "") + (f" at {budget} tokens" if budget else "")
 
 
 def _fmt(value: float | None) -> str:
@@ -80,8 +81,11 @@ def self_test_verdict(check: SelfTestCheck) -> str:
 
 def _run_verdicts(run: RunAnalysis) -> list[str]:
     name, base_name = label(run.key), label(run.key, plus=False)
-    spec = DATASETS.get((parse_run_key(run.key) or (run.key, 0))[0])
+    parsed = parse_run_key(run.key) or RunKey(run.key)
+    spec = DATASETS.get(parsed.dataset)
     smoke = (" — a smoke test: never ranked among the published full-dataset scores" if run.subset else
+             f" — the reasoning budget ({parsed.budget} tokens, not the leaderboard's {LEADERBOARD_MAX_TOKENS}): "
+             "never compared with the published scores" if parsed.budget else
              f" — evalplus's {spec.variant} file: never compared with the published full-set scores"
              if spec is not None and not spec.leaderboard else "")
     lines = [f"### {name} ({', '.join(map(str, run.sizes))} problems){smoke}", ""]
