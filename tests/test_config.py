@@ -24,8 +24,11 @@ def test_shipped_models_conf_has_the_original_six_profiles_and_the_self_tests():
                  "bench-qwen3-coder", "bench-qwen3-coder-q6k"):
         assert profiles[name].server == "compose"
         assert profiles[name].model.endswith(".gguf")
-        assert profiles[name].ctx_size == 16384
-        assert profiles[name].max_tokens == 768
+        assert profiles[name].max_tokens == 768  # the leaderboard's row, for every one
+        budget = profiles[name].reasoning_budget
+        # the reasoning models' slots hold their budget, the others' the leaderboard's answers
+        assert profiles[name].ctx_size == (16384 if not budget else 4 * (budget + 2048))
+    assert profiles["bench-gpt-oss-120b"].extras == {"chat_template_kwargs": {"reasoning_effort": "high"}}
     assert profiles["bench-reference"].server == "reference"
     assert profiles["bench-qwen3-coder"].quant_label == "UD-Q6_K_XL"
 

@@ -390,6 +390,8 @@ def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(
     assert samples["HumanEval/32"]["derived"].startswith("from the 8192-token run")
     report = (results_dir / "REPORT.md").read_text()
     assert "### HumanEval+ at 8192 tokens (5 problems) — the reasoning budget" in report
+    both = next(line for line in report.splitlines() if line.startswith("| bench-think "))
+    assert "| 40.0 " in both and "| 80.0 at 8192 " in both and "reused 0, derived 2, asked 3" in both
     summary = json.loads((results_dir / "summary.json").read_text())
     think = next(p for p in summary["profiles"] if p["profile"] == "bench-think")["datasets"]
     assert think["humaneval"]["categories"]["cut while thinking"] == 1 and think["humaneval"]["categories"]["looped"] == 1

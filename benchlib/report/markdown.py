@@ -205,6 +205,47 @@ def _details_table(rows: list[LocalRow]) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
+def _reasoning(rows: list[LocalRow]) -> list[str]:
+    """Reasoning models: the leaderboard's row beside the reasoning-budget row, and what the thinking cost.
+    Only where a model reasons or has a budget run."""
+    table = []
+    for row in rows:
+        runs = {run.key: run for run in row.runs}
+        for run in row.runs:
+            parsed = parse_run_key(run.key) or RunKey(run.key)
+            reasoning = run.generation.get("reasoning") or {}
+            budget = run.generation.get("reasoning_budget") or {}
+            if parsed.budget or not (reasoning.get("detected") or budget):
+                continue
+            long_key = budget.get("folder")
+            long = row.results.get(long_key) if long_key else None
+            short = row.results.get(run.key)
+            reuse = run.generation.get("reuse") or {}
+            made = (f"reused {reuse.get('reused', 0)}, derived {reuse.get('derived_cut_while_thinking', 0)}, "
+                    f"asked {reuse.get('regenerated', 0)}") if budget else "asked"
+            spread = lambda d: f"{d['median']} / {d['max']}" if d else "-"  # noqa: E731
+            long_reasoning = (runs[long_key].generation.get("reasoning") or {}) if long_key in runs else {}
+            table.append([
+                row.profile, label(run.key), _fmt(short.score("plus")) if short else "-",
+                f"{_fmt(long.score('plus'))} at {budget['max_tokens']}" if long else "-", made,
+                spread((long_reasoning or reasoning).get("reasoning_tokens")),
+                spread((long_reasoning or reasoning).get("answer_tokens")),
+                str(short.categories()["cut while thinking"]) if short else "-",
+                str((long or short).categories()["looped"]) if (long or short) else "-",
+            ])
+    if not table:
+        return []
+    return ["## Reasoning models", "",
+            f"Each reasoning model has two rows: at the leaderboard's {LEADERBOARD_MAX_TOKENS} tokens (comparable with the "
+            "published scores) and at its reasoning budget (what it does when it may finish; never ranked among "
+            "the published scores). The leaderboard row is taken from the long run where that determines it "
+            "(README: Reasoning models). Tokens: median / max per answer, of the long run where there is one.", "",
+            tabulate(table, headers=["Profile", "Dataset", f"plus at {LEADERBOARD_MAX_TOKENS}", "plus at the budget",
+                                     f"the {LEADERBOARD_MAX_TOKENS} row's answers", "reasoning tokens", "answer tokens",
+                                     "cut while thinking", "looped"],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
 # ---------------------------------------------------------------------------------------------------
 # the files beside REPORT.md
 
@@ -273,6 +314,7 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
     else:
         lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
     lines += _scores_table(rows, published)
+    lines += _reasoning(rows)
     lines += _failures(rows)
     if charts:
         lines += ["## Charts", ""]
