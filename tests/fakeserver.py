@@ -72,10 +72,11 @@ class ScriptedReasoner:
 
     CHARS = 8
 
-    def __init__(self, dataset, plan, inline=False):
+    def __init__(self, dataset, plan, inline=False, delay=0.0):
         from benchlib.generation.prompt import build_messages
 
         self.inline = inline
+        self.delay = delay  # seconds per answer
         self.by_prompt = {}
         for task_id, problem in dataset.problems.items():
             tokens, loops = plan(task_id)
@@ -91,6 +92,10 @@ class ScriptedReasoner:
         if "messages" not in body:  # /tokenize
             return 200, {"tokens": list(range(-(-len(body.get("content", "")) // self.CHARS)))}
         thought, answer = self.by_prompt[body["messages"][1]["content"]]
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
         budget = body.get("max_tokens", 10**9) * self.CHARS
         thinking, answering = thought[:budget], answer[: max(0, budget - len(thought))]
         finish = "stop" if len(thought) + len(answer) <= budget else "length"

@@ -396,3 +396,27 @@ def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(
     think = next(p for p in summary["profiles"] if p["profile"] == "bench-think")["datasets"]
     assert think["humaneval"]["categories"]["cut while thinking"] == 1 and think["humaneval"]["categories"]["looped"] == 1
     assert think["humaneval-budget8192"]["categories"]["looped"] == 1
+
+
+@pytest.mark.e2e
+def test_kill_9_during_a_reasoning_models_budget_run_then_rerun_resumes(project, humaneval, tmp_path):
+    data = few_problems(project, humaneval)
+    few = few_tasks(humaneval, list(REASONING_PLAN), project)
+    with FakeServer([ScriptedReasoner(few, REASONING_PLAN.get, delay=0.5)]) as model:
+        (project / "models.conf").write_text(f"[bench-think]\nserver = external\nbase_url = {model.url}\nparallel = 1\n"
+                                             "reasoning_budget = 4096\n")
+        env = doit_env(project, BENCH_DATA_DIR=str(data))
+        long = project / "results" / "bench-think" / "humaneval-budget4096"
+        kill_doit_at(project, long / "samples.partial.jsonl", 3, ["eval:bench-think"], env)
+        kept = len((long / "samples.partial.jsonl").read_text().splitlines()) - 1
+        rerun = doit(project, "eval:bench-think", env=env)
+        assert f"resuming: {kept} of 5 samples already generated" in rerun.stderr and kept >= 2
+        clean = tmp_path / "clean"
+        clean.mkdir()
+        for name in ("dodo.py", "models.conf", "reference-scores.json", "pyproject.toml"):
+            (clean / name).write_bytes((project / name).read_bytes())
+        doit(clean, "eval:bench-think", env=doit_env(clean, BENCH_DATA_DIR=str(data)))
+    for folder in ("humaneval-budget4096", "humaneval"):
+        ours = (project / "results" / "bench-think" / folder / "samples.jsonl").read_bytes()
+        assert ours == (clean / "results" / "bench-think" / folder / "samples.jsonl").read_bytes(), folder
+        assert len(ours.splitlines()) == 5
