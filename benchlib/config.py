@@ -62,6 +62,9 @@ class Profile:
         "a reasoning model's long run, in tokens, besides the leaderboard-comparable one at max_tokens (which is "
         "derived from it where it can be); 0: 8192 for a model detected as reasoning, where its slots hold it; "
         "at most max_tokens: none"))
+    stop_loops: bool = field(default=False, metadata=_meta(
+        "end an answer that repeats itself (the report's *looped*) as soon as the detector sees it, instead of at "
+        "max_tokens; the answer is streamed and marked stopped. Off by default: stopping early can change a verdict"))
     request_extras: str = field(default="", metadata=_meta("a JSON object merged into every request body, e.g. "
                                                             "`{\"chat_template_kwargs\": {\"reasoning_effort\": \"high\"}}` "
                                                             "(GPT-OSS); changes the samples"))
@@ -100,7 +103,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
 # keys added since: in the fingerprint only when set away from their default, so a new key never makes
 # the samples of profiles that do not use it stale (no GPU hours burned by an upgrade)
-ADDED_GENERATION_KEYS = ("prompt_style", "request_extras", "reasoning_budget")
+ADDED_GENERATION_KEYS = ("prompt_style", "request_extras", "reasoning_budget", "stop_loops")
 
 
 def generation_settings(profile: Profile, dataset_id: str) -> dict:

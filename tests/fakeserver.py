@@ -12,6 +12,7 @@ class FakeServer:
         self.plan = list(plan or [])
         self.health = health
         self.requests = []
+        self.streamed = 0  # events written of streamed answers
         self.lock = threading.Lock()
         server = self
 
@@ -39,6 +40,21 @@ class FakeServer:
                     server.requests.append(body)
                     step = server.plan[0] if len(server.plan) == 1 else server.plan.pop(0)
                 status, answer = step(body) if callable(step) else step
+                if isinstance(answer, list):  # server-sent events: a streamed answer
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        for event in answer:
+                            self.wfile.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+                            self.wfile.flush()
+                            server.streamed += 1
+                        self.wfile.write(b"data: [DONE]\n\n")
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass  # the client stopped reading: it ended the answer
+                    return
                 self._send(status, answer)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -100,6 +116,15 @@ class ScriptedReasoner:
         thinking, answering = thought[:budget], answer[: max(0, budget - len(thought))]
         finish = "stop" if len(thought) + len(answer) <= budget else "length"
         used = -(-(len(thinking) + len(answering)) // self.CHARS)
+        if body.get("stream"):  # one event per token, reasoning first, then the finish and the usage
+            step = self.CHARS
+            events = [{"choices": [{"index": 0, "delta": {"reasoning_content": thinking[i:i + step]}}]}
+                      for i in range(0, len(thinking), step)]
+            events += [{"choices": [{"index": 0, "delta": {"content": answering[i:i + step]}}]}
+                       for i in range(0, len(answering), step)]
+            events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+                           "usage": {"prompt_tokens": 50, "completion_tokens": used}})
+            return 200, events
         if self.inline:
             message = {"role": "assistant",
                        "content": f"<think>{thinking}" + (f"</think>{answering}" if len(thinking) == len(thought) else "")}

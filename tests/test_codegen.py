@@ -236,3 +236,33 @@ def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval
     # the answers carry <think> drafts: a reasoning model, its tokens split (this server cannot count them)
     assert section["reasoning"]["detected"] and section["reasoning"]["answers"] == 3
     assert section["reasoning"]["source"].startswith("estimated from characters")
+
+
+def test_stop_loops_ends_a_runaway_answer_early_and_marks_it(tmp_path, humaneval):
+    """stop_loops: streamed, watched by the loop detector, ended at once (the server's slot freed by the
+    closed connection); answers that do not loop are read to their end, the same as unstreamed."""
+    from fakeserver import ScriptedReasoner
+
+    from benchlib.generation.loops import cut_kind
+
+    dataset = humaneval.subset(2)
+    first, second = dataset.task_ids
+    plan = {first: (6000, True), second: (100, False)}
+    with FakeServer([ScriptedReasoner(dataset, plan.get)]) as server:
+        client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
+        paths = profile_paths(tmp_path, "bench-t", "humaneval")
+        generate_samples(dataset, paths, client, "m", 8192, 1, {}, None, quiet_log(), stop_loops=True)
+        events = server.streamed
+    records = {json.loads(line)["task_id"]: json.loads(line) for line in paths.samples.read_text().splitlines()}
+    runaway, fine = records[first], records[second]
+    assert runaway["stopped"] == "looped" and cut_kind(runaway) == "looped" and runaway["finish_reason"] == "length"
+    assert runaway["completion_tokens"] < 1000 and events < 6000  # stopped long before its 6000 tokens
+    assert "stopped" not in fine and fine["finish_reason"] == "stop" and "def " in fine["solution"]
+    with FakeServer([ScriptedReasoner(dataset, plan.get)]) as server:  # unstreamed, the same answer
+        client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
+        again = profile_paths(tmp_path / "plain", "bench-t", "humaneval")
+        generate_samples(dataset, again, client, "m", 8192, 1, {}, None, quiet_log())
+    plain = {json.loads(line)["task_id"]: json.loads(line) for line in again.samples.read_text().splitlines()}
+    for key in ("solution", "raw_solution", "reasoning", "finish_reason", "completion_tokens"):
+        assert plain[second][key] == fine[key], key
+    assert plain[first]["completion_tokens"] > 6000 and "stopped" not in plain[first]  # ran to its end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Completion:
     latency: float
     timings: dict = field(default_factory=dict)  # llama-server's prompt/predicted ms and counts
     content_was_empty: bool = False
+    stopped: str = ""  # why benchlib ended the answer itself ("looped"), "" when the server did
 
 
 def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
@@ -64,7 +66,11 @@ class ChatClient:
             self._local.session = requests.Session()
         return self._local.session
 
-    def complete(self, body: dict) -> Completion:
+    def complete(self, body: dict, watch: Callable[[str], bool] | None = None) -> Completion:
+        """One answer. With `watch`, it is streamed and ended as soon as watch(text so far) says so (a
+        runaway answer): the Completion then says `stopped = "looped"`."""
+        if watch is not None:
+            body = {**body, "stream": True, "stream_options": {"include_usage": True}}
         last = ""
         deadline = time.monotonic() + self.timeout
         attempt = 0
@@ -76,12 +82,20 @@ class ChatClient:
             if remaining <= 0:
                 break
             try:
-                response = self._session().post(self.url, json=body, timeout=(min(10.0, remaining), remaining))
+                response = self._session().post(self.url, json=body, timeout=(min(10.0, remaining), remaining),
+                                                stream=watch is not None)
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {exc}"
             else:
                 if response.status_code == 200:
-                    return _parse(response, time.monotonic() - started)
+                    if watch is None:
+                        return _parse(response, time.monotonic() - started)
+                    try:
+                        return _stream(response, started, watch)
+                    except requests.RequestException as exc:  # cut mid-stream: the whole answer again
+                        last = f"{type(exc).__name__}: {exc}"
+                        response.close()
+                        continue
                 message = _error_message(response)
                 if response.status_code in (404, 405):
                     raise GenerationError(
@@ -103,6 +117,52 @@ class ChatClient:
             f"no answer from {self.url} after {attempt + 1} attempt(s) within {self.timeout:.0f} s ({last})",
             "is the server still running? see server.log; rerun to resume where it stopped",
         )
+
+
+WATCH_EVERY = 64  # streamed pieces between two looks of the watch (the detector reads the whole text)
+
+
+def _stream(response: requests.Response, started: float, watch: Callable[[str], bool]) -> Completion:
+    """A streamed answer (server-sent events, chat or completions), read to its end or until `watch`
+    says stop; closing the connection makes llama-server cancel the request and free its slot."""
+    content, reasoning, finish, usage, timings, pieces, stopped = [], [], None, {}, {}, 0, ""
+    try:
+        for line in response.iter_lines():
+            if not line.startswith(b"data:"):
+                continue
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                break
+            try:
+                event = json.loads(data)
+            except ValueError:
+                continue
+            usage = event.get("usage") or usage
+            timings = event.get("timings") or timings
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta") or {}
+                text = delta.get("content") if "delta" in choice else choice.get("text")
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
+                if text:
+                    content.append(text)
+                    pieces += 1
+                if thought:
+                    reasoning.append(thought)
+                    pieces += 1
+                finish = choice.get("finish_reason") or finish
+            if pieces and pieces % WATCH_EVERY == 0 and finish is None and watch("".join(reasoning) + "".join(content)):
+                stopped = "looped"
+                break
+    finally:
+        response.close()
+    raw_content = "".join(content)
+    answer, thought = split_reasoning(raw_content, "".join(reasoning))
+    return Completion(
+        content=answer, reasoning=thought, finish_reason="length" if stopped else finish,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=pieces if stopped or not usage.get("completion_tokens") else usage["completion_tokens"],
+        latency=time.monotonic() - started, content_was_empty=not raw_content.strip(), stopped=stopped,
+        timings={k: v for k, v in timings.items() if isinstance(v, (int, float))})
 
 
 def _error_message(response: requests.Response) -> str:

@@ -24,7 +24,7 @@ from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
 from .prompt import PROMPT_STYLES, PromptStyle
-from .loops import cut_kind
+from .loops import cut_kind, looped
 from .slots import check_slots, measure
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
@@ -71,7 +71,7 @@ def _sanitize(content: str, entry_point: str) -> str:
 
 def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle) -> dict:
     raw = style.solution(problem["prompt"], completion.content)  # what evalplus's raw samples hold
-    return {
+    record = {
         "task_id": task_id,
         "solution": _sanitize(raw, problem["entry_point"]),
         "raw_solution": raw,
@@ -83,6 +83,9 @@ def _record(task_id: str, problem: dict, completion: Completion, style: PromptSt
         "latency": round(completion.latency, 3),
         "timings": completion.timings,
     }
+    if completion.stopped:  # ended by benchlib, not the server (stop_loops)
+        record["stopped"] = completion.stopped
+    return record
 
 
 SPOT_CHECK = 5  # stopped answers regenerated before the others are reused (see plan_reuse)
@@ -181,6 +184,7 @@ class GenerationJob:
     extra_body: dict | None = None  # request fields the server needs
     label: str = "generate"  # the progress bar's
     style: PromptStyle = PROMPT_STYLES["chat"]  # the request evalplus builds (chat, or a base model's completion)
+    stop_loops: bool = False  # end a runaway answer early (streamed, watched by loops.looped)
 
 
 class Generation:
@@ -258,7 +262,8 @@ class Generation:
         problem = job.dataset.problems[task_id]
         try:
             completion = job.client.complete(job.style.body(job.model, problem["prompt"], job.max_tokens,
-                                                            job.extra_body, job.dataset.spec.family))
+                                                            job.extra_body, job.dataset.spec.family),
+                                             watch=looped if job.stop_loops else None)
         except BaseException:
             job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
             raise
@@ -332,10 +337,11 @@ class Generation:
 def generate_samples(dataset: Dataset, paths: ProfilePaths, client: ChatClient, model: str, max_tokens: int,
                      parallel: int, header: dict, extra_body: dict | None, log: logging.Logger,
                      label: str = "generate", reuse: ReusePlan | None = None,
-                     style: PromptStyle = PROMPT_STYLES["chat"]) -> GenerationSummary:
+                     style: PromptStyle = PROMPT_STYLES["chat"], stop_loops: bool = False) -> GenerationSummary:
     """`Generation(GenerationJob(...), log, reuse).run()`."""
     job = GenerationJob(dataset=dataset, paths=paths, client=client, model=model, max_tokens=max_tokens,
-                        parallel=parallel, header=header, extra_body=extra_body, label=label, style=style)
+                        parallel=parallel, header=header, extra_body=extra_body, label=label, style=style,
+                        stop_loops=stop_loops)
     return Generation(job, log, reuse).run()
 
 
@@ -374,7 +380,8 @@ class Session:
         if self.cap["field"] != "max_tokens":
             extra[self.cap["field"]] = max_tokens
         summary = generate_samples(dataset, paths, self.client, profile.request_model, max_tokens, profile.parallel,
-                                   header, extra, self.log, label="generation", reuse=reuse, style=self.style)
+                                   header, extra, self.log, label="generation", reuse=reuse, style=self.style,
+                                   stop_loops=profile.stop_loops)
         self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
                       f"at max_tokens {max_tokens}, {summary.hit_token_limit} hit the token limit, "
                       f"{summary.empty_answers} empty answers")
@@ -501,5 +508,6 @@ def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
 
     kinds = [cut_kind(r) for r in records]
     summary.update(source=source, reasoning_tokens=spread([a for a, _ in split]), answer_tokens=spread([b for _, b in split]),
-                   looped=kinds.count("looped"), cut_while_thinking=kinds.count("cut while thinking"))
+                   looped=kinds.count("looped"), cut_while_thinking=kinds.count("cut while thinking"),
+                   stopped_looping=sum(r.get("stopped") == "looped" for r in records))
     return summary

@@ -26,6 +26,8 @@ def cut_kind(record: dict) -> str | None:
     """How a samples record ran out of budget: "looped", "cut while thinking" (no answer begun, reasoning
     only), "cut at token cap"; None when it ended by itself (finish_reason is not "length"), or when it
     holds neither answer nor reasoning (an empty answer, whatever ended it)."""
+    if record.get("stopped") == "looped":  # ended early by stop_loops: the detector said so then
+        return "looped"
     if record.get("finish_reason") != "length":
         return None
     if looped(record.get("raw_solution") or record.get("reasoning") or ""):
