@@ -107,6 +107,8 @@ class SelfTestExpectation:
 
 SELF_TEST = {  # md5 of the uncompressed file -> its expectation (measured; tests/test_pipeline.py pins it)
     "fe585eb4df8c88d844eeb463ea4d0302": SelfTestExpectation("HumanEvalPlus-v0.1.10", {}),
+    "401e75ad986361dccc7afecb4121e295": SelfTestExpectation("HumanEvalPlus-Mini-v0.1.10", {}),
+    "413980104ee0339c147ac09653cee3db": SelfTestExpectation("HumanEvalPlus-NoExtreme-v0.1.10", {}),
     "4378c708d1d35b4189d9b70d99861045": SelfTestExpectation("MbppPlus-prerelease-2023-11", {
         "Mbpp/71": (("base", "plus"), "the file's entry point does not name its canonical solution's function"),
         "Mbpp/630": (("base", "plus"), "evalplus's sanitizer drops the canonical solution's generator helper "

@@ -10,7 +10,7 @@ import pytest
 from benchlib.datasets import SELF_TEST
 
 from fakeserver import FakeServer, ScriptedReasoner
-from support import MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes
+from support import DATASETS, MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes
 
 
 
@@ -420,3 +420,21 @@ def test_kill_9_during_a_reasoning_models_budget_run_then_rerun_resumes(project,
         ours = (project / "results" / "bench-think" / folder / "samples.jsonl").read_bytes()
         assert ours == (clean / "results" / "bench-think" / folder / "samples.jsonl").read_bytes(), folder
         assert len(ours.splitlines()) == 5
+
+
+@pytest.mark.e2e
+def test_the_mini_dataset_runs_as_the_full_one_does(project):
+    """dataset=humaneval-mini: its own folders, the self-test as recorded, a subset, never ranked."""
+    mini = DATASETS / "HumanEvalPlus-Mini-v0.1.10.jsonl.gz"
+    if not mini.exists():
+        pytest.skip("needs HumanEvalPlus-Mini-v0.1.10.jsonl.gz beside the other datasets")
+    doit(project, "eval:bench-reference", "report", "dataset=humaneval-mini")
+    root, evaluated = results(project, "humaneval-mini")
+    assert evaluated["pass_at_1"] == {"base": 100.0, "plus": 100.0}
+    assert evaluated["dataset"]["file"] == mini.name and evaluated["header"]["dataset"] == "HumanEvalPlus-Mini-v0.1.10"
+    doit(project, "eval:bench-reference", "report", "dataset=humaneval-mini", "subset=10")
+    assert results(project, "humaneval-mini-subset10")[1]["n_tasks"] == 10
+    report = (project / "results" / "REPORT.md").read_text()
+    assert "HumanEval+ Mini 100.0%, HumanEval Mini 100.0%: as expected for HumanEvalPlus-Mini-v0.1.10" in report
+    assert "### HumanEval+ Mini subset of 10 (10 problems) — a smoke test" in report
+    assert "bench-reference** (local" not in report[report.index("## Scores"):]  # never ranked
