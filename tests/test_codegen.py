@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from benchlib.generation.client import ChatClient
-from benchlib.generation.codegen import _sanitize, generate_samples
-from benchlib.generation.prompt import PROMPT_STYLES, request_body
+from benchlib.generation.codegen import generate_samples
+from benchlib.generation.prompt import PROMPT_STYLES, request_body, sanitize
 from benchlib.errors import GenerationError
 from benchlib.results import profile_paths
 
@@ -109,7 +109,7 @@ def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
 
 def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
     """A server that answers differently the second time: one clear line, then a full regeneration."""
-    from benchlib.generation.codegen import plan_reuse
+    from benchlib.generation.reuse import plan_reuse
     from benchlib.results import update_manifest
 
     from support import quiet_log
@@ -197,7 +197,7 @@ def test_a_base_model_request_equals_evalplus_own_construction(tmp_path, humanev
     for ours_task, raw_record, clean in zip(["HumanEval/0", "HumanEval/1"], raw, sanitized):
         ours = style.solution(humaneval.problems[ours_task]["prompt"], "    return sorted(numbers)[:1]\n\tpass\n")
         assert ours == raw_record["solution"]
-        assert _sanitize(ours, humaneval.problems[ours_task]["entry_point"]) == clean["solution"]
+        assert sanitize(ours, humaneval.problems[ours_task]["entry_point"]) == clean["solution"]
     assert style.solution("def f():\n", "\treturn 1") == "def f():\n    return 1"
 
 

@@ -20,7 +20,7 @@ def test_gemma_base_model_through_doit_is_scored_reported_and_reproducible(proje
     section["llama_server"] = llama_server
     (project / "models.conf").write_text(f"[{PROFILE}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items()))
     env = doit_env(project)
-    done = doit(project, f"eval:{PROFILE}", "report", "subset=10", env=env)
+    doit(project, f"eval:{PROFILE}", "report", "subset=10", env=env)
     root = project / "results" / PROFILE / "humaneval-subset10"
     evaluated = json.loads((root / "eval_results.json").read_text())
     manifest = json.loads((root / "manifest.json").read_text())["generation"]

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from .client import ChatClient, Completion
@@ -23,8 +23,10 @@ from ..results import ProfilePaths, read_manifest, update_manifest, utc_now
 from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
-from .prompt import PROMPT_STYLES, PromptStyle
-from .loops import cut_kind, looped
+from .prompt import PROMPT_STYLES, PromptStyle, sanitize
+from .loops import looped
+from .reasoning import count_tokens, reasoning_budget, reasoning_summary
+from .reuse import ReusePlan, plan_from_longer, plan_reuse, same_answer
 from .slots import check_slots, measure
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
@@ -63,17 +65,11 @@ def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dic
     return {"field": "max_tokens", "honoured": False, "reasoning": reasoning}
 
 
-def _sanitize(content: str, entry_point: str) -> str:
-    from evalplus.sanitize import sanitize
-
-    return sanitize(content, entrypoint=entry_point)
-
-
 def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle) -> dict:
     raw = style.solution(problem["prompt"], completion.content)  # what evalplus's raw samples hold
     record = {
         "task_id": task_id,
-        "solution": _sanitize(raw, problem["entry_point"]),
+        "solution": sanitize(raw, problem["entry_point"]),
         "raw_solution": raw,
         "reasoning": completion.reasoning,
         "finish_reason": completion.finish_reason,
@@ -86,88 +82,6 @@ def _record(task_id: str, problem: dict, completion: Completion, style: PromptSt
     if completion.stopped:  # ended by benchlib, not the server (stop_loops)
         record["stopped"] = completion.stopped
     return record
-
-
-SPOT_CHECK = 5  # stopped answers regenerated before the others are reused (see plan_reuse)
-
-
-@dataclass
-class ReusePlan:
-    """Answers of the previous samples file that a new token cap would reproduce exactly."""
-
-    old_cap: int
-    new_cap: int
-    records: dict[str, dict]  # task_id -> the old record, reusable as it is
-    spot: list[str]  # reusable answers to regenerate first: any difference cancels the reuse
-    derived: dict[str, dict] = field(default_factory=dict)  # task_id -> its record at the new cap, derived
-
-
-MARGIN = 32  # tokens: a reasoning this far past the new cap is past it however the text re-tokenizes
-
-
-def plan_from_longer(records: list[dict], old_cap: int, new_cap: int, reasoning_tokens: dict[str, int],
-                     dataset: Dataset, style: PromptStyle) -> ReusePlan:
-    """What a run at `new_cap` can take from a run at a larger `old_cap` (a reasoning model's budget run),
-    with greedy decoding on a reproducible server:
-    - an answer that ended by itself below `new_cap` is the same at `new_cap` (reused, spot-checked);
-    - an answer whose reasoning alone ran past `new_cap` (+ MARGIN, by the server's count) is, at
-      `new_cap`, cut while thinking: no answer, finish_reason = length (derived);
-    - every other answer is requested again at `new_cap`."""
-    reusable, derived = {}, {}
-    for record in records:
-        task, tokens = record["task_id"], record.get("completion_tokens")
-        if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
-            reusable[task] = record
-        elif reasoning_tokens.get(task, 0) >= new_cap + MARGIN and task in dataset.problems:
-            derived[task] = _cut_while_thinking(record, old_cap, new_cap, reasoning_tokens[task], dataset, style)
-    spot = sorted(reusable, key=lambda t: -(reusable[t].get("completion_tokens") or 0))[:SPOT_CHECK]
-    return ReusePlan(old_cap=old_cap, new_cap=new_cap, records=reusable, spot=spot, derived=derived)
-
-
-def _cut_while_thinking(record: dict, old_cap: int, new_cap: int, reasoning_tokens: int, dataset: Dataset,
-                        style: PromptStyle) -> dict:
-    """The record a run at `new_cap` gives for an answer still thinking at `new_cap`: no answer (what is
-    scored is exactly what that run would score); its reasoning, the first `new_cap` tokens' worth."""
-    problem = dataset.problems[record["task_id"]]
-    raw = style.solution(problem["prompt"], "")
-    thought = record.get("reasoning") or ""
-    return {"task_id": record["task_id"], "solution": _sanitize(raw, problem["entry_point"]), "raw_solution": raw,
-            "reasoning": thought[: max(1, len(thought) * new_cap // max(reasoning_tokens, 1))],
-            "finish_reason": "length", "empty_answer": True, "prompt_tokens": record.get("prompt_tokens"),
-            "completion_tokens": new_cap,
-            "derived": f"from the {old_cap}-token run: its reasoning alone ran past {new_cap} tokens"}
-
-
-def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReusePlan | None:
-    """With greedy decoding on a reproducible server, an answer that ended by itself (finish_reason =
-    stop) in fewer tokens than the new cap is exactly what the new cap would give; only the others need
-    the GPU again. Valid only when the samples on disk were made with the same settings but the cap.
-
-    The spot check regenerates the SPOT_CHECK longest of those answers first (a build whose results depend
-    on the batch, e.g. a GPU build that is not batch-invariant, shows it in the long answers first, since a
-    difference in one step changes every later token); they are requested together with the cut answers,
-    which need the GPU anyway, so the check costs about 3% of a full run on HumanEval+."""
-    old = read_manifest(paths).get("generation", {}).get("header")
-    if not paths.samples.exists() or not isinstance(old, dict) or old == header:
-        return None
-    if {k: v for k, v in old.items() if k != "max_tokens"} != {k: v for k, v in header.items() if k != "max_tokens"}:
-        return None
-    if not header.get("reproducible"):
-        log.info("the token cap changed, but reproducible = no: answers cannot be reused, regenerating all")
-        return None
-    new_cap = header["max_tokens"]
-    records = {}
-    for line in paths.samples.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        tokens = record.get("completion_tokens")
-        if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
-            records[record["task_id"]] = record
-    spot = sorted(records, key=lambda t: -(records[t].get("completion_tokens") or 0))[:SPOT_CHECK]
-    return ReusePlan(old_cap=old["max_tokens"], new_cap=new_cap, records=records, spot=spot)
-
-
-def _answer(record: dict) -> tuple:
-    return tuple(record.get(k) for k in ("raw_solution", "reasoning", "finish_reason", "completion_tokens"))
 
 
 @dataclass(frozen=True)
@@ -240,7 +154,7 @@ class Generation:
                           "run: derived as cut while thinking, not requested")
         self.requested += self.request(journal, [t for t in self.job.dataset.task_ids
                                                  if (t not in reuse.records and t not in reuse.derived) or t in spot])
-        differing = [t for t in spot if _answer(self.done[t]) != _answer(reuse.records[t])]
+        differing = [t for t in spot if not same_answer(self.done[t], reuse.records[t])]
         if differing:
             self.log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
                              f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
@@ -349,16 +263,6 @@ def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
-DEFAULT_REASONING_BUDGET = 8192  # the long run of a model detected as reasoning, where its slots hold it
-
-
-def reasoning_budget(profile: Profile, detected: bool) -> int:
-    """The max_tokens of a reasoning model's long run (0: none): the profile's `reasoning_budget`, or for a
-    model detected as reasoning (reasoning_budget = 0, auto), DEFAULT_REASONING_BUDGET."""
-    budget = profile.reasoning_budget or (DEFAULT_REASONING_BUDGET if detected else 0)
-    return budget if budget > profile.max_tokens else 0
-
-
 @dataclass
 class Session:
     """What every run of one server session shares: the server, the client and the request fields."""
@@ -462,52 +366,3 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
     section = session.run(paths, header, profile.max_tokens, reuse)
     section["reasoning_budget"] = budget_section
     return section
-
-
-def count_tokens(base_url: str, text: str) -> int | None:
-    """The tokens of `text` by the server's own tokenizer (llama-server's /tokenize); None if it has none."""
-    import requests
-
-    try:
-        answer = requests.post(f"{base_url}/tokenize", json={"content": text}, timeout=30)
-        answer.raise_for_status()
-        return len(answer.json()["tokens"])
-    except (requests.RequestException, ValueError, KeyError, TypeError):
-        return None
-
-
-def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
-    """Whether the model reasons (`reasoning_content`, or `<think>` text in its answers), and its tokens
-    split into reasoning and answer: the reasoning counted by the server's tokenizer (/tokenize) where it
-    has one, else in proportion to the characters (`source` says which)."""
-    import statistics
-
-    records = [json.loads(line) for line in paths.samples.read_text(encoding="utf-8").splitlines()]
-    thinking = [r for r in records if r.get("reasoning")]
-    summary: dict = {"detected": bool(thinking), "answers": len(thinking)}
-    if not thinking:
-        return summary
-    source = "counted by the server's tokenizer"
-    split = []
-    for record in records:
-        total = record.get("completion_tokens") or 0
-        text = record.get("reasoning") or ""
-        reasoning_tokens = 0
-        if text:
-            counted = count_tokens(base_url, text)
-            if counted is not None:
-                reasoning_tokens = min(total, counted)
-            else:
-                source = "estimated from characters (the server has no /tokenize)"
-                content = len(record.get("raw_solution") or "")
-                reasoning_tokens = round(total * len(text) / (len(text) + content)) if total else 0
-        split.append((reasoning_tokens, total - reasoning_tokens))
-
-    def spread(values: list[int]) -> dict:
-        return {"median": round(statistics.median(values)), "max": max(values)}
-
-    kinds = [cut_kind(r) for r in records]
-    summary.update(source=source, reasoning_tokens=spread([a for a, _ in split]), answer_tokens=spread([b for _, b in split]),
-                   looped=kinds.count("looped"), cut_while_thinking=kinds.count("cut while thinking"),
-                   stopped_looping=sum(r.get("stopped") == "looped" for r in records))
-    return summary

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "LEADERBOARD_MAX_TOKENS", "build_messages",
-           "request_body", "PromptStyle", "PROMPT_STYLES", "EOS", "completion_stops", "completion_prompt"]
+           "request_body", "sanitize", "PromptStyle", "PROMPT_STYLES", "EOS", "completion_stops", "completion_prompt"]
 
 PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the chat request below
 LEADERBOARD_MAX_TOKENS = 768  # evalplus's max_new_tokens: the leaderboard's completion cap
@@ -25,6 +25,13 @@ INSTRUCTION_PREFIX = (
 EOS = ("<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint(")
 _EXTRA_EOS = {"humaneval": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
               "mbpp": ('\n"""', "\nassert")}
+
+
+def sanitize(program: str, entry_point: str) -> str:
+    """evalplus's own sanitizer: the code of an answer, as evalplus scores it."""
+    from evalplus.sanitize import sanitize as evalplus_sanitize
+
+    return evalplus_sanitize(program, entrypoint=entry_point)
 
 
 def build_messages(task_prompt: str) -> list[dict]:

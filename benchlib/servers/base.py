@@ -8,8 +8,6 @@ import ctypes
 import fcntl
 import hashlib
 import logging
-import multiprocessing
-import os
 import signal
 import time
 from pathlib import Path
