@@ -62,6 +62,15 @@ class Profile:
         "a reasoning model's long run, in tokens, besides the leaderboard-comparable one at max_tokens (which is "
         "derived from it where it can be); 0: 8192 for a model detected as reasoning, where its slots hold it; "
         "at most max_tokens: none"))
+    n_samples: int = field(default=1, metadata=_meta(
+        "answers per problem; more than 1 samples them (temperature > 0, a seed per problem and answer) for "
+        "pass@k and comparisons that can see a few points (README: Sampled answers); 1 is the leaderboard's"))
+    temperature: float = field(default=0.0, metadata=_meta("sampling temperature; 0: greedy (the leaderboard's)"))
+    top_p: float = field(default=0.95, metadata=_meta("nucleus sampling (evalplus's 0.95; a greedy base-model "
+                                                      "request sends 1.0, as evalplus does)"))
+    reference_profile: str = field(default="", metadata=_meta(
+        "another profile to compare this one's answers with, e.g. the highest-precision quant of the same model: "
+        "the report counts identical greedy answers and how the others split (no GPU cost)"))
     stop_loops: bool = field(default=False, metadata=_meta(
         "end an answer that repeats itself (the report's *looped*) as soon as the detector sees it, instead of at "
         "max_tokens; the answer is streamed and marked stopped. Off by default: stopping early can change a verdict"))
@@ -81,6 +90,11 @@ class Profile:
     @property
     def server_args(self) -> list[str]:
         return shlex.split(self.extra_args)
+
+    @property
+    def sampled(self) -> bool:
+        """Answers are sampled (temperature > 0), not the leaderboard's single greedy answer."""
+        return self.temperature > 0
 
     @property
     def extras(self) -> dict:
@@ -103,7 +117,8 @@ FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 GENERATION_KEYS = ("server", "model", "model_name", "max_tokens", "ctx_size", "extra_args", "reproducible", "samples")
 # keys added since: in the fingerprint only when set away from their default, so a new key never makes
 # the samples of profiles that do not use it stale (no GPU hours burned by an upgrade)
-ADDED_GENERATION_KEYS = ("prompt_style", "request_extras", "reasoning_budget", "stop_loops")
+ADDED_GENERATION_KEYS = ("prompt_style", "request_extras", "reasoning_budget", "stop_loops", "n_samples",
+                         "temperature", "top_p")
 
 
 def generation_settings(profile: Profile, dataset_id: str) -> dict:
@@ -158,11 +173,19 @@ def _convert(value: str, kind: type, where: str, key: str) -> object:
         if number < 0:
             raise ConfigError(f"{where}: '{key}' must not be negative, not {value!r}")
         return number
+    if kind is float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: '{key}' must be a number, not {value!r}") from None
+        if not number >= 0:
+            raise ConfigError(f"{where}: '{key}' must not be negative, not {value!r}")
+        return number
     return value.strip()
 
 
 def _field_type(name: str) -> type:
-    return {"int": int, "bool": bool}.get(str(FIELDS[name].type), str)
+    return {"int": int, "bool": bool, "float": float}.get(str(FIELDS[name].type), str)
 
 
 def load_profiles(path: Path) -> dict[str, Profile]:
@@ -208,6 +231,14 @@ def load_profiles(path: Path) -> dict[str, Profile]:
         profile = Profile(name=section, **values)  # type: ignore[arg-type]
         _check_profile(profile, where)
         profiles[section] = profile
+    for name, profile in profiles.items():
+        if profile.reference_profile and profile.reference_profile not in profiles:
+            close = difflib.get_close_matches(profile.reference_profile, profiles, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"{where(name, 'reference_profile')}: no profile [{profile.reference_profile}]{hint}",
+                              "name a [bench-...] section of models.conf")
+        if profile.reference_profile == name:
+            raise ConfigError(f"{where(name, 'reference_profile')}: a profile cannot be its own reference")
     return profiles
 
 
@@ -243,6 +274,13 @@ def _check_profile(profile: Profile, where) -> None:
     key = BACKENDS[profile.server].requires
     if key and not getattr(profile, key):
         raise ConfigError(f"{where(name)}: server = {profile.server} needs '{key}'", f"add '{key} = ...' to [{name}]")
+    if profile.n_samples < 1:
+        raise ConfigError(f"{where(name, 'n_samples')}: 'n_samples' must be at least 1")
+    if profile.n_samples > 1 and profile.temperature == 0:
+        raise ConfigError(f"{where(name, 'n_samples')}: n_samples = {profile.n_samples} with temperature = 0 gives "
+                          f"{profile.n_samples} copies of the greedy answer", "set temperature (e.g. 0.8), or n_samples = 1")
+    if not 0 < profile.top_p <= 1:
+        raise ConfigError(f"{where(name, 'top_p')}: 'top_p' must be above 0 and at most 1, not {profile.top_p}")
     if profile.reasoning_budget < 0:
         raise ConfigError(f"{where(name, 'reasoning_budget')}: 'reasoning_budget' must be 0 (auto) or a number of tokens")
     for key in ("parallel", "max_tokens", "health_timeout", "request_timeout", "ctx_size"):

@@ -116,3 +116,26 @@ def test_unsandboxed_verdicts_do_not_stand_in_a_sandboxed_run(few, tmp_path, cac
     assert sandboxed["sandbox"]["sandboxed"] is True and sandboxed["checked"] == 5
     assert {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in sandboxed["eval"].items()} == \
         {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in unsafe["eval"].items()}
+
+
+def test_pass_at_k_is_evalplus_own_estimate():
+    import numpy as np
+    from evalplus.eval import estimate_pass_at_k as theirs
+
+    from benchlib.evaluation.scoring import estimate_pass_at_k, pass_at_k
+
+    for n, c, k in [(1, 0, 1), (1, 1, 1), (5, 2, 1), (10, 3, 10), (20, 0, 10), (200, 37, 100), (200, 200, 10), (7, 6, 5)]:
+        assert estimate_pass_at_k(n, c, k) == pytest.approx(float(theirs(n, [c], k)[0]), abs=1e-12), (n, c, k)
+    rng = np.random.default_rng(0)
+    results = {}
+    for task in range(30):  # 12 samples each: pass@1 and pass@10, not pass@100 (evalplus's rule)
+        results[f"T/{task}"] = [{"base_status": "pass" if rng.random() < 0.6 else "fail",
+                                 "plus_status": "pass" if rng.random() < 0.7 else "fail"} for _ in range(12)]
+    ours = pass_at_k(results)
+    assert set(ours["plus"]) == {"pass@1", "pass@10"}
+    base = np.array([sum(r["base_status"] == "pass" for r in rs) for rs in results.values()])
+    plus = np.array([sum(r["base_status"] == r["plus_status"] == "pass" for r in rs) for rs in results.values()])
+    for k in (1, 10):
+        assert ours["base"][f"pass@{k}"] == round(100 * theirs(12, base, k).mean(), 2)
+        assert ours["plus"][f"pass@{k}"] == round(100 * theirs(12, plus, k).mean(), 2)
+    assert pass_at_k({"T/0": [{"base_status": "pass", "plus_status": "pass"}]}) == {}  # greedy: pass@1 only

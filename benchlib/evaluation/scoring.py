@@ -32,7 +32,7 @@ from .sandbox import Sandbox
 from .truth import PHASES, load_ground_truth
 from .verdicts import failure_of
 
-__all__ = ["EvaluationJob", "Evaluation", "evaluate_samples", "pass_at_1", "Scores"]
+__all__ = ["EvaluationJob", "Evaluation", "evaluate_samples", "pass_at_1", "pass_at_k", "estimate_pass_at_k", "Scores"]
 
 
 @dataclass
@@ -52,6 +52,36 @@ def pass_at_1(results: dict[str, list[dict]]) -> Scores:
     n = len(results)
     return Scores(base=round(100 * base / n, 1), plus=round(100 * plus / n, 1), n_tasks=n,
                   n_samples=sum(len(r) for r in results.values()))
+
+
+K_VALUES = (1, 10, 100)  # evalplus's pass@k, each where every task has at least k samples
+
+
+def estimate_pass_at_k(n: int, c: int, k: int) -> float:
+    """The unbiased pass@k of one task with `c` of `n` samples correct: 1 - C(n-c, k) / C(n, k) (Chen et
+    al. 2021, as evalplus computes it: a product, no huge binomials)."""
+    if n - c < k:
+        return 1.0
+    ratio = 1.0
+    for m in range(n - c + 1, n + 1):
+        ratio *= 1.0 - k / m
+    return 1.0 - ratio
+
+
+def pass_at_k(results: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """pass@k in percent, base and plus tests, for every k of K_VALUES that every task has samples for
+    (evalplus's rule); {} for one sample per task (its pass@1 is `pass_at_1`, the leaderboard's)."""
+    totals = [len(records) for records in results.values()]
+    if not totals or max(totals) == 1:
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    for phase in ("base", "plus"):
+        correct = [sum(r["base_status"] == "pass" and (phase == "base" or r["plus_status"] == "pass") for r in records)
+                   for records in results.values()]
+        out[phase] = {f"pass@{k}": round(100 * sum(estimate_pass_at_k(n, c, k) for n, c in zip(totals, correct))
+                                         / len(totals), 2)
+                      for k in K_VALUES if min(totals) >= k}
+    return out
 
 
 @dataclass(frozen=True)
@@ -194,6 +224,7 @@ class Evaluation:
                 "special_cases": {"HumanEval/32": FIND_ZERO_RULE} if job.dataset.spec.family == "humaneval" else {},
             },
             "pass_at_1": {"base": scores.base, "plus": scores.plus},
+            **({"pass_at_k": sampled} if (sampled := pass_at_k(per_task)) else {}),
             "n_tasks": scores.n_tasks,
             "n_samples": scores.n_samples,
             "eval_seconds": round(seconds, 1),

@@ -23,10 +23,10 @@ from ..results import ProfilePaths, read_manifest, update_manifest, utc_now
 from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
-from .prompt import PROMPT_STYLES, PromptStyle, sanitize
+from .prompt import PROMPT_STYLES, PromptStyle, Sampling, sanitize
 from .loops import looped
 from .reasoning import count_tokens, reasoning_budget, reasoning_summary
-from .reuse import ReusePlan, plan_from_longer, plan_reuse, same_answer
+from .reuse import ReusePlan, answer_key, key_of, plan_from_longer, plan_reuse, same_answer, split_key
 from .slots import check_slots, measure
 
 __all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
@@ -99,6 +99,13 @@ class GenerationJob:
     label: str = "generate"  # the progress bar's
     style: PromptStyle = PROMPT_STYLES["chat"]  # the request evalplus builds (chat, or a base model's completion)
     stop_loops: bool = False  # end a runaway answer early (streamed, watched by loops.looped)
+    answers: int = 1  # per problem (n_samples)
+    sampling: tuple[float, float] | None = None  # (temperature, top_p) of sampled answers; None: greedy
+
+    @property
+    def keys(self) -> list[str]:
+        """Every answer this generation makes, in samples-file order: per problem, by answer index."""
+        return [answer_key(t, i) for t in self.dataset.task_ids for i in range(self.answers)]
 
 
 class Generation:
@@ -115,85 +122,91 @@ class Generation:
         self.job = job
         self.log = log
         self.reuse = reuse
-        self.done: dict[str, dict] = {}  # task -> its record (journaled)
+        self.done: dict[str, dict] = {}  # answer key (reuse.answer_key) -> its record (journaled)
         self.requested = 0
         self.reuse_report: dict | None = None
         self.progress: Progress | None = None
 
     def run(self) -> GenerationSummary:
-        """Fill the journal until every task has a sample, then write the samples file."""
+        """Fill the journal until every answer is in, then write the samples file."""
         started = time.monotonic()
-        tasks = self.job.dataset.task_ids
+        keys = self.job.keys
         with Journal(self.job.paths.samples_journal, self.job.header) as journal:
             self.resume(journal)
-            self.progress = Progress(self.job.label, len(tasks), self.log, done=len(self.done))
+            self.progress = Progress(self.job.label, len(keys), self.log, done=len(self.done))
             try:
                 if self.reuse is not None:
                     self.reuse_answers(journal, self.reuse)
-                self.requested += self.request(journal, tasks)
+                self.requested += self.request(journal, keys)
             finally:
                 self.progress.close()
         return self.finish(time.monotonic() - started)
 
     def resume(self, journal: Journal) -> None:
-        self.done = {r["task_id"]: r for r in journal if r.get("task_id") in self.job.dataset.problems}
+        wanted = set(self.job.keys)
+        self.done = {key_of(r): r for r in journal if "task_id" in r and key_of(r) in wanted}
         if self.done:
-            self.log.info(f"resuming: {len(self.done)} of {len(self.job.dataset.problems)} samples already generated")
+            self.log.info(f"resuming: {len(self.done)} of {len(wanted)} samples already generated")
 
     def reuse_answers(self, journal: Journal, reuse: ReusePlan) -> None:
         """Regenerate what the new cap changes, spot check included; then reuse the rest, or nothing."""
-        problems = self.job.dataset.problems
-        reusable = [t for t in self.job.dataset.task_ids if t in reuse.records]
-        spot = [t for t in reuse.spot if t in problems]
+        keys = self.job.keys
+        reusable = [k for k in keys if k in reuse.records]
+        spot = [k for k in reuse.spot if k in set(keys)]
         self.log.info(f"max_tokens {reuse.old_cap} -> {reuse.new_cap}: {len(reusable)} answers ended by themselves "
                       f"below the new cap; spot-checking {len(spot)} of them with the "
-                      f"{len(problems) - len(reusable)} that must be regenerated")
-        derived = [t for t in self.job.dataset.task_ids if t in reuse.derived]
+                      f"{len(keys) - len(reusable)} that must be regenerated")
+        derived = [k for k in keys if k in reuse.derived]
         if derived:
             self.log.info(f"{len(derived)} answers still thinking at {reuse.new_cap} tokens in the {reuse.old_cap}-token "
                           "run: derived as cut while thinking, not requested")
-        self.requested += self.request(journal, [t for t in self.job.dataset.task_ids
-                                                 if (t not in reuse.records and t not in reuse.derived) or t in spot])
+        self.requested += self.request(journal, [k for k in keys
+                                                 if (k not in reuse.records and k not in reuse.derived) or k in spot])
         differing = [t for t in spot if not same_answer(self.done[t], reuse.records[t])]
         if differing:
             self.log.warning(f"spot check failed: {len(differing)} of {len(spot)} regenerated answers differ "
                              f"(first: {differing[0]}): this server is not reproducible, regenerating every answer")
         else:
-            for task_id in self.job.dataset.task_ids:
-                record = reuse.records.get(task_id) or reuse.derived.get(task_id)
-                if record is not None and task_id not in self.done:
+            for key in keys:
+                record = reuse.records.get(key) or reuse.derived.get(key)
+                if record is not None and key not in self.done:
                     journal.append(record)
-                    self.done[task_id] = record
+                    self.done[key] = record
                     self.progress.update()
         self.reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
                              "derived_cut_while_thinking": 0 if differing else len(derived),
                              "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
                              "differing": differing}
 
-    def _ask(self, task_id: str) -> dict:
-        """One request (in a worker thread): the problem's answer as a samples record."""
+    def _ask(self, key: str) -> dict:
+        """One request (in a worker thread): one answer to a problem, as a samples record."""
         job = self.job
+        task_id, index = split_key(key)
         problem = job.dataset.problems[task_id]
+        sampling = Sampling(*job.sampling, seed=Sampling.seed_of(task_id, index)) if job.sampling else None
         try:
             completion = job.client.complete(job.style.body(job.model, problem["prompt"], job.max_tokens,
-                                                            job.extra_body, job.dataset.spec.family),
+                                                            job.extra_body, job.dataset.spec.family, sampling),
                                              watch=looped if job.stop_loops else None)
         except BaseException:
             job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
             raise
-        return _record(task_id, problem, completion, job.style)
+        record = _record(task_id, problem, completion, job.style)
+        if job.answers > 1:  # (a single answer's record is the leaderboard's, unchanged)
+            record = {"task_id": task_id, "sample_index": index, **{k: v for k, v in record.items() if k != "task_id"}}
+        return record
 
-    def request(self, journal: Journal, tasks: list[str]) -> int:
-        """Generate the `tasks` not done yet (longest prompts first: the long requests start early and the
-        batch drains evenly), appending each to the journal; the number of requests made."""
+    def request(self, journal: Journal, keys: list[str]) -> int:
+        """Generate the answers (`keys`) not done yet (longest prompts first: the long requests start early
+        and the batch drains evenly), appending each to the journal; the number of requests made."""
         problems, stop = self.job.dataset.problems, self.job.client.stop
-        pending = sorted((t for t in tasks if t not in self.done), key=lambda t: -len(problems[t]["prompt"]))
+        pending = sorted((k for k in keys if k not in self.done), key=lambda k: -len(problems[split_key(k)[0]]["prompt"]))
         failure: BaseException | None = None
         # every request is queued at once: a worker thread takes the next one the moment its answer is in,
         # so the server's slots refill without waiting for the journal's fsync here
         pool = ThreadPoolExecutor(max_workers=self.job.parallel, thread_name_prefix="gen")
         try:
-            futures = {pool.submit(self._ask, task_id): task_id for task_id in pending}
+            futures = {pool.submit(self._ask, key): key for key in pending}
             for future in as_completed(futures):
                 try:
                     record = future.result()
@@ -205,9 +218,9 @@ class Generation:
                             other.cancel()
                     continue
                 journal.append(record)
-                self.done[record["task_id"]] = record
+                self.done[key_of(record)] = record
                 self.progress.update(tokens=record.get("completion_tokens") or 0)
-                self.log.debug(f"{record['task_id']}: {record['finish_reason']}, {record['completion_tokens']} "
+                self.log.debug(f"{key_of(record)}: {record['finish_reason']}, {record['completion_tokens']} "
                                f"tokens, {record['latency']:.1f} s")
         except BaseException:
             # Ctrl-C or SIGTERM: don't wait for requests in flight; stopping the server ends them
@@ -218,18 +231,19 @@ class Generation:
         if failure is not None:
             if isinstance(failure, BenchError):
                 raise GenerationError(
-                    f"{failure.message} ({len(self.done)} of {len(problems)} samples kept)", failure.tip
+                    f"{failure.message} ({len(self.done)} of {len(self.job.keys)} samples kept)", failure.tip
                 ) from None
             raise failure
         return len(pending)
 
     def finish(self, seconds: float) -> GenerationSummary:
         paths = self.job.paths
-        records = [self.done[t] for t in self.job.dataset.task_ids]
+        records = [self.done[k] for k in self.job.keys]
         # samples.jsonl holds only what the model produced (identical across reproducible reruns);
         # the per-request measurements go beside it
         atomic_write_text(paths.generation_stats, "".join(
-            _json_line({"task_id": r["task_id"], **{k: r[k] for k in VOLATILE if k in r}}) for r in records))
+            _json_line({"task_id": r["task_id"], **({"sample_index": r["sample_index"]} if "sample_index" in r else {}),
+                        **{k: r[k] for k in VOLATILE if k in r}}) for r in records))
         atomic_write_text(paths.samples, "".join(
             _json_line({k: v for k, v in r.items() if k not in VOLATILE}) for r in records))
         paths.samples_journal.unlink(missing_ok=True)
@@ -251,11 +265,12 @@ class Generation:
 def generate_samples(dataset: Dataset, paths: ProfilePaths, client: ChatClient, model: str, max_tokens: int,
                      parallel: int, header: dict, extra_body: dict | None, log: logging.Logger,
                      label: str = "generate", reuse: ReusePlan | None = None,
-                     style: PromptStyle = PROMPT_STYLES["chat"], stop_loops: bool = False) -> GenerationSummary:
+                     style: PromptStyle = PROMPT_STYLES["chat"], stop_loops: bool = False, answers: int = 1,
+                     sampling: tuple[float, float] | None = None) -> GenerationSummary:
     """`Generation(GenerationJob(...), log, reuse).run()`."""
     job = GenerationJob(dataset=dataset, paths=paths, client=client, model=model, max_tokens=max_tokens,
                         parallel=parallel, header=header, extra_body=extra_body, label=label, style=style,
-                        stop_loops=stop_loops)
+                        stop_loops=stop_loops, answers=answers, sampling=sampling)
     return Generation(job, log, reuse).run()
 
 
@@ -285,7 +300,8 @@ class Session:
             extra[self.cap["field"]] = max_tokens
         summary = generate_samples(dataset, paths, self.client, profile.request_model, max_tokens, profile.parallel,
                                    header, extra, self.log, label="generation", reuse=reuse, style=self.style,
-                                   stop_loops=profile.stop_loops)
+                                   stop_loops=profile.stop_loops, answers=profile.n_samples,
+                                   sampling=(profile.temperature, profile.top_p) if profile.sampled else None)
         self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
                       f"at max_tokens {max_tokens}, {summary.hit_token_limit} hit the token limit, "
                       f"{summary.empty_answers} empty answers")
@@ -296,9 +312,13 @@ class Session:
                           f"max {reasoning['reasoning_tokens']['max']}; answer tokens median "
                           f"{reasoning['answer_tokens']['median']}, max {reasoning['answer_tokens']['max']}; "
                           f"{reasoning['cut_while_thinking']} cut while thinking, {reasoning['looped']} looped")
-        sampling = self.style.body(profile.request_model, "", max_tokens, extra, dataset.spec.family)
+        sampled = Sampling(profile.temperature, profile.top_p, 0) if profile.sampled else None
+        sampling = self.style.body(profile.request_model, "", max_tokens, extra, dataset.spec.family, sampled)
         sampling.pop("messages", None)
         sampling.pop("prompt", None)
+        if sampled is not None:
+            sampling["seed"] = "per problem and answer (Sampling.seed_of)"
+            sampling["answers_per_problem"] = profile.n_samples
         return {
             "header": header, "dataset": dataset.describe(), "server": self.info, "sampling": sampling,
             "token_cap": self.cap, "profile": asdict(replace(profile, max_tokens=max_tokens)),
@@ -359,7 +379,7 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
         if not (long_paths.samples.exists() and read_manifest(long_paths).get("generation", {}).get("header") == long_header):
             update_manifest(long_paths, "generation", session.run(long_paths, long_header, budget, None))
         records = [json.loads(line) for line in long_paths.samples.read_text(encoding="utf-8").splitlines()]
-        counts = {r["task_id"]: n for r in records if r.get("reasoning")
+        counts = {key_of(r): n for r in records if r.get("reasoning")
                   for n in [count_tokens(server.base_url, r["reasoning"])] if n is not None}
         reuse = plan_from_longer(records, budget, profile.max_tokens, counts, dataset, style)
         budget_section = {"max_tokens": budget, "folder": long_paths.root.name, "auto": not profile.reasoning_budget}

@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 __all__ = ["SYSTEM_MESSAGE", "INSTRUCTION_PREFIX", "PROMPT_VERSION", "LEADERBOARD_MAX_TOKENS", "build_messages",
-           "request_body", "sanitize", "PromptStyle", "PROMPT_STYLES", "EOS", "completion_stops", "completion_prompt"]
+           "request_body", "sanitize", "Sampling", "PromptStyle", "PROMPT_STYLES", "EOS", "completion_stops", "completion_prompt"]
 
 PROMPT_VERSION = "evalplus-0.3.1-openai-chat"  # bump with any change to the chat request below
 LEADERBOARD_MAX_TOKENS = 768  # evalplus's max_new_tokens: the leaderboard's completion cap
@@ -80,6 +81,23 @@ def completion_body(model: str, task_prompt: str, max_tokens: int, extra: dict |
 
 
 @dataclass(frozen=True)
+class Sampling:
+    """A sampled answer's settings (the greedy request sends none of these): temperature, top_p, and a
+    seed fixed by (problem, answer index), so a rerun on a reproducible server gives the same answers."""
+
+    temperature: float
+    top_p: float
+    seed: int
+
+    @staticmethod
+    def seed_of(task_id: str, index: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"{task_id}#{index}".encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+    def apply(self, body: dict) -> dict:
+        return {**body, "temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
+
+
+@dataclass(frozen=True)
 class PromptStyle:
     """One way of asking for a solution: the endpoint, the request, and what the solution is made of."""
 
@@ -89,10 +107,17 @@ class PromptStyle:
     prompted: bool  # the leaderboard's `prompted` flag for rows made this way
     help: str
 
-    def body(self, model: str, task_prompt: str, max_tokens: int, extra: dict | None, family: str) -> dict:
+    def body(self, model: str, task_prompt: str, max_tokens: int, extra: dict | None, family: str,
+             sampling: Sampling | None = None) -> dict:
+        """The request; with `sampling`, a sampled one (evalplus's do_sample: temperature, top_p), seeded."""
         if self.name == "completion":
-            return completion_body(model, task_prompt, max_tokens, extra, family)
-        return request_body(model, task_prompt, max_tokens, extra)
+            body = completion_body(model, task_prompt, max_tokens, None, family)
+        else:
+            body = request_body(model, task_prompt, max_tokens, None)
+        if sampling is not None:
+            body = sampling.apply(body)
+        body.update(extra or {})
+        return body
 
     def solution(self, task_prompt: str, content: str) -> str:
         """The program evalplus sanitizes: the chat answer, or the prompt and its continuation."""

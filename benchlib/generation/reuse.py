@@ -15,7 +15,22 @@ from ..datasets import Dataset
 from ..results import ProfilePaths, read_manifest
 from .prompt import PromptStyle, sanitize
 
-__all__ = ["ReusePlan", "plan_reuse", "plan_from_longer", "SPOT_CHECK", "MARGIN", "same_answer"]
+__all__ = ["ReusePlan", "plan_reuse", "plan_from_longer", "SPOT_CHECK", "MARGIN", "same_answer", "answer_key",
+           "split_key", "key_of"]
+
+
+def answer_key(task_id: str, index: int = 0) -> str:
+    """One answer's name: the task for the first (the leaderboard's only one), `<task>#<i>` for the others."""
+    return f"{task_id}#{index}" if index else task_id
+
+
+def split_key(key: str) -> tuple[str, int]:
+    task_id, _, index = key.partition("#")
+    return task_id, int(index or 0)
+
+
+def key_of(record: dict) -> str:
+    return answer_key(record["task_id"], record.get("sample_index", 0))
 
 
 SPOT_CHECK = 5  # stopped answers regenerated before the others are reused (see plan_reuse)
@@ -45,11 +60,11 @@ def plan_from_longer(records: list[dict], old_cap: int, new_cap: int, reasoning_
     - every other answer is requested again at `new_cap`."""
     reusable, derived = {}, {}
     for record in records:
-        task, tokens = record["task_id"], record.get("completion_tokens")
+        key, tokens = key_of(record), record.get("completion_tokens")
         if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
-            reusable[task] = record
-        elif reasoning_tokens.get(task, 0) >= new_cap + MARGIN and task in dataset.problems:
-            derived[task] = _cut_while_thinking(record, old_cap, new_cap, reasoning_tokens[task], dataset, style)
+            reusable[key] = record
+        elif reasoning_tokens.get(key, 0) >= new_cap + MARGIN and record["task_id"] in dataset.problems:
+            derived[key] = _cut_while_thinking(record, old_cap, new_cap, reasoning_tokens[key], dataset, style)
     spot = sorted(reusable, key=lambda t: -(reusable[t].get("completion_tokens") or 0))[:SPOT_CHECK]
     return ReusePlan(old_cap=old_cap, new_cap=new_cap, records=reusable, spot=spot, derived=derived)
 
@@ -61,7 +76,8 @@ def _cut_while_thinking(record: dict, old_cap: int, new_cap: int, reasoning_toke
     problem = dataset.problems[record["task_id"]]
     raw = style.solution(problem["prompt"], "")
     thought = record.get("reasoning") or ""
-    return {"task_id": record["task_id"], "solution": sanitize(raw, problem["entry_point"]), "raw_solution": raw,
+    index = {"sample_index": record["sample_index"]} if "sample_index" in record else {}
+    return {"task_id": record["task_id"], **index, "solution": sanitize(raw, problem["entry_point"]), "raw_solution": raw,
             "reasoning": thought[: max(1, len(thought) * new_cap // max(reasoning_tokens, 1))],
             "finish_reason": "length", "empty_answer": True, "prompt_tokens": record.get("prompt_tokens"),
             "completion_tokens": new_cap,
@@ -91,7 +107,7 @@ def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReuseP
         record = json.loads(line)
         tokens = record.get("completion_tokens")
         if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
-            records[record["task_id"]] = record
+            records[key_of(record)] = record
     spot = sorted(records, key=lambda t: -(records[t].get("completion_tokens") or 0))[:SPOT_CHECK]
     return ReusePlan(old_cap=old["max_tokens"], new_cap=new_cap, records=records, spot=spot)
 

@@ -15,12 +15,13 @@ Everything is computed from the files `results.report_inputs` lists (the report 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
 from ..storage import atomic_write_text
-from .analysis import Analysis, analyse
+from .analysis import COMBINED, Analysis, ProfileResults, analyse
 from .collect import LocalRow, collect_local, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
@@ -30,6 +31,8 @@ REPORT_VERSION = 6  # bump with any change to what the report shows
 
 def _run_order(key: str) -> tuple:
     """Full datasets first (in the registry's order, each followed by its reasoning-budget run), then subsets."""
+    if key == COMBINED:
+        return False, len(DATASET_KEYS), 0, key
     parsed = parse_run_key(key) or RunKey(key)
     index = DATASET_KEYS.index(parsed.dataset) if parsed.dataset in DATASET_KEYS else len(DATASET_KEYS)
     return is_subset(key), index, parsed.budget, key
@@ -42,7 +45,28 @@ def analyse_rows(rows: list[LocalRow], published: list) -> Analysis:
     keys = sorted({key for row in rows for key in row.results}, key=_run_order)
     evaluated = {key: [row.results[key] for row in rows if key in row.results] for key in keys}
     leaderboard = {key: spec.leaderboard + "+" for key, spec in DATASETS.items() if spec.leaderboard}
+    together = _together(rows, list(leaderboard))
+    if together:
+        evaluated[COMBINED] = together
     return analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard)
+
+
+def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:
+    """Each model profile with results on every full dataset (HumanEval+ and MBPP+), as one run over all
+    their problems: the larger sample for comparisons. [] unless two or more have them all."""
+    both = [row for row in rows if all(key in row.results and not row.results[key].self_test for key in keys)]
+    if len(keys) < 2 or len(both) < 2:
+        return []
+    merged = []
+    for row in both:
+        parts = [row.results[key] for key in keys]
+        merged.append(replace(
+            parts[0], dataset=COMBINED, dataset_md5="+".join(p.dataset_md5 for p in parts),
+            outcomes={f"{p.dataset}:{t}": o for p in parts for t, o in p.outcomes.items()},
+            rates={f"{p.dataset}:{t}": p.rates.get(t) or (p.rate(t, "base"), p.rate(t, "plus"))
+                   for p in parts for t in p.outcomes} if any(p.sampled for p in parts) else {},
+            answers=max(p.answers for p in parts)))
+    return merged
 
 
 def write_report(profiles: dict[str, Profile], results: Path, references: Path) -> None:

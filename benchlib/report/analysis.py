@@ -20,7 +20,8 @@ from itertools import combinations
 from ..evaluation.verdicts import LOAD_ERROR, RAISED, TIMEOUT, VANISHED, failure_of
 from ..generation.loops import cut_kind
 
-__all__ = ["CATEGORIES", "OPTIONAL", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
+__all__ = ["COMBINED", "paired_permutation", "mean_interval", "detectable_difference", "answers_needed", "TARGET", "POWER",
+           "CATEGORIES", "OPTIONAL", "Outcome", "ProfileResults", "Comparison", "classify", "wilson", "published_interval",
            "mcnemar", "holm", "compare_all", "verdict", "ALPHA"]
 
 ALPHA = 0.05
@@ -90,19 +91,45 @@ class ProfileResults:
     comparable: bool = True  # generated with the leaderboard's settings
     prompted: bool = True  # asked with evalplus's chat prompt (the leaderboard's prompted rows), else its base prompt
     self_test: bool = False  # the built-in reference profile: canonical solutions, not a model
+    rates: dict[str, tuple[float, float]] = field(default_factory=dict)  # sampled: task -> (base, plus) pass rates
+    answers: int = 1  # answers per problem (n_samples); more than 1: sampled, scored by the rates
+    pass_at_k: dict = field(default_factory=dict)  # eval_results.json's, for sampled answers
+    tokens_per_answer: float | None = None  # mean completion tokens of an answer (what more answers cost)
+    first_answers: dict[str, str] = field(default_factory=dict)  # task -> the first answer's raw text
 
     @property
     def n(self) -> int:
         return len(self.outcomes)
 
-    def solved(self, phase: str) -> int:
+    @property
+    def sampled(self) -> bool:
+        return self.answers > 1
+
+    def rate(self, task: str, phase: str) -> float:
+        """The fraction of the problem's answers that pass (0 or 1 for a single answer)."""
+        if task in self.rates:
+            return self.rates[task][0 if phase == "base" else 1]
+        return float(getattr(self.outcomes[task], phase))
+
+    def solved(self, phase: str) -> float:
+        if self.rates:
+            return sum(self.rate(t, phase) for t in self.outcomes)
         return sum(getattr(o, phase) for o in self.outcomes.values())
 
     def score(self, phase: str) -> float:
         return 100.0 * self.solved(phase) / self.n if self.n else 0.0
 
     def interval(self, phase: str) -> tuple[float, float]:
-        return wilson(self.solved(phase), self.n)
+        """95%: Wilson for one answer per problem; for sampled answers, normal over the problems' rates."""
+        if not self.rates:
+            return wilson(int(self.solved(phase)), self.n)
+        from scipy.special import ndtri
+
+        values = [self.rate(t, phase) for t in self.outcomes]
+        mean = sum(values) / len(values)
+        spread = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1) / len(values)) ** 0.5
+        half = float(ndtri(0.975)) * spread
+        return max(0.0, 100 * (mean - half)), min(100.0, 100 * (mean + half))
 
     def categories(self) -> dict[str, int]:
         counts = {c: 0 for c in CATEGORIES}
@@ -148,9 +175,15 @@ class Comparison:
     phase: str
     only_a: int  # problems a solves and b does not
     only_b: int
-    p: float  # exact McNemar (two-sided)
+    p: float  # exact McNemar (two-sided), or the paired permutation test's
     p_adjusted: float = 1.0  # Holm, over the pairs of its family
     problems: list[str] = field(default_factory=list)  # the discordant problems
+    method: str = "exact McNemar"  # or "paired permutation" (sampled answers: per-problem pass rates)
+    difference: float = 0.0  # a - b, in points
+    interval: tuple[float, float] = (0.0, 0.0)  # 95% bootstrap interval of the difference (permutation pairs)
+    n: int = 0  # problems compared
+    detectable: float = 0.0  # the smallest difference this data detects with 80% power at 5% (points)
+    answers_for: dict = field(default_factory=dict)  # what detecting TARGET points would take (see answers_needed)
 
     @property
     def differ(self) -> int:
@@ -176,6 +209,92 @@ def mcnemar(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float, li
     return len(only_a), len(only_b), min(1.0, p), sorted(only_a + only_b, key=common.index)
 
 
+COMBINED = "humaneval+mbpp"  # the run key of every full dataset's problems together (report/__init__._together)
+POWER = 0.8
+TARGET = 3.0  # points: the difference "what it would take" is computed for (quants differ by a few)
+RESAMPLES = 9999
+
+
+def paired_permutation(d: list[float], resamples: int = RESAMPLES, seed: int = 0) -> float:
+    """Two-sided p of the mean of paired per-problem differences `d` under sign flips (the null: for every
+    problem, a's and b's rates are exchangeable); exact when few problems differ, else `resamples` random
+    flips (seeded: the report is reproducible)."""
+    import numpy as np
+    from scipy.stats import permutation_test
+
+    values = np.asarray(d, dtype=float)
+    if not values.any():
+        return 1.0
+    result = permutation_test((values,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                              vectorized=True, n_resamples=resamples, alternative="two-sided", random_state=seed)
+    return float(min(1.0, result.pvalue))
+
+
+def mean_interval(d: list[float], resamples: int = RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """The 95% bootstrap interval (percentile, over problems) of the mean difference, in points."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    values = np.asarray(d, dtype=float)
+    if np.all(values == values[0]):
+        return 100 * float(values[0]), 100 * float(values[0])
+    result = bootstrap((values,), np.mean, confidence_level=0.95, n_resamples=resamples, method="percentile",
+                       random_state=seed, vectorized=True)
+    return 100 * float(result.confidence_interval.low), 100 * float(result.confidence_interval.high)
+
+
+def _z(power: float = POWER, alpha: float = ALPHA) -> float:
+    from scipy.special import ndtri
+
+    return float(ndtri(1 - alpha / 2) + ndtri(power))
+
+
+def detectable_difference(d: list[float]) -> float:
+    """The smallest mean difference (points) a paired test on these problems detects with 80% power at the
+    5% level (normal approximation): (z_0.975 + z_0.8) x sd(d) / sqrt(N)."""
+    n = len(d)
+    if n < 2:
+        return 100.0
+    mean = sum(d) / n
+    variance = sum((x - mean) ** 2 for x in d) / (n - 1)
+    return 100 * _z() * (variance / n) ** 0.5
+
+
+def answers_needed(a: "ProfileResults", b: "ProfileResults", tasks: list[str], phase: str,
+                   target: float = TARGET) -> dict:
+    """How many answers per problem (for both profiles) would detect `target` points with 80% power.
+
+    The per-problem difference of pass rates has variance B + W/n with n answers: B, the spread of the
+    true differences between problems (no number of answers removes it), and W, the sampling noise of one
+    answer (the Bernoulli variances of both profiles). With sampled answers both are estimated (W from the
+    rates, unbiased; B as what remains of the observed variance). With one greedy answer per profile W and
+    B cannot be told apart: all of it is taken as W (B = 0), a lower bound on the answers needed.
+    {"answers": n} or {"answers": None} (more answers cannot do it: more problems can), and "lower_bound"."""
+    d = [a.rate(t, phase) - b.rate(t, phase) for t in tasks]
+    size = len(d)
+    if size < 2:
+        return {"answers": None, "lower_bound": False}
+    mean = sum(d) / size
+    observed = sum((x - mean) ** 2 for x in d) / (size - 1)
+
+    def noise(r: "ProfileResults", t: str) -> float:  # one answer's Bernoulli variance, unbiased from n answers
+        p = r.rate(t, phase)
+        return p * (1 - p) * r.answers / (r.answers - 1) if r.sampled else 0.0
+
+    if a.sampled or b.sampled:
+        per_answer = sum(noise(a, t) + noise(b, t) for t in tasks) / size
+        between = max(0.0, observed - sum(noise(a, t) / a.answers + noise(b, t) / b.answers for t in tasks) / size)
+        bound = False
+    else:
+        per_answer, between, bound = observed, 0.0, True
+    room = size * (target / 100) ** 2 / _z() ** 2 - between
+    if room <= 0 or per_answer <= 0:
+        return {"answers": None if per_answer > 0 else 1, "lower_bound": bound}
+    import math
+
+    return {"answers": max(1, math.ceil(per_answer / room)), "lower_bound": bound}
+
+
 def holm(pvalues: list[float]) -> list[float]:
     """Holm's step-down adjustment (controls the family-wise error rate), in the input's order."""
     order = sorted(range(len(pvalues)), key=lambda i: pvalues[i])
@@ -187,14 +306,28 @@ def holm(pvalues: list[float]) -> list[float]:
     return adjusted
 
 
-def compare_all(results: list[ProfileResults], phase: str) -> list[Comparison]:
-    """Every pair of profiles evaluated on the same dataset file, Holm-adjusted as one family."""
+def compare_all(results: list[ProfileResults], phase: str, resamples: int = RESAMPLES) -> list[Comparison]:
+    """Every pair of profiles evaluated on the same dataset file, Holm-adjusted as one family: exact McNemar
+    where both have one answer per problem, else a paired permutation test on the per-problem pass rates."""
     pairs = [(x, y) for x, y in combinations(results, 2) if x.dataset_md5 == y.dataset_md5]
     comparisons = []
     for x, y in pairs:
-        only_a, only_b, p, problems = mcnemar({t: getattr(o, phase) for t, o in x.outcomes.items()},
-                                              {t: getattr(o, phase) for t, o in y.outcomes.items()})
-        comparisons.append(Comparison(x.profile, y.profile, phase, only_a, only_b, p, problems=problems))
+        common = [t for t in x.outcomes if t in y.outcomes]
+        d = [x.rate(t, phase) - y.rate(t, phase) for t in common]
+        if not x.sampled and not y.sampled:
+            only_a, only_b, p, problems = mcnemar({t: getattr(o, phase) for t, o in x.outcomes.items()},
+                                                  {t: getattr(o, phase) for t, o in y.outcomes.items()})
+            comparison = Comparison(x.profile, y.profile, phase, only_a, only_b, p, problems=problems)
+        else:
+            problems = [t for t, v in zip(common, d) if v]
+            comparison = Comparison(x.profile, y.profile, phase, sum(v > 0 for v in d), sum(v < 0 for v in d),
+                                    paired_permutation(d, resamples), problems=problems, method="paired permutation",
+                                    interval=mean_interval(d, resamples))
+        comparison.n = len(common)
+        comparison.difference = 100 * sum(d) / len(d) if d else 0.0
+        comparison.detectable = detectable_difference(d)
+        comparison.answers_for = answers_needed(x, y, common, phase)
+        comparisons.append(comparison)
     for comparison, adjusted in zip(comparisons, holm([c.p for c in comparisons])):
         comparison.p_adjusted = adjusted
     return comparisons
@@ -208,6 +341,14 @@ def verdict(comparison: Comparison, family: int) -> str:
     """One plain sentence, e.g. 'q5 vs q6: 6 problems differ (2 vs 4), p = 0.69: no evidence of a difference'."""
     c = comparison
     head = f"{c.a} vs {c.b}: "
+    if c.method != "exact McNemar":
+        adjusted = f", {_p(c.p_adjusted)} after Holm over {family} pairs" if family > 1 and _p(c.p_adjusted) != _p(c.p) else ""
+        higher = c.a if c.difference >= 0 else c.b
+        text = (f"{head}{higher} {abs(c.difference):.1f} points higher (95% interval {c.interval[0]:+.1f} to "
+                f"{c.interval[1]:+.1f}), {_p(c.p)}{adjusted}, paired permutation over {c.n} problems")
+        if c.significant:
+            return f"{text}: **{higher} is better**"
+        return f"{text}: no evidence of a difference"
     if c.differ == 0:
         return head + "they solve exactly the same problems: no evidence of a difference"
     adjusted = ""
@@ -342,9 +483,36 @@ def analyse(evaluated: dict[str, list[ProfileResults]], published: list, subsets
             key=key, subset=key in subsets,
             self_tests=[check_self_test(r) for r in everything if r.self_test],
             results=models, matrix=matrix,
-            standings={r.profile: standing(r, published, published_key) for r in models} if published_key else {},
+            standings={r.profile: standing(r, published, published_key) for r in models if not r.sampled}
+            if published_key else {},
             comparisons={phase: compare_all(models, phase) for phase in ("plus", "base")},
             tasks=tasks,
             disagreements=[t for t in tasks if len({(r.outcomes[t].plus if t in r.outcomes else None)
                                                      for r in matrix}) > 1]))
     return Analysis(runs=runs)
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A profile's first answers against its reference profile's, on the problems both answered."""
+
+    profile: str
+    reference: str
+    run: str
+    problems: int
+    identical: int  # answers identical to the reference's, character for character
+    both_pass: int  # the others, by their plus-test outcomes
+    both_fail: int
+    only_profile: int  # it passes, the reference does not
+    only_reference: int
+
+
+def agreement(result: ProfileResults, reference: ProfileResults) -> Agreement:
+    common = [t for t in result.outcomes if t in reference.outcomes]
+    same = [t for t in common if t in result.first_answers and result.first_answers.get(t) == reference.first_answers.get(t)]
+    other = [t for t in common if t not in set(same)]
+    mine = {t: result.outcomes[t].plus for t in other}
+    theirs = {t: reference.outcomes[t].plus for t in other}
+    return Agreement(result.profile, reference.profile, result.dataset, len(common), len(same),
+                     sum(mine[t] and theirs[t] for t in other), sum(not mine[t] and not theirs[t] for t in other),
+                     sum(mine[t] and not theirs[t] for t in other), sum(theirs[t] and not mine[t] for t in other))

@@ -62,6 +62,11 @@ class RunRecord:
         return "not run", ""
 
     @property
+    def sampled(self) -> bool:
+        """Sampled answers (pass@k), not the leaderboard's one greedy answer per problem."""
+        return bool(self.evaluated.get("pass_at_k")) or bool(self.generation.get("profile", {}).get("temperature"))
+
+    @property
     def scored(self) -> bool:
         return bool(self.evaluated.get("pass_at_1"))
 
@@ -111,14 +116,17 @@ class LocalRow:
     comparable: bool = True
     sandboxed: bool = True  # False when any of its evaluations ran without isolation
     prompted: bool = True  # evalplus's chat prompt; False: its base (completion) prompt
+    reference: str = ""  # the profile its answers are compared with (models.conf's reference_profile)
     details: dict[str, dict] = field(default_factory=dict)  # per run: token limit hits, timings
     results: dict[str, ProfileResults] = field(default_factory=dict)  # per run, when evaluated
     runs: list[RunRecord] = field(default_factory=list)
 
 
-def _read_jsonl(path: Path) -> dict[str, dict]:
-    """The first record of each task of a JSON-lines file ({} when missing; damaged lines skipped)."""
+def _read_jsonl(path: Path) -> tuple[dict[str, dict], float | None]:
+    """The first record of each task of a samples file ({} when missing; damaged lines skipped), and the
+    mean completion tokens of all its answers."""
     records: dict[str, dict] = {}
+    tokens: list[int] = []
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -128,9 +136,11 @@ def _read_jsonl(path: Path) -> dict[str, dict]:
                     continue
                 if isinstance(record, dict) and "task_id" in record:
                     records.setdefault(record["task_id"], record)
+                    if isinstance(record.get("completion_tokens"), int):
+                        tokens.append(record["completion_tokens"])
     except OSError:
         pass
-    return records
+    return records, (sum(tokens) / len(tokens) if tokens else None)
 
 
 def _read_run(results: Path, name: str, key: str) -> RunRecord:
@@ -142,24 +152,35 @@ def _read_run(results: Path, name: str, key: str) -> RunRecord:
 def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prompted: bool) -> ProfileResults | None:
     try:
         per_task = run.evaluated["eval"]
-        samples = _read_jsonl(Path(run.evaluated.get("samples", "")))
+        samples, tokens = _read_jsonl(Path(run.evaluated.get("samples", "")))
         outcomes = {task: classify(records[0], samples.get(task)) for task, records in per_task.items() if records}
+        answers = max((len(records) for records in per_task.values()), default=1)
+        rates = {}
+        if answers > 1:  # sampled: each problem's pass rates over its answers
+            for task, records in per_task.items():
+                base = [r.get("base_status") == "pass" for r in records]
+                plus = [b and r.get("plus_status") == "pass" for b, r in zip(base, records)]
+                rates[task] = (sum(base) / len(records), sum(plus) / len(records))
     except (KeyError, TypeError, IndexError, AttributeError):
         return None
     return ProfileResults(profile=name, dataset=run.key, dataset_md5=run.evaluated.get("dataset", {}).get("md5", ""),
                           outcomes=outcomes, tokens_per_second=run.generation.get("tokens_per_second"),
-                          sandboxed=run.sandboxed, comparable=comparable, self_test=self_test, prompted=prompted)
+                          sandboxed=run.sandboxed, comparable=comparable, self_test=self_test, prompted=prompted,
+                          rates=rates, answers=answers, pass_at_k=run.evaluated.get("pass_at_k") or {},
+                          tokens_per_answer=tokens,
+                          first_answers={t: r.get("raw_solution", r.get("solution")) for t, r in samples.items()})
 
 
 def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
     row = LocalRow(profile=name, description=profile.description if profile else "(no longer in models.conf)",
+                   reference=profile.reference_profile if profile else "",
                    quant=profile.quant_label if profile else "", comparable=profile.comparable if profile else True)
     self_test = bool(profile and is_self_test(profile))
     for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
         run = _read_run(results, name, key)
         row.runs.append(run)
         if run.scored:
-            if not run.subset and not is_budget(run.key):  # ranked: full datasets at the profile's cap only
+            if not run.subset and not is_budget(run.key) and not run.sampled:  # ranked: the leaderboard's measurement
                 row.scores[key] = run.evaluated["pass_at_1"]["base"]
                 row.scores[key + "+"] = run.evaluated["pass_at_1"]["plus"]
                 row.state = "done"

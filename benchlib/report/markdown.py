@@ -13,8 +13,8 @@ from .. import __version__
 from ..datasets import DATASETS
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS
 from ..results import RunKey, parse_run_key, utc_now
-from .analysis import CATEGORIES, OPTIONAL, Analysis, RunAnalysis, SelfTestCheck, Standing, verdict
-from .collect import LocalRow
+from .analysis import CATEGORIES, COMBINED, OPTIONAL, TARGET, Analysis, agreement, RunAnalysis, SelfTestCheck, Standing, verdict
+from .collect import LocalRow, is_subset
 
 __all__ = ["render_report", "render_problems", "render_comparisons", "label", "self_test_verdict", "PAIRS_INLINE"]
 
@@ -25,6 +25,8 @@ SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the dataset
 def label(key: str, plus: bool = True) -> str:
     """`HumanEval+`, `HumanEval+ subset of 20` for a subset run's folder, `... at 8192 tokens` for a
     reasoning model's run at its budget."""
+    if key == COMBINED:
+        return " and ".join(spec.plus_label if plus else spec.base_label for spec in SCORED) + " together"
     dataset, subset, budget = parse_run_key(key) or RunKey(key)
     spec = DATASETS.get(dataset)
     name = (spec.plus_label if plus else spec.base_label) if spec else dataset + ("+" if plus else "")
@@ -97,8 +99,13 @@ def _run_verdicts(run: RunAnalysis) -> list[str]:
     for result in run.results:
         low, high = result.interval("plus")
         marks = (("" if result.comparable else " †") + ("" if result.prompted else " (base prompt)")
+                 + (f" (sampled, {result.answers} answers per problem)" if result.sampled else "")
                  + ("" if result.sandboxed else " (UNSANDBOXED)"))
         where = "; " + _standing(run.standings[result.profile]) if result.profile in run.standings else ""
+        if result.sampled:
+            at_k = ", ".join(f"{k} {v:.1f}" for k, v in result.pass_at_k.get("plus", {}).items())
+            where = (f"; {name} {at_k}" if at_k else "") + ("; a sampled measurement, never ranked among the "
+                                                             "leaderboard's greedy scores" if not run.subset else "")
         lines.append(f"- **{result.profile}**{marks}: {name} {result.score('plus'):.1f}% (95% interval "
                      f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}")
     lines.append("")
@@ -107,7 +114,10 @@ def _run_verdicts(run: RunAnalysis) -> list[str]:
         count = "no local profile" if not run.results else "only one local profile"
         lines += [f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare.", ""]
     else:
-        lines += [f"Paired comparisons ({name}, exact McNemar test on the problems only one of the two solves):", ""]
+        how = ("exact McNemar test on the problems only one of the two solves" if all(not r.sampled for r in run.results)
+               else "exact McNemar between single greedy answers, else a paired permutation test on the per-problem "
+                    "pass rates")
+        lines += [f"Paired comparisons ({name}, {how}):", ""]
         lines += [f"- {verdict(c, len(plus))}" for c in run.shown(PAIRS_INLINE)]
         if len(plus) > PAIRS_INLINE:
             lines += ["", f"{len(run.results)} profiles: each against the best ({run.best}); every pair is in "
@@ -116,10 +126,74 @@ def _run_verdicts(run: RunAnalysis) -> list[str]:
         lines += ["", f"On the base tests ({base_name}) alone: " + (
             "the same verdicts." if not changed else
             "; ".join(verdict(b, len(base)) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
+    if plus:
+        lines += _what_it_would_take(run)
     if len(run.results) > 1:
         lines += [f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different outcomes "
                   f"among the local profiles: [PROBLEMS.md](PROBLEMS.md) (also [problems.csv](problems.csv)).", ""]
     return lines
+
+
+def _agreements(rows: list[LocalRow]) -> list[str]:
+    """Per profile with a reference profile: how many of its answers are the reference's, and how the
+    others split: what quantization changed, at no extra GPU cost."""
+    by_name = {row.profile: row for row in rows}
+    table = []
+    for row in rows:
+        reference = by_name.get(row.reference)
+        if reference is None:
+            continue
+        for key, result in row.results.items():
+            if key in reference.results and not is_subset(key):
+                a = agreement(result, reference.results[key])
+                differ = a.problems - a.identical
+                table.append([row.profile, row.reference, label(key), f"{a.identical} of {a.problems}", str(differ),
+                              str(a.both_pass), str(a.both_fail), str(a.only_profile), str(a.only_reference)])
+    if not table:
+        return []
+    return ["## Agreement with the reference profiles", "",
+            "Each profile's first answer to each problem against its `reference_profile`'s: identical (character "
+            "for character), or how the differing ones split by their plus-test outcome.", "",
+            tabulate(table, headers=["Profile", "Reference", "Dataset", "Identical answers", "Differ", "Both pass",
+                                     "Both fail", "Only the profile passes", "Only the reference passes"],
+                     tablefmt="github", disable_numparse=True), ""]
+
+
+def _what_it_would_take(run: RunAnalysis) -> list[str]:
+    """Per pair shown: the smallest difference this data could detect, and where it found none, how many
+    answers per problem (and GPU hours at the measured speeds) would detect TARGET points."""
+    by_name = {r.profile: r for r in run.results}
+    lines = [f"What it would take (80% power at the 5% level, plus tests): the smallest difference each comparison "
+             f"could detect, and for \"no evidence\", what detecting {TARGET:.0f} points would need:", ""]
+    for c in run.shown(PAIRS_INLINE):
+        text = f"- {c.a} vs {c.b}: detects {c.detectable:.1f} points or more"
+        if not c.significant:
+            need = c.answers_for
+            if need.get("answers") is None:
+                text += (f"; {TARGET:.0f} points: not with more answers, the problems themselves differ too much "
+                         f"(more problems would)")
+            else:
+                answers = need["answers"]
+                hours = _gpu_hours(by_name[c.a], by_name[c.b], answers, c.n)
+                more = "at least " if need.get("lower_bound") else "about "
+                text += (f"; {TARGET:.0f} points: {more}{answers} answer{'s' if answers != 1 else ''} per problem for "
+                         f"each (n_samples, temperature > 0)" + (f", about {hours:.1f} GPU hours at the measured speeds"
+                                                                 if hours is not None else ""))
+                if need.get("lower_bound"):
+                    text += " (one greedy answer each cannot tell noise from real differences: measure on a subset)"
+        lines.append(text)
+    return [*lines, ""]
+
+
+def _gpu_hours(a, b, answers: int, problems: int) -> float | None:
+    """Generation time of `answers` answers to `problems` problems for both profiles, at their measured
+    tokens per answer and tokens per second; None when a speed is unknown."""
+    total = 0.0
+    for result in (a, b):
+        if not result.tokens_per_answer or not result.tokens_per_second:
+            return None
+        total += answers * problems * result.tokens_per_answer / result.tokens_per_second
+    return total / 3600
 
 
 def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
@@ -261,7 +335,7 @@ def render_problems(analysis: Analysis) -> tuple[str, str]:
     writer.writerow(["dataset", "task_id", "profile", "base", "plus", "category", "exception"])
     for run in analysis.runs:
         results = run.matrix
-        if not results:
+        if not results or run.key == COMBINED:  # (its problems are listed under each dataset)
             continue
         differing = set(run.disagreements)
         ordered = run.disagreements + [t for t in run.tasks if t not in differing]
@@ -314,6 +388,7 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
     else:
         lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
     lines += _scores_table(rows, published)
+    lines += _agreements(rows)
     lines += _reasoning(rows)
     lines += _failures(rows)
     if charts:
