@@ -200,28 +200,34 @@ def llama_server_binary() -> str | None:
 
 def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = "humaneval", md5: str = "d",
                     tokens_per_second: float | None = None, finish: dict | None = None,
-                    sandboxed: bool = True) -> Path:
-    """An evaluated profile without running anything: outcomes maps task -> (base ok, plus ok, detail);
-    `finish` maps task -> finish_reason recorded in its samples file."""
+                    sandboxed: bool = True, answers: dict | None = None) -> Path:
+    """An evaluated profile without running anything: outcomes maps task -> (base ok, plus ok, detail), or
+    to a list of those for sampled answers; `finish` maps task -> finish_reason recorded in its samples
+    file, `answers` task -> its (first) answer's text."""
+    from benchlib.evaluation.scoring import pass_at_k
     from benchlib.results import profile_paths
 
     paths = profile_paths(results, profile, dataset)
     paths.root.mkdir(parents=True, exist_ok=True)
-    finish = finish or {}
-    with open(paths.samples, "w") as handle:
-        for task in outcomes:
-            handle.write(json.dumps({"task_id": task, "solution": "def f(): pass",
-                                     "finish_reason": finish.get(task, "stop")}) + "\n")
+    finish, answers = finish or {}, answers or {}
     per_task = {}
-    for task, (base, plus, detail) in outcomes.items():
+    for task, value in outcomes.items():
         per_task[task] = [{"base_status": "pass" if base else "fail", "plus_status": "pass" if plus else "fail",
                            "base_detail": "" if base else detail, "plus_detail": "" if plus else detail,
-                           "solution": "def f(): pass"}]
-    n = len(outcomes)
-    scores = {"base": round(100 * sum(o[0] for o in outcomes.values()) / n, 1),
-              "plus": round(100 * sum(o[0] and o[1] for o in outcomes.values()) / n, 1)}
+                           "solution": "def f(): pass"} for base, plus, detail in (value if isinstance(value, list) else [value])]
+    with open(paths.samples, "w") as handle:
+        for task, records in per_task.items():
+            for index in range(len(records)):
+                handle.write(json.dumps({"task_id": task, "solution": "def f(): pass",
+                                         "raw_solution": answers.get(task, "def f(): pass"),
+                                         "finish_reason": finish.get(task, "stop"), "completion_tokens": 100}) + "\n")
+    n = len(per_task)
+    scores = {"base": round(100 * sum(sum(r["base_status"] == "pass" for r in rs) / len(rs) for rs in per_task.values()) / n, 1),
+              "plus": round(100 * sum(sum(r["base_status"] == r["plus_status"] == "pass" for r in rs) / len(rs)
+                                      for rs in per_task.values()) / n, 1)}
     paths.eval_results.write_text(json.dumps({
-        "pass_at_1": scores, "eval": per_task, "dataset": {"md5": md5, "tasks": n}, "samples": str(paths.samples),
+        "pass_at_1": scores, **({"pass_at_k": pass_at_k(per_task)} if pass_at_k(per_task) else {}),
+        "eval": per_task, "dataset": {"md5": md5, "tasks": n}, "samples": str(paths.samples),
         "date": "2026-11-26 00:00 UTC", "eval_seconds": 1.0,
         "sandbox": {"backend": "local" if sandboxed else "unsafe", "sandboxed": sandboxed, "label": "test"}}))
     if tokens_per_second is not None:

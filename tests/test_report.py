@@ -161,3 +161,42 @@ def test_the_self_test_verdict_names_what_differs_from_the_dataset_files_known_f
     assert check("unknown", set()) == "every canonical solution passes"
     assert check("unknown", {("Mbpp/2", "plus")}).startswith("no expectation is recorded for this dataset file; "
                                                              "failing: Mbpp/2")
+
+
+def test_two_sampled_and_two_greedy_profiles_with_a_reference(tmp_path):
+    """What a user choosing a quant reads: pass@k for the sampled rows (never ranked), a paired permutation
+    verdict with the difference and its interval, what it would take, and agreement with the reference."""
+    import random
+
+    rng = random.Random(3)
+    profiles = make(tmp_path, "".join(f"[bench-{n}]\nserver = none\nsamples = s.jsonl\n" for n in ("q8", "q4")) +
+                    "[bench-s8]\nserver = none\nsamples = s.jsonl\nn_samples = 10\ntemperature = 0.8\n"
+                    "[bench-s4]\nserver = none\nsamples = s.jsonl\nn_samples = 10\ntemperature = 0.8\n"
+                    "reference_profile = bench-s8\n"
+                    "[bench-q4b]\nserver = none\nsamples = s.jsonl\nreference_profile = bench-q8\n")
+    results = tmp_path / "results"
+    true = [rng.random() for _ in TASKS]
+    for name, shift in (("bench-s8", 0.0), ("bench-s4", 0.25)):
+        fake_evaluation(results, name, {t: [(True, rng.random() < p - shift, "wrong output") for _ in range(10)]
+                                        for t, p in zip(TASKS, true)}, tokens_per_second=40)
+    fake_evaluation(results, "bench-q8", outcomes(set(range(30))), answers={t: f"answer {t}" for t in TASKS})
+    fake_evaluation(results, "bench-q4b", outcomes(set(range(2, 32))),
+                    answers={t: f"answer {t}" if i % 4 else "changed" for i, t in enumerate(TASKS)})
+    text = report(tmp_path, profiles)
+    assert "**bench-s8** (sampled, 10 answers per problem)" in text and "HumanEval+ pass@1" in text
+    assert "pass@10" in text and "a sampled measurement, never ranked" in text
+    scores = text[text.index("## Scores"):]
+    assert "bench-s8" not in scores.split("## Agreement")[0] and "**bench-q8** (local" in scores
+    verdict = next(line for line in text.splitlines() if line.startswith("- bench-s8 vs bench-s4:"))
+    assert re.search(r"bench-s8 \d+\.\d points higher \(95% interval \+\d+\.\d to \+\d+\.\d\), p [<=] [\d.]+"
+                     r"(, p [<=] [\d.]+ after Holm over 6 pairs)?, paired permutation over 40 problems: \*\*bench-s8 is better\*\*", verdict), verdict
+    assert re.search(r"- bench-q8 vs bench-q4b: detects \d+\.\d points or more; 3 points: at least \d+ answers", text)
+    agreement = next(line for line in text.splitlines() if line.startswith("| bench-q4b "))
+    cells = [c.strip() for c in agreement.strip("|").split("|")]
+    assert cells[:4] == ["bench-q4b", "bench-q8", "HumanEval+", "30 of 40"]  # every 4th answer changed
+    assert sum(map(int, cells[5:9])) == int(cells[4]) == 10
+    summary = json.loads((results / "summary.json").read_text())
+    sampled = next(p for p in summary["profiles"] if p["profile"] == "bench-s8")["datasets"]["humaneval"]
+    assert sampled["answers_per_problem"] == 10 and "pass@10" in sampled["pass_at_k"]["plus"]
+    pair = next(c for c in summary["comparisons"]["humaneval"]["plus"] if {c["a"], c["b"]} == {"bench-s8", "bench-s4"})
+    assert pair["method"] == "paired permutation" and pair["interval95"][0] > 0 and pair["detectable_80"] > 0
