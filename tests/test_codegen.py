@@ -266,3 +266,37 @@ def test_stop_loops_ends_a_runaway_answer_early_and_marks_it(tmp_path, humaneval
     for key in ("solution", "raw_solution", "reasoning", "finish_reason", "completion_tokens"):
         assert plain[second][key] == fine[key], key
     assert plain[first]["completion_tokens"] > 6000 and "stopped" not in plain[first]  # ran to its end
+
+
+def test_sampled_answers_one_request_each_seeded_by_problem_and_index(tmp_path, humaneval):
+    """n_samples: n requests per problem, each with a seed fixed by (problem, answer index), written in
+    evalplus's format (several lines per task); resumed per answer; the same seeds give the same file."""
+    from benchlib.generation.prompt import Sampling
+
+    dataset = humaneval.subset(4)
+
+    def answer(body):
+        task = next(t for t in dataset.task_ids if dataset.problems[t]["prompt"].strip() in body["messages"][1]["content"])
+        assert (body["temperature"], body["top_p"]) == (0.8, 0.95)
+        return completion(f"```python\n{dataset.problems[task]['prompt']}    return {body['seed']}\n```")
+
+    def run(folder, fail_after=None):
+        plan = [answer] * (fail_after or 1) + ([(400, {"error": "stop here"})] if fail_after else [])
+        with FakeServer(plan) as server:
+            client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
+            paths = profile_paths(folder, "bench-t", "humaneval")
+            generate_samples(dataset, paths, client, "m", 768, 1, {"h": 1}, None, quiet_log(), answers=3,
+                             sampling=(0.8, 0.95))
+            return paths, server.requests
+
+    paths, asked = run(tmp_path / "a")
+    records = [json.loads(line) for line in paths.samples.read_text().splitlines()]
+    assert [(r["task_id"], r["sample_index"]) for r in records] == [(t, i) for t in dataset.task_ids for i in range(3)]
+    assert len(asked) == 12 and len({body["seed"] for body in asked}) == 12
+    for record in records:
+        assert f"return {Sampling.seed_of(record['task_id'], record['sample_index'])}" in record["solution"]
+    # interrupted after 5 answers, then resumed: the same file as in one go
+    with pytest.raises(GenerationError):
+        run(tmp_path / "b", fail_after=5)
+    resumed, asked_again = run(tmp_path / "b")
+    assert len(asked_again) == 7 and resumed.samples.read_bytes() == paths.samples.read_bytes()

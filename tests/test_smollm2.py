@@ -59,3 +59,34 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
     again = paths.samples.read_text().splitlines()
     assert again == (root / "samples.jsonl").read_text().splitlines()[:20]
     assert not our_processes(project)
+
+
+def test_sampled_answers_through_doit_resume_after_kill_9_and_rerun_byte_identical(project, llama_server, tmp_path):
+    """n_samples = 3 at temperature 0.8 on the fixed subset of 5: 15 seeded answers; a kill -9 mid-run loses
+    nothing, and a clean run elsewhere gives the same bytes (the seeds fix every answer)."""
+    from support import kill_doit_at
+
+    shipped = configparser.ConfigParser(interpolation=None)
+    shipped.read(ROOT / "models.conf")
+    section = {**dict(shipped.items(PROFILE)), "llama_server": llama_server, "n_samples": "3", "temperature": "0.8"}
+    conf = f"[{PROFILE}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items())
+    (project / "models.conf").write_text(conf)
+    env = doit_env(project)
+    root = project / "results" / PROFILE / "humaneval-subset5"
+    kill_doit_at(project, root / "samples.partial.jsonl", 6, [f"eval:{PROFILE}", "subset=5"], env)
+    kept = len((root / "samples.partial.jsonl").read_text().splitlines()) - 1
+    rerun = doit(project, f"eval:{PROFILE}", "report", "subset=5", env=env)
+    assert f"resuming: {kept} of 15 samples already generated" in rerun.stderr and kept >= 5
+    evaluated = json.loads((root / "eval_results.json").read_text())
+    assert evaluated["n_samples"] == 15 and set(evaluated["pass_at_k"]["plus"]) == {"pass@1"}
+    lines = (root / "samples.jsonl").read_text().splitlines()
+    assert [json.loads(line)["sample_index"] for line in lines] == [0, 1, 2] * 5
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    for name in ("dodo.py", "reference-scores.json", "pyproject.toml"):
+        (clean / name).write_bytes((ROOT / name).read_bytes())
+    (clean / "models.conf").write_text(conf)
+    doit(clean, f"gen:{PROFILE}", "subset=5", env=doit_env(clean))
+    assert (clean / "results" / PROFILE / "humaneval-subset5" / "samples.jsonl").read_text().splitlines() == lines
+    assert "(sampled, 3 answers per problem)" in (project / "results" / "REPORT.md").read_text()
+    assert not our_processes(project) and not our_processes(clean)

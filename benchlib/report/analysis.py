@@ -307,9 +307,10 @@ def holm(pvalues: list[float]) -> list[float]:
 
 
 def compare_all(results: list[ProfileResults], phase: str, resamples: int = RESAMPLES) -> list[Comparison]:
-    """Every pair of profiles evaluated on the same dataset file, Holm-adjusted as one family: exact McNemar
-    where both have one answer per problem, else a paired permutation test on the per-problem pass rates."""
-    pairs = [(x, y) for x, y in combinations(results, 2) if x.dataset_md5 == y.dataset_md5]
+    """Every pair of profiles evaluated on the same dataset file and the same way, Holm-adjusted as one
+    family: exact McNemar between single greedy answers, a paired permutation test on the per-problem pass
+    rates between sampled ones (a greedy and a sampled row measure different things: never paired)."""
+    pairs = [(x, y) for x, y in combinations(results, 2) if x.dataset_md5 == y.dataset_md5 and x.sampled == y.sampled]
     comparisons = []
     for x, y in pairs:
         common = [t for t in x.outcomes if t in y.outcomes]
@@ -344,8 +345,9 @@ def verdict(comparison: Comparison, family: int) -> str:
     if c.method != "exact McNemar":
         adjusted = f", {_p(c.p_adjusted)} after Holm over {family} pairs" if family > 1 and _p(c.p_adjusted) != _p(c.p) else ""
         higher = c.a if c.difference >= 0 else c.b
-        text = (f"{head}{higher} {abs(c.difference):.1f} points higher (95% interval {c.interval[0]:+.1f} to "
-                f"{c.interval[1]:+.1f}), {_p(c.p)}{adjusted}, paired permutation over {c.n} problems")
+        low, high = c.interval if c.difference >= 0 else (-c.interval[1], -c.interval[0])  # as `higher` minus the other
+        text = (f"{head}{higher} {abs(c.difference):.1f} points higher (95% interval {low:+.1f} to "
+                f"{high:+.1f}), {_p(c.p)}{adjusted}, paired permutation over {c.n} problems")
         if c.significant:
             return f"{text}: **{higher} is better**"
         return f"{text}: no evidence of a difference"
