@@ -3,6 +3,8 @@ against the same real llama-server, in the same run.
 
     python bench/bench_gen.py                      # tiny random model (client overhead and batching show)
     python bench/bench_gen.py --smollm2 --limit 40 # SmolLM2-135M-Instruct (a real model, compute-bound on CPU)
+    python bench/bench_gen.py --smollm2 --limit 10 --n-samples 5   # sampled: 5 answers per problem, T 0.8
+                                                                   # (evalplus: --n_samples 5 --temperature 0.8)
 
 Prints wall time, completion tokens/s, the server's own busy time (sum of prompt+decode ms from each
 response's `timings`) and how many answers are identical between the two clients. A third row, a
@@ -49,10 +51,11 @@ def start_server(model: Path, slots: int, ctx_per_slot: int, log: Path) -> Proce
     return server
 
 
-def run_evalplus(url: str, dataset_file: Path, root: Path, limit: int) -> tuple[float, dict]:
+def run_evalplus(url: str, dataset_file: Path, root: Path, limit: int, n_samples: int = 1) -> tuple[float, dict]:
+    sampling = "greedy=True" if n_samples == 1 else f"greedy=False, n_samples={n_samples}, temperature={TEMPERATURE}"
     script = (
         "from evalplus.codegen import run_codegen\n"
-        f"run_codegen(model='bench', dataset='humaneval', backend='openai', greedy=True, base_url='{url}/v1', "
+        f"run_codegen(model='bench', dataset='humaneval', backend='openai', {sampling}, base_url='{url}/v1', "
         f"root={str(root)!r}, id_range=[0, {limit}])\n"
     )
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(dataset_file), "OPENAI_API_KEY": "none"}
@@ -92,17 +95,20 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int) -> tuple[float, float, list[dict]]:
+TEMPERATURE = 0.8
+
+
+def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int, n_samples: int = 1) -> tuple[float, float, list[dict]]:
     client = ChatClient(url, timeout=900)
     paths = profile_paths(root, "bench", "humaneval")
     started, cpu = time.monotonic(), _cpu()
     generate_samples(dataset, paths, client, "bench", max_tokens, slots, {"bench": 1}, {"cache_prompt": False},
-                     quiet_log())
+                     quiet_log(), answers=n_samples, sampling=(TEMPERATURE, 0.95) if n_samples > 1 else None)
     wall, cpu = time.monotonic() - started, _cpu() - cpu
     samples = [json.loads(line) for line in paths.samples.read_text().splitlines()]
-    stats = {json.loads(line)["task_id"]: json.loads(line) for line in paths.generation_stats.read_text().splitlines()}
-    for sample in samples:
-        sample["timings"] = stats[sample["task_id"]].get("timings", {})
+    stats = {i: json.loads(line) for i, line in enumerate(paths.generation_stats.read_text().splitlines())}
+    for sample, stat in zip(samples, stats.values() if len(stats) == len(samples) else [{}] * len(samples)):
+        sample["timings"] = stat.get("timings", {})
     return wall, cpu, samples
 
 
@@ -112,6 +118,8 @@ def main() -> None:
     parser.add_argument("--smollm2", action="store_true", help="SmolLM2-135M-Instruct instead of the tiny model")
     parser.add_argument("--slots", type=int, default=4)
     parser.add_argument("--limit", type=int, default=164, help="first N problems")
+    parser.add_argument("--n-samples", type=int, default=1, help=f"answers per problem (more than 1: sampled at "
+                                                                  f"temperature {TEMPERATURE}, as evalplus --n_samples)")
     args = parser.parse_args()
     args.max_tokens = LEADERBOARD_MAX_TOKENS  # evalplus's fixed cap
     dataset = load_dataset("humaneval", args.data_dir)
@@ -127,9 +135,11 @@ def main() -> None:
             model, label = write_tiny_model(tmp / "tiny.gguf"), "tiny random LLaMA (2 layers, hidden 64)"
         server = start_server(model, args.slots, 2048 + args.max_tokens, tmp / "server.log")
         try:
-            ev_wall, ev_out = run_evalplus(server.url, dataset.path, tmp / "ev", args.limit)
-            our_wall, our_cpu, ours = run_ours(server.url, dataset, tmp / "ours", args.slots, args.max_tokens)
-            minimal_wall, minimal_cpu = run_minimal(server.url, dataset, args.slots, args.max_tokens)
+            ev_wall, ev_out = run_evalplus(server.url, dataset.path, tmp / "ev", args.limit, args.n_samples)
+            our_wall, our_cpu, ours = run_ours(server.url, dataset, tmp / "ours", args.slots, args.max_tokens,
+                                               args.n_samples)
+            minimal_wall, minimal_cpu = (run_minimal(server.url, dataset, args.slots, args.max_tokens)
+                                         if args.n_samples == 1 else (float("nan"), float("nan")))
         finally:
             server.stop()
     tokens = sum(s["completion_tokens"] or 0 for s in ours)
@@ -138,10 +148,12 @@ def main() -> None:
     rows = [
         ["evalplus 0.3.1 codegen (1 request at a time)", f"{ev_wall:.1f}", f"{tokens / ev_wall:.0f}", "1.00x"],
         [f"benchlib ({args.slots} in flight)", f"{our_wall:.1f}", f"{tokens / our_wall:.0f}", f"{ev_wall / our_wall:.2f}x"],
-        [f"minimal client ({args.slots} in flight): the server's ceiling", f"{minimal_wall:.1f}",
-         f"{tokens / minimal_wall:.0f}", f"{ev_wall / minimal_wall:.2f}x"],
     ]
-    print(f"{label}: {len(ours)} HumanEval+ problems, max_tokens {args.max_tokens}, llama-server --parallel {args.slots}")
+    if args.n_samples == 1:
+        rows.append([f"minimal client ({args.slots} in flight): the server's ceiling", f"{minimal_wall:.1f}",
+                     f"{tokens / minimal_wall:.0f}", f"{ev_wall / minimal_wall:.2f}x"])
+    print(f"{label}: {args.limit} HumanEval+ problems x {args.n_samples} answers, max_tokens {args.max_tokens}, "
+          f"llama-server --parallel {args.slots}")
     print(tabulate(rows, headers=["client", "wall s", "tokens/s", "speed-up"], tablefmt="github"))
     print(f"\ncompletion tokens {tokens}; server busy time (sum of per-request prompt+decode) {busy:.1f} s; "
           f"benchlib wall / (busy / slots) = {our_wall / (busy / args.slots):.2f}; "

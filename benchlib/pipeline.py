@@ -96,8 +96,10 @@ def generate(name: str, settings: Settings):
             return  # already complete for these settings
         dataset = settings.load_dataset()
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
-        log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples ({dataset.version}){subset}, "
-                 f"{profile.parallel} in flight, max_tokens {profile.max_tokens}"
+        answers = (f" x {profile.n_samples} answers at temperature {profile.temperature:g}"
+                   if profile.n_samples > 1 or profile.sampled else "")
+        log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples{answers} ({dataset.version})"
+                 f"{subset}, {profile.parallel} in flight, max_tokens {profile.max_tokens}"
                  + (f", reasoning budget {profile.reasoning_budget}" if profile.reasoning_budget > profile.max_tokens else ""))
         if servers.BACKENDS[profile.server].sizes_slots:  # before the model loads: minutes, on a big model
             counted = count_prompts(profile, settings, dataset)
