@@ -17,9 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from hostile_suite import adopt_orphans, baited, cases, host_effects, right_answers_with_side_effects  # noqa: E402
+from hostile_suite import baited, cases, host_effects, right_answers_with_side_effects  # noqa: E402
 
-adopt_orphans()
 from support import DATASETS, quiet_log  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 

@@ -139,44 +139,29 @@ def host_effects(bait) -> list[str]:
     return effects
 
 
-def adopt_orphans() -> None:
-    """Make this process the child subreaper of everything it starts: a process a check leaves behind
-    (its parent gone) is re-parented here, not to init, so `leftovers` can tell it from the machine's own."""
-    import ctypes
-
-    PR_SET_CHILD_SUBREAPER = 36
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(pid))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
+def _check_users() -> range:
+    """The user ids this test process's sandboxes run checks as: sandbox.LocalSandbox numbers them from
+    200000 + (pid % 100000) x 16, one more for each fork server it starts (replacements included, so a
+    hostile suite goes past 16)."""
+    base = 200000 + (os.getpid() % 100000) * 16
+    return range(base, base + 16 * 8)
 
 
 def leftovers() -> list[str]:
-    """Processes of the sandbox users (uid >= 200000) still alive among this process's descendants (orphans
-    included: `adopt_orphans`); what else runs on the machine does not count."""
+    """Processes still alive that run as this test process's check users, orphans included (a check's
+    user id outlives its parent): what else runs on the machine, other benchlib runs included, does not
+    count."""
+    mine = _check_users()
+    docker = range(200000, 200000 + 128)  # the docker sandbox's, inside its container
     left = []
-    for pid in sorted(_descendants(os.getpid())):
+    for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
         uid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Uid:")))
-        if uid >= 200000 and "\nState:\tZ" not in status:
-            left.append(str(pid))
+        if (uid in mine or uid in docker) and "\nState:\tZ" not in status:
+            left.append(pid)
     return left
 
 

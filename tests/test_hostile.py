@@ -18,11 +18,10 @@ from benchlib.evaluation.sandbox import DockerSandbox, LocalSandbox
 from benchlib.evaluation.truth import load_ground_truth
 
 import docker_images
-from hostile_suite import (CANONICAL_BODY, adopt_orphans, baited, cases, host_effects, hostile, leftovers,
+from hostile_suite import (CANONICAL_BODY, baited, cases, host_effects, hostile, leftovers,
                            right_answers_with_side_effects)
 from support import quiet_log
 
-adopt_orphans()  # a process a check leaves behind is counted as ours, whatever else runs on the machine
 
 
 @pytest.fixture

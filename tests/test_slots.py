@@ -56,6 +56,8 @@ def test_counting_with_the_models_tokenizer(tmp_path, humaneval):
     chat = count_with_tokenizer(str(fake), "m.gguf", humaneval, PROMPT_STYLES["chat"])
     assert chat == 7 * 2 + 32 * 3  # two messages counted, the template's allowance around them
     assert count_with_tokenizer(str(fake), "m.gguf", humaneval, PROMPT_STYLES["completion"]) == 7
+    fake.write_bytes(b"#!/bin/sh\nprintf ' 226 -> \\342\\200\\n'\necho 'Total number of tokens: 9'\n")  # half a UTF-8 character
+    assert count_with_tokenizer(str(fake), "m.gguf", humaneval, PROMPT_STYLES["completion"]) == 9
     fake.write_text("#!/bin/sh\nexit 1\n")
     assert count_with_tokenizer(str(fake), "m.gguf", humaneval, PROMPT_STYLES["chat"]) is None
 

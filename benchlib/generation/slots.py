@@ -105,13 +105,14 @@ def count_with_tokenizer(tokenizer: str, model: str, dataset, style: PromptStyle
                  else [m["content"] for m in build_messages(problem["prompt"])])
         total = TEMPLATE_ALLOWANCE * (0 if style.name == "completion" else len(texts) + 1)
         for text in texts:
-            try:
-                done = subprocess.run([tokenizer, "-m", model, "-p", text, "--show-count", "--log-disable"],
-                                      capture_output=True, text=True, timeout=120)
+            try:  # --ids: numbers, not the token pieces (a piece may be half a UTF-8 character)
+                done = subprocess.run([tokenizer, "-m", model, "-p", text, "--ids", "--show-count", "--log-disable"],
+                                      capture_output=True, timeout=120)
             except (OSError, subprocess.TimeoutExpired):
                 return None
-            counted = [line for line in done.stdout.splitlines() if line.startswith("Total number of tokens:")]
-            if done.returncode != 0 or not counted:
+            lines = done.stdout.decode("utf-8", errors="replace").splitlines()
+            counted = [line for line in lines if line.startswith("Total number of tokens:")]
+            if done.returncode != 0 or not counted or not counted[-1].rsplit(":", 1)[1].strip().isdigit():
                 return None
             total += int(counted[-1].rsplit(":", 1)[1])
         longest = max(longest, total)
