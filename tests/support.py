@@ -242,3 +242,13 @@ def few_tasks(dataset, task_ids: list[str], folder: Path):
     path = Path(folder) / f"{dataset.spec.name}-few-{len(task_ids)}.jsonl"
     path.write_text("".join(json.dumps(dataset.problems[t]) + "\n" for t in task_ids))
     return load_dataset(dataset.spec.key, override=str(path))
+
+
+def shipped_profile(name: str, **overrides) -> str:
+    """models.conf text holding only the shipped profile `name` (README's models.conf), with `overrides`."""
+    import configparser
+
+    shipped = configparser.ConfigParser(interpolation=None)
+    shipped.read(ROOT / "models.conf")
+    section = {**dict(shipped.items(name)), **{k: str(v) for k, v in overrides.items()}}
+    return f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items())

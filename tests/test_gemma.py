@@ -2,23 +2,18 @@
 CPU in a real llama-server, asked with evalplus's base-model prompt (prompt_style = completion), through
 doit on the fixed subset of 10: scored, in the report, and a second generation byte-identical."""
 
-import configparser
 import json
 
 import pytest
 
-from support import ROOT, doit, doit_env, our_processes
+from support import doit, doit_env, our_processes, shipped_profile
 
 pytestmark = [pytest.mark.llama, pytest.mark.e2e]
 PROFILE = "bench-gemma3-270m-base"
 
 
 def test_gemma_base_model_through_doit_is_scored_reported_and_reproducible(project, llama_server, humaneval):
-    shipped = configparser.ConfigParser(interpolation=None)
-    shipped.read(ROOT / "models.conf")
-    section = dict(shipped.items(PROFILE))
-    section["llama_server"] = llama_server
-    (project / "models.conf").write_text(f"[{PROFILE}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items()))
+    (project / "models.conf").write_text(shipped_profile(PROFILE, llama_server=llama_server))
     env = doit_env(project)
     doit(project, f"eval:{PROFILE}", "report", "subset=10", env=env)
     root = project / "results" / PROFILE / "humaneval-subset10"

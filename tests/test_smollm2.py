@@ -4,7 +4,6 @@ Its score must equal evalplus's own on the same samples, a second generation mus
 samples, and no server may be left running.
 """
 
-import configparser
 import json
 
 import pytest
@@ -18,18 +17,14 @@ from benchlib.fingerprints import generation_header
 from benchlib.results import profile_paths
 from benchlib.settings import load_settings
 
-from support import DATASETS, ROOT, doit, doit_env, our_processes, quiet_log, run_evalplus, statuses
+from support import DATASETS, ROOT, doit, doit_env, our_processes, quiet_log, run_evalplus, shipped_profile, statuses
 
 pytestmark = [pytest.mark.llama, pytest.mark.e2e]
 PROFILE = "bench-smollm2-135m"
 
 
 def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llama_server, tmp_path):
-    shipped = configparser.ConfigParser(interpolation=None)
-    shipped.read(ROOT / "models.conf")
-    section = dict(shipped.items(PROFILE))
-    section["llama_server"] = llama_server
-    (project / "models.conf").write_text(f"[{PROFILE}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items()))
+    (project / "models.conf").write_text(shipped_profile(PROFILE, llama_server=llama_server))
     doit(project, f"eval:{PROFILE}", env=doit_env(project))
     root = project / "results" / PROFILE / "humaneval"
     ours = json.loads((root / "eval_results.json").read_text())
@@ -66,10 +61,7 @@ def test_sampled_answers_through_doit_resume_after_kill_9_and_rerun_byte_identic
     nothing, and a clean run elsewhere gives the same bytes (the seeds fix every answer)."""
     from support import kill_doit_at
 
-    shipped = configparser.ConfigParser(interpolation=None)
-    shipped.read(ROOT / "models.conf")
-    section = {**dict(shipped.items(PROFILE)), "llama_server": llama_server, "n_samples": "3", "temperature": "0.8"}
-    conf = f"[{PROFILE}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items())
+    conf = shipped_profile(PROFILE, llama_server=llama_server, n_samples=3, temperature=0.8)
     (project / "models.conf").write_text(conf)
     env = doit_env(project)
     root = project / "results" / PROFILE / "humaneval-subset5"
