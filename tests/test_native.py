@@ -118,7 +118,8 @@ def test_a_new_token_cap_regenerates_only_the_answers_it_changes(project, tmp_pa
     probe = 1  # the token-cap probe
     assert requests_served(root / "server.log") == len(cut) + 5 + probe
     reuse = json.loads((root / "manifest.json").read_text())["generation"]["reuse"]
-    assert reuse == {"old_max_tokens": 32, "reused": len(stopped) - 5, "spot_checked": 5, "spot_check": "passed",
+    assert reuse == {"old_max_tokens": 32, "reused": len(stopped) - 5, "derived_cut_while_thinking": 0,
+                     "spot_checked": 5, "spot_check": "passed",
                      "differing": [], "regenerated": len(cut) + 5}
     assert f"reused {len(stopped) - 5} answers, regenerated {len(cut) + 5}, spot-checked 5 (passed)" in raised.stderr
     assert (root / "samples.jsonl").read_bytes() == fresh_samples(tmp_path, "fresh128", tiny_model, llama_server, 128)
