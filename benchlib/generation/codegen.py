@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
 from .client import ChatClient, Completion
@@ -291,6 +291,14 @@ class Session:
     info: dict
     cap: dict
     log: logging.Logger
+    counted: dict = field(default_factory=dict)  # text -> its tokens by the server's tokenizer (None: cannot say)
+
+    def count(self, text: str) -> int | None:
+        """`text`'s tokens by the server's tokenizer, asked once per text (the long run's reasoning is
+        counted for its summary and for the plan of the run at max_tokens)."""
+        if text not in self.counted:
+            self.counted[text] = count_tokens(self.server.base_url, text)
+        return self.counted[text]
 
     def run(self, paths: ProfilePaths, header: dict, max_tokens: int, reuse: ReusePlan | None) -> dict:
         """One run at `max_tokens` into `paths`; its manifest generation section."""
@@ -305,7 +313,7 @@ class Session:
         self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
                       f"at max_tokens {max_tokens}, {summary.hit_token_limit} hit the token limit, "
                       f"{summary.empty_answers} empty answers")
-        reasoning = reasoning_summary(paths, self.server.base_url)
+        reasoning = reasoning_summary(paths, self.count)
         if reasoning["detected"]:
             self.log.info(f"a reasoning model: {reasoning['answers']} of {summary.samples} answers carry reasoning "
                           f"({reasoning['source']}); reasoning tokens median {reasoning['reasoning_tokens']['median']}, "
@@ -360,8 +368,8 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
             log.info("the model reasons (its first tokens are reasoning): a reasoning model")
     session = Session(profile, dataset, server, client, style, extra, info, cap, log)
     budget = reasoning_budget(profile, bool(cap.get("reasoning"))) if budget_paths else 0
+    long = replace(profile, max_tokens=budget)
     if budget and BACKENDS[profile.server].sizes_slots:
-        long = replace(profile, max_tokens=budget)
         try:
             check_slots(long, dataset, measured)
         except BenchError as error:
@@ -371,7 +379,6 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
             budget = 0
     budget_section = None
     if budget:
-        long = replace(profile, max_tokens=budget)
         long_paths = budget_paths(budget)
         long_header = generation_header(long, header["dataset"])
         log.info(f"the reasoning budget first: {budget} tokens, into {long_paths.root.name}/; the run at "
@@ -380,7 +387,7 @@ def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: Se
             update_manifest(long_paths, "generation", session.run(long_paths, long_header, budget, None))
         records = [json.loads(line) for line in long_paths.samples.read_text(encoding="utf-8").splitlines()]
         counts = {key_of(r): n for r in records if r.get("reasoning")
-                  for n in [count_tokens(server.base_url, r["reasoning"])] if n is not None}
+                  for n in [session.count(r["reasoning"])] if n is not None}
         reuse = plan_from_longer(records, budget, profile.max_tokens, counts, dataset, style)
         budget_section = {"max_tokens": budget, "folder": long_paths.root.name, "auto": not profile.reasoning_budget}
     section = session.run(paths, header, profile.max_tokens, reuse)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from ..config import Profile
 from ..results import ProfilePaths
@@ -33,7 +34,7 @@ def count_tokens(base_url: str, text: str) -> int | None:
         return None
 
 
-def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
+def reasoning_summary(paths: ProfilePaths, count: Callable[[str], int | None]) -> dict:
     """Whether the model reasons (`reasoning_content`, or `<think>` text in its answers), and its tokens
     split into reasoning and answer: the reasoning counted by the server's tokenizer (/tokenize) where it
     has one, else in proportion to the characters (`source` says which)."""
@@ -51,7 +52,7 @@ def reasoning_summary(paths: ProfilePaths, base_url: str) -> dict:
         text = record.get("reasoning") or ""
         reasoning_tokens = 0
         if text:
-            counted = count_tokens(base_url, text)
+            counted = count(text)
             if counted is not None:
                 reasoning_tokens = min(total, counted)
             else:

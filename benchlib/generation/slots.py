@@ -38,6 +38,11 @@ def prompt_bound(style: PromptStyle, task_prompt: str) -> int:
     return sum(len(m["content"].encode()) + TEMPLATE_ALLOWANCE for m in messages) + TEMPLATE_ALLOWANCE
 
 
+def longest_candidates(dataset, style: PromptStyle, candidates: int = 5) -> list[dict]:
+    """The problems whose prompts are longest by the byte bound: where the longest in tokens is."""
+    return sorted(dataset.problems.values(), key=lambda p: -prompt_bound(style, p["prompt"]))[:candidates]
+
+
 def longest_prompt(dataset, style: PromptStyle) -> tuple[str, int]:
     """(task, bound) of the dataset's longest prompt by the bound."""
     return max(((t, prompt_bound(style, p["prompt"])) for t, p in dataset.problems.items()), key=lambda x: x[1])
@@ -98,9 +103,8 @@ def count_with_tokenizer(tokenizer: str, model: str, dataset, style: PromptStyle
     only), over the `candidates` longest by the byte bound; None when it cannot count."""
     import subprocess
 
-    ranked = sorted(dataset.problems.values(), key=lambda p: -prompt_bound(style, p["prompt"]))[:candidates]
     longest = 0
-    for problem in ranked:
+    for problem in longest_candidates(dataset, style, candidates):
         texts = ([completion_prompt(problem["prompt"])] if style.name == "completion"
                  else [m["content"] for m in build_messages(problem["prompt"])])
         total = TEMPLATE_ALLOWANCE * (0 if style.name == "completion" else len(texts) + 1)
@@ -124,10 +128,9 @@ def measure(base_url: str, dataset, style: PromptStyle, candidates: int = 5) -> 
     `candidates` longest by the bound; None when the server cannot say (not a llama-server)."""
     import requests
 
-    ranked = sorted(dataset.problems.values(), key=lambda p: -prompt_bound(style, p["prompt"]))[:candidates]
     longest = 0
     try:
-        for problem in ranked:
+        for problem in longest_candidates(dataset, style, candidates):
             if style.name == "completion":
                 text = completion_prompt(problem["prompt"])
             else:

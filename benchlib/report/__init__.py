@@ -63,7 +63,7 @@ def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:
         merged.append(replace(
             parts[0], dataset=COMBINED, dataset_md5="+".join(p.dataset_md5 for p in parts),
             outcomes={f"{p.dataset}:{t}": o for p in parts for t, o in p.outcomes.items()},
-            rates={f"{p.dataset}:{t}": p.rates.get(t) or (p.rate(t, "base"), p.rate(t, "plus"))
+            rates={f"{p.dataset}:{t}": (p.rate(t, "base"), p.rate(t, "plus"))
                    for p in parts for t in p.outcomes} if any(p.sampled for p in parts) else {},
             answers=max(p.answers for p in parts)))
     return merged
