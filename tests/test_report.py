@@ -185,6 +185,8 @@ def test_two_sampled_and_two_greedy_profiles_with_a_reference(tmp_path):
     text = report(tmp_path, profiles)
     assert "**bench-s8** (sampled, 10 answers per problem)" in text and "HumanEval+ pass@1" in text
     assert "pass@10" in text and "a sampled measurement, never ranked" in text
+    chart = (tmp_path / "results" / "charts" / "neighbours-humaneval.svg").read_text()
+    assert "bench-q8" in chart and "bench-s8" not in chart  # nor placed among the published in the charts
     scores = text[text.index("## Scores"):]
     assert "bench-s8" not in scores.split("## Agreement")[0] and "**bench-q8** (local" in scores
     verdict = next(line for line in text.splitlines() if line.startswith("- bench-s8 vs bench-s4:"))

@@ -115,7 +115,9 @@ def _speed_chart(figure, results: list[ProfileResults], dataset: str, path: Path
 def draw_charts(analysis: Analysis, published: list[PublishedScore], folder: Path) -> list[tuple[str, str]]:
     """Draw the charts of the evaluated local profiles; [(path, alt text)]. Stale charts are removed."""
     # full datasets with published scores, models only (not the self-test), in the report's profile order
-    by_dataset = {run.key: run.matrix for run in analysis.runs if run.key in LABELS and run.matrix}
+    # (sampled rows are a measurement of their own: never placed among the published greedy scores)
+    by_dataset = {run.key: greedy for run in analysis.runs if run.key in LABELS
+                  if (greedy := [r for r in run.matrix if not r.sampled])}
     folder = Path(folder)
     wanted: list[tuple[str, str]] = []
     if by_dataset:
