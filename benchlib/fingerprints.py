@@ -30,7 +30,7 @@ __all__ = ["GEN_VERSION", "EVAL_VERSION", "generation_header", "evaluation_heade
            "verdicts_hold", "isolation_accepted"]
 
 GEN_VERSION = 1  # bump when samples.jsonl's meaning or format changes
-EVAL_VERSION = 2  # bump when eval_results.json's meaning or format changes
+EVAL_VERSION = 3  # bump when eval_results.json's meaning or format changes
 
 
 def generation_header(profile: Profile, dataset_id: str) -> dict:

@@ -77,6 +77,42 @@ def test_batched_outputs_still_pin_the_first_wrong_input(humaneval, tmp_path, ca
         sandbox.close()
     assert (result.status, result.failure.input, result.failure.sentence) == ("fail", wrong_at, detail)
     assert right.status == "pass" and right.failure is None
+    # what the page shows is that input's, not a neighbour's
+    args = humaneval.inputs(task, "plus")[wrong_at]
+    n = args[0]
+    assert result.failure.shown_input.text == repr(args)
+    assert result.failure.expected is not None and result.failure.expected.size == len(result.failure.expected.text)
+    if detail == "wrong output":
+        assert result.failure.actual is not None and result.failure.actual.text != result.failure.expected.text
+    else:
+        assert result.failure.actual is None and result.failure.message == str(n)
+
+
+HOSTILE_MESSAGES = {
+    "raises": "class E(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n",
+    "loops": "class E(Exception):\n    def __str__(self):\n        while True:\n            pass\n",
+    "odd": "class S(str):\n    pass\nclass E(Exception):\n    def __str__(self):\n        return S('<b>' * 10**6)\n",
+    "not a string": "class E(Exception):\n    def __str__(self):\n        return 42\n",
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_MESSAGES))
+def test_an_exception_message_is_recorded_whatever_its_str_does(humaneval, tmp_path, cache, name):
+    """str(exc) is the solution's own code: it may raise, loop or return anything; the verdict stays
+    "raised E" and the message is what could be had, cut to size."""
+    from benchlib.inside import limits
+
+    task = "HumanEval/53"
+    humaneval = few_tasks(humaneval, [task], tmp_path)
+    code = HOSTILE_MESSAGES[name] + "def add(x, y):\n    raise E()\n"
+    truth = load_ground_truth(humaneval, cache, 2, quiet_log())[task]["base"]
+    sandbox = LocalSandbox()
+    try:
+        result = check_phase(sandbox, humaneval, task, code, "base", truth)
+    finally:
+        sandbox.close()
+    assert (result.status, result.failure.sentence, result.failure.input) == ("fail", "raised E", 0)
+    assert result.failure.message == ("<b>" * 10**6)[:limits.MESSAGE_CHARS] if name == "odd" else result.failure.message == ""
 
 
 def test_ground_truth_file_maps_encodings_and_replaces_older_versions(tmp_path):

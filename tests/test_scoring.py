@@ -47,10 +47,21 @@ def test_failures_are_stored_as_data_beside_evalplus_fields(few, tmp_path, cache
     results = evaluate(samples, few, profile_paths(tmp_path, "p", "humaneval"), cache)
     records = {task: r[0] for task, r in results["eval"].items()}
     assert results["header"] == evaluation_header(few.identity)
-    assert records["HumanEval/0"]["base_failure"] == {"kind": "wrong_output", "input": 1}  # input 0 expects True
-    assert records["HumanEval/0"]["base_detail"] == "wrong output" and records["HumanEval/0"]["base_fail_tests"]
-    assert records["HumanEval/2"]["base_failure"] == {"kind": "raised", "exception": "ValueError", "input": 0}
-    assert records["HumanEval/10"]["base_failure"] == {"kind": "load_error", "exception": "IndentationError"}
+    inputs = {task: few.inputs(task, "base") for task in ("HumanEval/0", "HumanEval/2")}
+    # input 0 expects True; input 1 is where `return True` is wrong: what it got, expected and returned
+    assert records["HumanEval/0"]["base_failure"] == {
+        "kind": "wrong_output", "input": 1,
+        "shown_input": {"text": repr(inputs["HumanEval/0"][1]), "size": len(repr(inputs["HumanEval/0"][1]))},
+        "expected": {"text": "False", "size": 5}, "actual": {"text": "True", "size": 4}}
+    assert records["HumanEval/0"]["base_detail"] == "wrong output"
+    assert records["HumanEval/0"]["base_fail_tests"] == [repr(inputs["HumanEval/0"][1])]
+    failure = records["HumanEval/2"]["base_failure"]
+    assert {k: failure[k] for k in ("kind", "exception", "input", "message")} == \
+        {"kind": "raised", "exception": "ValueError", "input": 0, "message": "boom"}
+    assert failure["shown_input"]["text"] == repr(inputs["HumanEval/2"][0]) and "actual" not in failure
+    assert failure["expected"]["text"] == repr(inputs["HumanEval/2"][0][0] % 1.0)  # truncate_number's answer
+    assert records["HumanEval/10"]["base_failure"] == {"kind": "load_error", "exception": "IndentationError",
+                                                       "message": "unindent does not match any outer indentation level (<string>, line 20)"}
     assert records["HumanEval/10"]["base_fail_tests"] == []
     for task in ("HumanEval/16", "HumanEval/53"):
         assert (records[task]["base_status"], records[task]["plus_status"]) == ("pass", "pass")
@@ -92,7 +103,7 @@ def test_an_old_results_file_still_reads_and_its_verdicts_gain_their_data(few, t
     samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
     paths = profile_paths(tmp_path, "p", "humaneval")
     current = evaluate(samples, few, paths, cache)
-    old = dict(current)  # as eval_version 2 wrote it: no header, no failures as data
+    old = dict(current)  # as benchlib wrote it before the header and the failures as data
     old.pop("header")
     old["eval"] = {t: [{k: v for k, v in r.items() if not k.endswith("_failure")} for r in records]
                    for t, records in current["eval"].items()}
@@ -101,6 +112,7 @@ def test_an_old_results_file_still_reads_and_its_verdicts_gain_their_data(few, t
     sandbox = Counting()
     redone = evaluate(samples, few, paths, cache, sandbox)
     assert redone["checked"] == 1 and sandbox.made == 1
+    # what the words held comes back; the detail they never held is absent (the report says so)
     assert redone["eval"]["HumanEval/2"][0]["base_failure"] == {"kind": "raised", "exception": "ValueError"}
 
 

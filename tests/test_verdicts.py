@@ -3,15 +3,17 @@ them for older files, and what the report's categories are decided from."""
 
 import pytest
 
-from benchlib.evaluation.verdicts import (INCOMPLETE, KINDS, LOAD_ERROR, PROTOCOL, RAISED, TIMEOUT, VANISHED,
-                                          WRONG_OUTPUT, Failure, failure_of)
+from benchlib.evaluation.verdicts import (EXCERPT_CHARS, INCOMPLETE, KINDS, LOAD_ERROR, PROTOCOL, RAISED, TIMEOUT,
+                                          VANISHED, WRONG_OUTPUT, Excerpt, Failure, excerpt, failure_of)
 from benchlib.report.analysis import classify
 
 EVERY_KIND = [
     Failure(LOAD_ERROR, exception="SyntaxError"),
-    Failure(RAISED, exception="IndexError", input=3),
+    Failure(RAISED, exception="IndexError", input=3, message="list index out of range",
+            shown_input=Excerpt("([1, 2],)", 9), expected=Excerpt("2", 1)),
     Failure(TIMEOUT, input=0),
-    Failure(WRONG_OUTPUT, input=7),
+    Failure(WRONG_OUTPUT, input=7, shown_input=Excerpt("('" + "a" * 10, 5000), expected=Excerpt("[1]", 3),
+            actual=Excerpt("[1, 2, 3", 1 << 21, at_least=True)),
     Failure(INCOMPLETE),
     Failure(PROTOCOL),
     Failure(VANISHED, input=2, reason="exceeded its CPU budget"),
@@ -69,3 +71,21 @@ def test_the_report_category_comes_from_the_data_not_the_words(failure, category
               "base_failure": failure.to_json(), "plus_status": failure.status, "solution": "def f(): pass"}
     outcome = classify(record)
     assert (outcome.category, outcome.exception, outcome.base, outcome.plus) == (category, exception, False, False)
+
+
+@pytest.mark.parametrize("value", [0, -7, 2**300, 1.5, float("nan"), float("-inf"), "it's \"q\"\n", b"\x00b", None, True,
+                                   [], [1, [2, (3,)]], (), (1,), (1, 2), {}, {1: "a", (2, 3): [None]}, set(), {1},
+                                   frozenset(), frozenset({"x"}), 1 + 2j, [[[]]] * 3])
+def test_an_excerpt_is_the_values_repr(value):
+    assert excerpt(value) == Excerpt(repr(value), len(repr(value)))
+
+
+def test_an_excerpt_is_cut_and_states_the_full_size_at_a_bounded_cost():
+    long = list(range(5000))
+    shown = excerpt(long)
+    assert shown.text == repr(long)[:EXCERPT_CHARS] and shown.size == len(repr(long)) and shown.cut
+    huge = excerpt(list(range(3_000_000)))  # past a megabyte of text: counted no further
+    assert huge.at_least and huge.size > 1 << 20 and len(huge.text) == EXCERPT_CHARS
+    assert excerpt(7 ** 100_000).text.startswith("<int of about 845")  # never converted to decimal
+    assert excerpt("x" * 10**7).at_least
+    assert Excerpt.from_json(huge.to_json()) == huge and Excerpt.from_json("text") is None

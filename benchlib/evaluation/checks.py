@@ -3,15 +3,14 @@ both phases of a sample in evalplus's result shape, with the failure as data (`v
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..datasets import Dataset
 from ..inside import limits, wire
 from .oracle import Judge
 from .sandbox import Sandbox
 from .truth import PHASES, PhaseTruth, check_payload
-from .verdicts import INCOMPLETE, LOAD_ERROR, PROTOCOL, RAISED, TIMEOUT, VANISHED, WRONG_OUTPUT, Failure
+from .verdicts import INCOMPLETE, LOAD_ERROR, PROTOCOL, RAISED, TIMEOUT, VANISHED, WRONG_OUTPUT, Failure, excerpt
 
 __all__ = ["PhaseResult", "check_phase", "check_solution"]
 
@@ -39,16 +38,25 @@ class _PhaseJudge:
         self.failure: Failure | None = None
         self.finished = False
 
-    def _fail(self, failure: Failure) -> bool:
-        self.failure, self.finished = failure, True
+    def _fail(self, failure: Failure, actual: object = None) -> bool:
+        self.failure, self.finished = self.shown(failure, actual), True
         return False
+
+    def shown(self, failure: Failure, actual: object = None) -> Failure:
+        """`failure` with what a person needs to see it: the input, the expected output, the actual one
+        (WRONG_OUTPUT), each cut to a readable size (verdicts.excerpt)."""
+        index = failure.input
+        if index is None or not 0 <= index < len(self.inputs):
+            return failure
+        return replace(failure, shown_input=excerpt(self.inputs[index]), expected=excerpt(self.truth.expected(index)),
+                       actual=excerpt(actual) if failure.kind == WRONG_OUTPUT else None)
 
     def __call__(self, record: dict) -> bool:
         event = record.get("event")
         if event == "start":
             return True
         if event == "load_error":
-            return self._fail(Failure(LOAD_ERROR, exception=str(record.get("error"))))
+            return self._fail(Failure(LOAD_ERROR, exception=str(record.get("error")), message=_message(record)))
         if event == "done":
             self.finished = True
             if self.next != len(self.inputs):
@@ -61,12 +69,14 @@ class _PhaseJudge:
         if "error" in record or "out_raw" not in record:
             error = str(record.get("error", "no output"))
             return self._fail(Failure(TIMEOUT, input=index) if error == "timeout"
-                              else Failure(RAISED, exception=error, input=index))
+                              else Failure(RAISED, exception=error, input=index, message=_message(record)))
         raw = record["out_raw"]
         if self.judge.exact_match_decides and self.truth.exact_ok[index] and raw == self.truth.raw(index):
             self.judge.saw_expected(self.truth.floaty[index])  # identical encodings: out == expected
-        elif not self.judge.passes(self.inputs[index], wire.decode_raw(raw), self.truth.expected(index)):
-            return self._fail(Failure(WRONG_OUTPUT, input=index))
+        else:
+            out = wire.decode_raw(raw)
+            if not self.judge.passes(self.inputs[index], out, self.truth.expected(index)):
+                return self._fail(Failure(WRONG_OUTPUT, input=index), actual=out)
         self.next += 1
         return True
 
@@ -81,7 +91,7 @@ def check_phase(sandbox: Sandbox, dataset: Dataset, task_id: str, code: str, pha
                           judge, output_limit=limits.output_limit(truth.size), memory_reserve=truth.size)
     if not judge.finished:
         # the process vanished without a verdict: evalplus reports that as "timeout"
-        judge.failure = Failure(VANISHED, input=judge.next, reason=outcome.reason or "ended without a result")
+        judge.failure = judge.shown(Failure(VANISHED, input=judge.next, reason=outcome.reason or "ended without a result"))
     return PhaseResult(failure=judge.failure, cpu=judge.cpu)
 
 
@@ -95,15 +105,18 @@ def check_solution(sandbox: Sandbox, dataset: Dataset, task_id: str, code: str, 
         record[f"{phase}_detail"] = failure.sentence if failure else ""
         fail_tests = []
         if failure is not None and failure.input is not None:
-            inputs = dataset.inputs(task_id, phase)  # MBPP+ inputs are rebuilt on each call: once here
-            fail_tests = [_short(inputs[failure.input]) if failure.input < len(inputs) else "?"]
+            fail_tests = [_short(failure.shown_input) if failure.shown_input else "?"]
         record[f"{phase}_fail_tests"] = fail_tests
         record[f"{phase}_failure"] = failure.to_json() if failure else None
     return record
 
 
-def _short(value: object, width: int = 300) -> str:
-    if hasattr(sys, "set_int_max_str_digits"):
-        sys.set_int_max_str_digits(0)  # failing inputs are shown with repr(): huge ints among them
-    text = repr(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _message(record: dict) -> str:
+    """The exception's message the runner sent (untrusted: a solution can write records itself), cut."""
+    message = record.get("message")
+    return message[: limits.MESSAGE_CHARS] if isinstance(message, str) else ""
+
+
+def _short(shown, width: int = 300) -> str:
+    """evalplus's `*_fail_tests` entry: the failing input, shorter still."""
+    return shown.text if not shown.cut and len(shown.text) <= width else shown.text[: width - 3] + "..."

@@ -26,6 +26,8 @@ FILE_SIZE_LIMIT = 64 * 1024**2
 PROCESS_LIMIT = 64  # processes of a check's user (a fork bomb stops here)
 OUTPUT_LIMIT = 64 * 1024**2  # bytes of records one check may send back, at least
 OUTPUT_FACTOR = 4  # ... or this many times what the canonical solution sent
+MESSAGE_CHARS = 1000  # of an exception's message sent back (and kept: eval_results.json)
+MESSAGE_CPU = 0.5  # seconds of CPU a solution's exception may take to say its message (its __str__ is its code)
 # the canonical solutions (trusted) when computing the ground truth: generous, they only measure
 CANONICAL_INPUT_LIMIT = 60.0
 CANONICAL_BUDGETS = (600.0, 1200.0)

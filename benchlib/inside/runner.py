@@ -125,6 +125,22 @@ class _Emitter:
             view = view[os.write(self.fd, view):]
 
 
+def _message(exc):
+    """str(exc), cut to limits.MESSAGE_CHARS; "" when it cannot be had: its __str__ is the solution's code,
+    which may raise, loop (a CPU timer stops it) or return something odd. Never raises."""
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_PROF, limits.MESSAGE_CPU)
+            text = str(exc)
+        finally:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+        if not isinstance(text, str):
+            return ""
+        return str.__getitem__(text, slice(0, limits.MESSAGE_CHARS))
+    except BaseException:  # noqa: BLE001
+        return ""
+
+
 def run_check(payload, emit):
     """In the forked child: load the solution, call it on each input, report each output."""
     sink = _Sink()
@@ -140,7 +156,7 @@ def run_check(payload, emit):
         exec(payload["code"], namespace)
         fn = namespace[payload["entry_point"]]
     except BaseException as exc:  # noqa: BLE001 - anything the code raises is a failed load
-        emit({"event": "load_error", "error": type(exc).__name__})
+        emit({"event": "load_error", "error": type(exc).__name__, "message": _message(exc)})
         return
     for i, (args, limit) in enumerate(zip(payload["inputs"], payload["time_limits"])):
         start = clock()
@@ -159,7 +175,8 @@ def run_check(payload, emit):
             emit({"i": i, "error": "timeout", "cpu": clock() - start})
             continue
         except BaseException as exc:  # noqa: BLE001
-            emit({"i": i, "error": type(exc).__name__, "cpu": clock() - start})
+            cpu = clock() - start
+            emit({"i": i, "error": type(exc).__name__, "message": _message(exc), "cpu": cpu})
             continue
         try:
             emit.output(i, cpu, encoded)
