@@ -318,6 +318,18 @@ def subset_ids(task_ids: list[str], size: int) -> list[str]:
     return [task_ids[(i * n) // size] for i in range(size)]
 
 
+def local_dataset(key: str, md5: str, data_dir: str | None = None, override: str | None = None,
+                  cache: Path | None = None) -> "Dataset | None":
+    """Dataset `key` if a local file holds exactly the content `md5` (the file a run was evaluated on);
+    None otherwise. Never downloads (the report uses it)."""
+    try:
+        path = locate_dataset(get_spec(key), data_dir, override, cache or evalplus_cache())
+        dataset = load_dataset(key, data_dir, override, cache) if path is not None else None
+    except (DatasetError, OSError):
+        return None
+    return dataset if dataset is not None and dataset.md5 == md5 else None
+
+
 def load_dataset(key: str, data_dir: str | None = None, override: str | None = None,
                  cache: Path | None = None, mirror: str | None = None) -> Dataset:
     """Load a dataset by key, downloading it into evalplus's cache (from `mirror`, else evalplus's GitHub

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -219,7 +220,18 @@ def report_fingerprint(settings: Settings) -> str:
 def _write_report(settings: Settings) -> None:
     from .report import write_report
 
-    write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references)
+    write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references,
+                 prompts=partial(_local_prompts, settings), cache=settings.cache_dir)
+
+
+def _local_prompts(settings: Settings, key: str, md5: str) -> dict[str, str] | None:
+    """The prompts of the dataset file a run was evaluated on, when it is on this machine (report.html)."""
+    from .datasets import DATASETS, local_dataset
+
+    if key not in DATASETS:
+        return None
+    dataset = local_dataset(key, md5, **settings.source_of(key))
+    return {task: problem["prompt"] for task, problem in dataset.problems.items()} if dataset else None
 
 
 def report(settings: Settings):

@@ -174,9 +174,13 @@ class ReportFiles:
         return self.folder / "charts"
 
     @property
+    def page(self) -> Path:  # the browsable report: one self-contained HTML file
+        return self.folder / "report.html"
+
+    @property
     def all(self) -> list[Path]:
         """Every one of them (`doit clean` removes these)."""
-        return [self.report, self.problems, self.problems_csv, self.comparisons, self.summary, self.charts]
+        return [self.report, self.problems, self.problems_csv, self.comparisons, self.summary, self.charts, self.page]
 
 
 def report_files(results: Path) -> list[Path]:

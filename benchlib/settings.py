@@ -105,8 +105,11 @@ class Settings:
     @property
     def dataset_source(self) -> dict:
         """Where to look for this run's dataset: keyword arguments of datasets.load_dataset / dataset_id."""
-        return {"data_dir": self.data_dir, "override": self.dataset_overrides.get(self.dataset),
-                "cache": Path(self.evalplus_cache)}
+        return self.source_of(self.dataset)
+
+    def source_of(self, key: str) -> dict:
+        """Where to look for dataset `key` (keyword arguments of datasets.load_dataset / local_dataset)."""
+        return {"data_dir": self.data_dir, "override": self.dataset_overrides.get(key), "cache": Path(self.evalplus_cache)}
 
     def load_dataset(self):
         from .datasets import load_dataset

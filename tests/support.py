@@ -252,3 +252,85 @@ def shipped_profile(name: str, **overrides) -> str:
     shipped.read(ROOT / "models.conf")
     section = {**dict(shipped.items(name)), **{k: str(v) for k, v in overrides.items()}}
     return f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in section.items())
+
+
+# ---- answers that look like a model's: the canonical solutions, some of them broken the way models break
+# code (a mutated comparison or bound, an answer cut at the token cap, prose without code)
+
+_MUTATIONS = [(r"<=", "<"), (r"(?<![<>=!])<(?![<=])", "<="), (r">=", ">"), (r"(?<![<>=!-])>(?![>=])", ">="),
+              (r"==", "!="), (r"\+ 1\b", "+ 2"), (r"- 1\b", "+ 1"), (r"\[1:\]", "[2:]"), (r"\[:-1\]", "[:-2]"),
+              (r"\band\b", "or"), (r"\bor\b", "and"), (r"\bTrue\b", "False"), (r"\bFalse\b", "True"),
+              (r"\bmax\(", "min("), (r"\bmin\(", "max("), (r"range\(len\(", "range(1, len("),
+              (r"\.append\(", ".insert(0, "), (r"= 0\b", "= 1")]
+
+
+def mutated(body: str, seed: int) -> str | None:
+    """`body` with one mutation (an off-by-one, a flipped comparison, ...) chosen by `seed`; None if none applies."""
+    import random
+    import re
+
+    rng = random.Random(seed)
+    choices = [(pattern, new, m) for pattern, new in _MUTATIONS for m in re.finditer(pattern, body)]
+    if not choices:
+        return None
+    pattern, new, match = rng.choice(choices)
+    return body[:match.start()] + re.sub(pattern, new, match.group(0)) + body[match.end():]
+
+
+def model_like_samples(dataset, path: Path, broken: dict[str, str], reasoning: bool = False,
+                       answers: int = 1, seed: int = 0) -> Path:
+    """A samples file in benchlib's format (solution, raw_solution, finish_reason, tokens): every task's
+    canonical solution, except `broken` (task -> "mutate", "cut" or "prose"). `answers` > 1 writes that many
+    per task (each later one mutated with probability 1/3: sampled answers); `reasoning` adds a reasoning text."""
+    import random
+
+    rng = random.Random(seed)
+    with open(path, "w") as handle:
+        for number, task_id in enumerate(dataset.task_ids):
+            problem = dataset.problems[task_id]
+            for index in range(answers):
+                how = broken.get(task_id) if index == 0 else ("mutate" if rng.random() < 1 / 3 else None)
+                body, finish = problem["canonical_solution"], "stop"
+                if how == "mutate":
+                    body = mutated(body, seed * 7919 + number * 31 + index) or body.replace("return", "return None #", 1)
+                elif how == "cut":
+                    body, finish = body[: max(8, len(body) // 2)], "length"
+                code = problem["prompt"] + body
+                raw = (f"Here is the solution:\n```python\n{code}\n```\nIt handles the examples in the docstring."
+                       if how != "prose" else "I am not sure how to solve this problem. Could you give more examples?")
+                record = {"task_id": task_id, "solution": code if how != "prose" else "", "raw_solution": raw,
+                          "finish_reason": finish, "empty_answer": False, "prompt_tokens": len(problem["prompt"]) // 4,
+                          "completion_tokens": 768 if finish == "length" else len(raw) // 4,
+                          "latency": round(0.5 + len(raw) / 900, 3)}
+                if reasoning:
+                    record["reasoning"] = (f"Let me think about {problem['entry_point']}. " * 40 +
+                                           "The docstring's examples pin the edge cases. " * 30)
+                handle.write(json.dumps(record) + "\n")
+    return path
+
+
+def broken_tasks(dataset, fraction: float, seed: int, keep: dict[str, str] | None = None, changes: int = 0) -> dict[str, str]:
+    """Which tasks a model-like profile breaks and how: `fraction` of them, or (`keep` given) `keep` with
+    `changes` of its broken tasks fixed and `changes` * 2 others broken (what a lower quant does)."""
+    import random
+
+    rng = random.Random(seed)
+    tasks = dataset.task_ids
+    if keep is None:
+        chosen = rng.sample(tasks, round(fraction * len(tasks)))
+        return {t: rng.choices(["mutate", "cut", "prose"], weights=[16, 2, 1])[0] for t in chosen}
+    out = dict(keep)
+    for task in rng.sample(sorted(out), min(changes, len(out))):
+        del out[task]
+    for task in rng.sample([t for t in tasks if t not in keep], 2 * changes):
+        out[task] = "mutate"
+    return out
+
+
+def page_data(page: Path) -> dict:
+    """The data report.html carries (its JSON script element), parsed."""
+    import re
+
+    found = re.search(r'<script id="page-data" type="application/json">(.*?)</script>', Path(page).read_text(), re.S)
+    assert found, f"{page}: no page data"
+    return json.loads(found.group(1))

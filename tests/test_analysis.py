@@ -67,7 +67,7 @@ def test_pairs_are_compared_within_a_dataset_file_and_adjusted_together():
     assert [x.p_adjusted for x in comparisons] == pytest.approx(holm([x.p for x in comparisons]))
     assert ab.significant and "**a is better**" in verdict(ab, 3)
     ac = comparisons[1]
-    assert verdict(ac, 3).startswith("a vs c: 1 problem differ (1 vs 0), p = 1.00") and "no evidence" in verdict(ac, 3)
+    assert verdict(ac, 3).startswith("a vs c: 1 problem differs (1 vs 0), p = 1.00") and "no evidence" in verdict(ac, 3)
     assert compare_all([a], "plus") == []
 
 

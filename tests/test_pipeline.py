@@ -10,7 +10,7 @@ import pytest
 from benchlib.datasets import SELF_TEST
 
 from fakeserver import FakeServer, ScriptedReasoner
-from support import DATASETS, MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes
+from support import DATASETS, MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes, page_data
 
 
 
@@ -89,6 +89,9 @@ def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
         assert (root / name).exists(), name
     assert "pass@1: HumanEval 100.0, HumanEval+ 100.0" in first.stderr
     assert "HumanEval/0:" not in first.stderr and "HumanEval/0:" in (root / "evaluation.log").read_text()
+    page = page_data(project / "results" / "report.html")  # the browsable report, with the dataset's prompts
+    assert [(r["key"], r["prompts"], len(r["problems"])) for r in page["runs"]] == [("humaneval", True, 164)]
+    assert "[report.html](report.html)" in report
     second = doit(project)
     assert "-- gen:bench-reference" in second.stdout and "-- eval:bench-reference" in second.stdout
     assert "-- benchmark" in second.stdout and ".  " not in second.stdout  # nothing ran
@@ -99,7 +102,8 @@ def test_reference_profile_scores_100_and_a_second_run_does_nothing(project):
     assert (project / "results" / "REPORT.md").exists()
     cleaned = doit(project, "clean")
     assert (root / "samples.jsonl").exists() and not (root / "eval_results.json").exists()
-    assert not any((project / "results" / name).exists() for name in ("REPORT.md", "PROBLEMS.md", "summary.json"))
+    assert not any((project / "results" / name).exists()
+                   for name in ("REPORT.md", "PROBLEMS.md", "summary.json", "report.html"))
     assert "doit clean gen:bench-reference" in cleaned.stdout
     doit(project, "clean", "gen:bench-reference")
     assert not (root / "samples.jsonl").exists()
@@ -198,6 +202,7 @@ def test_mbpp_path_on_the_prerelease_file(project):
     assert not (project / "results" / "bench-reference" / "humaneval").exists()  # datasets never mix
     report = (project / "results" / "REPORT.md").read_text()
     assert "| mbpp" in report
+    assert [(r["key"], r["prompts"]) for r in page_data(project / "results" / "report.html")["runs"]] == [("mbpp", True)]
     assert "MBPP+ 99.2%, MBPP 99.5%: as expected for MbppPlus-prerelease-2023-11, whose known failures are Mbpp/71: " \
         in report
 

@@ -7,6 +7,8 @@ data between them:
     markdown.py  REPORT.md, PROBLEMS.md, problems.csv, COMPARISONS.md   } each renders from the same rows
     summary.py   summary.json                                          } and Analysis; none computes a
     charts.py    charts/*.svg                                          } statistic of its own
+    page.py      report.html: all of it browsable, down to each answer }
+                 (highlight.py: its code highlighting; assets/: its template, script and style)
     leaderboard.py  the published scores (reference-scores.json)
 
 Everything is computed from the files `results.report_inputs` lists (the report task's up-to-date check).
@@ -15,8 +17,11 @@ Everything is computed from the files `results.report_inputs` lists (the report 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
@@ -26,7 +31,7 @@ from .collect import LocalRow, collect_local, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
 
-REPORT_VERSION = 6  # bump with any change to what the report shows
+REPORT_VERSION = 7  # bump with any change to what the report shows
 
 
 def _run_order(key: str) -> tuple:
@@ -69,13 +74,18 @@ def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:
     return merged
 
 
-def write_report(profiles: dict[str, Profile], results: Path, references: Path) -> None:
-    """REPORT.md and the files beside it (`results.ReportFiles`), each written atomically."""
+def write_report(profiles: dict[str, Profile], results: Path, references: Path,
+                 prompts: Callable[[str, str], dict[str, str] | None] | None = None, cache: Path | None = None) -> None:
+    """REPORT.md and the files beside it (`results.ReportFiles`), each written atomically. `prompts`
+    finds the problems' prompts for report.html (`page.PromptSource`); `cache` keeps its highlighting."""
     from .charts import draw_charts
+    from .highlight import MarkCache
     from .leaderboard import load_leaderboard
     from .markdown import render_comparisons, render_problems, render_report
+    from .page import render_page
     from .summary import render_summary
 
+    log = logging.getLogger("benchlib")
     files = ReportFiles(Path(results))
     meta, published = load_leaderboard(references)
     rows = collect_local(profiles, results)
@@ -84,12 +94,27 @@ def write_report(profiles: dict[str, Profile], results: Path, references: Path) 
         charts = draw_charts(analysis, published, files.charts)
     except Exception as exc:  # noqa: BLE001 - a chart must never cost the user the report
         charts = []
-        logging.getLogger("benchlib").warning(f"REPORT.md: charts could not be drawn ({type(exc).__name__}: {exc})")
-    text = render_report(rows, analysis, meta, published,
-                         [(str(Path(p).relative_to(results)), alt) for p, alt in charts])
+        log.warning(f"REPORT.md: charts could not be drawn ({type(exc).__name__}: {exc})")
     problems_text, problems_rows = render_problems(analysis)
     atomic_write_text(files.problems, problems_text)
     atomic_write_text(files.problems_csv, problems_rows)
     atomic_write_text(files.comparisons, render_comparisons(analysis))
     atomic_write_text(files.summary, render_summary(rows, analysis))
+    page_written = False
+    try:
+        started = time.monotonic()
+        highlight = MarkCache(Path(cache) / "highlight.json" if cache else None)
+        page = render_page(rows, analysis, charts, lru_cache(maxsize=None)(prompts or (lambda key, md5: None)),
+                           highlight)
+        atomic_write_text(files.page, page)
+        page_written = True
+        highlight.save()
+        log.debug(f"{files.page}: {len(page.encode()) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s "
+                  f"({highlight.lexed} answers highlighted, the others cached)")
+    except Exception as exc:  # noqa: BLE001 - the page must never cost the user REPORT.md
+        log.warning(f"{files.page} could not be written ({type(exc).__name__}: {exc}); the old one is removed")
+        files.page.unlink(missing_ok=True)
+    text = render_report(rows, analysis, meta, published,
+                         [(str(Path(p).relative_to(results)), alt) for p, alt in charts],
+                         page=files.page.name if page_written else None)
     atomic_write_text(files.report, text)

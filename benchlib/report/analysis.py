@@ -357,7 +357,7 @@ def verdict(comparison: Comparison, family: int) -> str:
     if family > 1:
         adjusted = (f" (unchanged after Holm over {family} pairs)" if _p(c.p_adjusted) == _p(c.p)
                     else f", {_p(c.p_adjusted)} after Holm over {family} pairs")
-    text = f"{head}{c.differ} problem{'s' if c.differ != 1 else ''} differ ({c.only_a} vs {c.only_b}), {_p(c.p)}{adjusted}"
+    text = f"{head}{c.differ} problem{'s differ' if c.differ != 1 else ' differs'} ({c.only_a} vs {c.only_b}), {_p(c.p)}{adjusted}"
     if c.significant:
         better = c.a if c.only_a > c.only_b else c.b
         return f"{text}: **{better} is better**"

@@ -4,6 +4,8 @@ writes text; every file the report reads is read here (the list is `results.repo
     one LocalRow per profile (models.conf's, and any results folder whose profile was removed)
       .runs     one RunRecord per run folder (dataset, or dataset subset): its files and its state
       .results  per evaluated run, the outcomes per problem (analysis.ProfileResults)
+    read_answers(run)   every answer of a run, with what generation and evaluation recorded of it
+                        (the browsable page's detail; read only when that page is written)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names,
 from ..servers import is_self_test
 from .analysis import ProfileResults, classify
 
-__all__ = ["RunRecord", "LocalRow", "collect_local", "is_subset", "is_budget"]
+__all__ = ["RunRecord", "LocalRow", "Answer", "collect_local", "read_answers", "is_subset", "is_budget"]
 
 
 def is_subset(key: str) -> bool:
@@ -122,11 +124,10 @@ class LocalRow:
     runs: list[RunRecord] = field(default_factory=list)
 
 
-def _read_jsonl(path: Path) -> tuple[dict[str, dict], float | None]:
-    """The first record of each task of a samples file ({} when missing; damaged lines skipped), and the
-    mean completion tokens of all its answers."""
-    records: dict[str, dict] = {}
-    tokens: list[int] = []
+def _read_samples(path: Path) -> dict[str, list[dict]]:
+    """Every record of a samples file, per task in file order ({} when missing or not a jsonl file;
+    damaged lines skipped)."""
+    records: dict[str, list[dict]] = {}
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -134,13 +135,66 @@ def _read_jsonl(path: Path) -> tuple[dict[str, dict], float | None]:
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(record, dict) and "task_id" in record:
-                    records.setdefault(record["task_id"], record)
-                    if isinstance(record.get("completion_tokens"), int):
-                        tokens.append(record["completion_tokens"])
-    except OSError:
+                if isinstance(record, dict) and isinstance(record.get("task_id"), str):
+                    records.setdefault(record["task_id"], []).append(record)
+    except (OSError, UnicodeDecodeError):
         pass
-    return records, (sum(tokens) / len(tokens) if tokens else None)
+    return records
+
+
+def _read_jsonl(path: Path) -> tuple[dict[str, dict], float | None]:
+    """The first record of each task of a samples file, and the mean completion tokens of all its answers."""
+    records = _read_samples(path)
+    tokens = [r["completion_tokens"] for task in records.values() for r in task
+              if isinstance(r.get("completion_tokens"), int)]
+    return {task: found[0] for task, found in records.items()}, (sum(tokens) / len(tokens) if tokens else None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One answer of one profile to one problem: the program judged, what the model wrote, and what
+    generation (`sample`, the samples file's record; {} when it has none) and evaluation (`verdict`,
+    eval_results.json's record) recorded of it."""
+
+    verdict: dict
+    sample: dict
+
+    @property
+    def solution(self) -> str:
+        return str(self.verdict.get("solution", self.sample.get("solution", "")))
+
+    @property
+    def raw(self) -> str | None:
+        raw = self.sample.get("raw_solution")
+        return raw if isinstance(raw, str) else None
+
+    @property
+    def reasoning(self) -> str | None:
+        reasoning = self.sample.get("reasoning")
+        return reasoning if isinstance(reasoning, str) and reasoning else None
+
+
+def read_answers(run: RunRecord) -> dict[str, list[Answer]]:
+    """Every answer of an evaluated run, per problem in dataset order: eval_results.json's records beside
+    the samples file's (the same order: the evaluation keeps the file's)."""
+    per_task = run.evaluated.get("eval")
+    if not isinstance(per_task, dict):
+        return {}
+    samples = _read_samples(Path(run.evaluated.get("samples", "")))
+    answers: dict[str, list[Answer]] = {}
+    for task, verdicts in per_task.items():
+        if not isinstance(verdicts, list):
+            continue
+        written = samples.get(task, [])
+        answers[task] = [Answer(v, _same_answer(v, written[i] if i < len(written) else {}))
+                         for i, v in enumerate(verdicts) if isinstance(v, dict)]
+    return answers
+
+
+def _same_answer(verdict: dict, sample: dict) -> dict:
+    """The samples file's record when it is the judged answer's ({} when the file changed since)."""
+    solution = sample.get("solution")
+    return sample if solution is None or solution == verdict.get("solution", solution) else {}
 
 
 def _read_run(results: Path, name: str, key: str) -> RunRecord:

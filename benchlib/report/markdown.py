@@ -16,7 +16,7 @@ from ..results import RunKey, parse_run_key, utc_now
 from .analysis import CATEGORIES, COMBINED, OPTIONAL, TARGET, Analysis, agreement, RunAnalysis, SelfTestCheck, Standing, verdict
 from .collect import LocalRow, is_subset
 
-__all__ = ["render_report", "render_problems", "render_comparisons", "label", "self_test_verdict", "PAIRS_INLINE"]
+__all__ = ["render_report", "render_problems", "render_comparisons", "label", "run_verdicts", "self_test_verdict", "PAIRS_INLINE"]
 
 PAIRS_INLINE = 6  # up to this many pairs per dataset, REPORT.md lists them all; beyond, each against the best
 SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the datasets with published scores: columns
@@ -81,7 +81,8 @@ def self_test_verdict(check: SelfTestCheck) -> str:
     return f"as expected for {expectation.file}, whose known failures are {reasons}"
 
 
-def _run_verdicts(run: RunAnalysis) -> list[str]:
+def run_verdicts(run: RunAnalysis) -> list[str]:
+    """REPORT.md's verdicts on one run (Markdown lines): scores with intervals, standings, paired comparisons."""
     name, base_name = label(run.key), label(run.key, plus=False)
     parsed = parse_run_key(run.key) or RunKey(run.key)
     spec = DATASETS.get(parsed.dataset)
@@ -372,9 +373,9 @@ def render_comparisons(analysis: Analysis) -> str:
 
 
 def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, published: list,
-                  charts: list[tuple[str, str]] | None = None) -> str:
+                  charts: list[tuple[str, str]] | None = None, page: str | None = None) -> str:
     """REPORT.md: verdicts first (intervals, paired comparisons, published neighbours), then tables."""
-    verdicts = [line for run in analysis.runs for line in _run_verdicts(run)]
+    verdicts = [line for run in analysis.runs for line in run_verdicts(run)]
     lines = [
         "# EvalPlus benchmark report",
         "",
@@ -383,6 +384,9 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
         "95% interval (Wilson): a difference smaller than the intervals is not a difference.",
         "",
     ]
+    if page:
+        lines += [f"Browse every answer, why it failed (the failing input, expected and actual output) and a diff of "
+                  f"two profiles' answers: [{page}]({page}) (one file, opens offline).", ""]
     if verdicts:
         lines += ["## Verdicts", "", *verdicts]
     else:

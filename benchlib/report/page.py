@@ -1,0 +1,270 @@
+"""results/report.html: the report you can browse down to each answer, one self-contained file (no
+network: it opens from file:// and can be copied off the GPU box).
+
+Rendered from the same rows and Analysis as REPORT.md (nothing here computes a statistic): the verdicts
+are REPORT.md's own lines (`markdown.run_verdicts`), the charts its SVG files, the problem matrix the
+analysis's outcomes. What only the page shows is read from the run folders (`collect.read_answers`):
+each answer, its failure as eval_results.json recorded it, its raw text, reasoning and token counts.
+
+Safety: every model-written text travels as JSON data (with `<`, `>`, `&` escaped) and the page's script
+puts it into text nodes, never into markup; the Content-Security-Policy allows only the page's own
+script and style (by hash), and no network at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from .. import __version__
+from ..evaluation.verdicts import Excerpt, failure_of
+from ..results import utc_now
+from .analysis import CATEGORIES, COMBINED, PASSED, SHORT, Analysis, Outcome, RunAnalysis, classify
+from .collect import Answer, LocalRow, read_answers
+from .highlight import CLASSES, MarkCache
+from .markdown import label, run_verdicts
+
+__all__ = ["render_page", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL", "DETAIL_VERSION"]
+
+ANSWERS_SHOWN = 20  # sampled answers carried per problem and profile (the others: counted, and where they are)
+REASONING_HEAD = 6000  # characters of an answer's reasoning shown from its start ...
+REASONING_TAIL = 2000  # ... and from its end (the full length is stated)
+DETAIL_VERSION = 3  # the first eval_version whose failures record the input, outputs and message
+
+# (dataset key, the evaluated file's md5) -> {task: prompt}, or None where no local file has that content
+PromptSource = Callable[[str, str], "dict[str, str] | None"]
+
+
+class _Texts:
+    """Every text the page carries, once (quants often write identical answers), with its highlighting."""
+
+    def __init__(self, highlight: MarkCache) -> None:
+        self.items: list[str] = []
+        self.index: dict[str, int] = {}
+        self.marks: dict[int, list[int]] = {}
+        self.highlight = highlight
+
+    def add(self, text: str | None, code: bool = False) -> int | None:
+        if text is None:
+            return None
+        if code:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")  # as the highlighter and the diff see it
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.items)
+            self.items.append(text)
+        if code and found not in self.marks:
+            self.marks[found] = self.highlight(text)
+        return found
+
+
+def _excerpt(shown: Excerpt | None) -> dict | None:
+    return None if shown is None else {"text": shown.text, "size": shown.size, **({"more": 1} if shown.at_least else {})}
+
+
+def _failure(answer: Answer, outcome: Outcome, detail: bool) -> dict | None:
+    """The failure that decided the outcome (the base tests', else the plus tests'), as the page shows it."""
+    if outcome.plus:
+        return None
+    phase = "base" if not outcome.base else "plus"
+    failure = failure_of(answer.verdict, phase)
+    if failure is None:
+        return None
+    shown = {"phase": phase, "kind": failure.kind, "sentence": failure.sentence, "exception": failure.exception,
+             "message": failure.message, "input": failure.input, "in": _excerpt(failure.shown_input),
+             "expected": _excerpt(failure.expected), "actual": _excerpt(failure.actual), "recorded": detail}
+    if shown["in"] is None and not detail:  # an older file: evalplus's field holds the input, shortened
+        tests = answer.verdict.get(f"{phase}_fail_tests")
+        if isinstance(tests, list) and tests and isinstance(tests[0], str):
+            shown["in"] = {"text": tests[0], "size": len(tests[0])}
+    return {k: v for k, v in shown.items() if v not in (None, "")}
+
+
+def _answer(answer: Answer, outcome: Outcome, texts: _Texts, detail: bool) -> dict:
+    sample = answer.sample
+    solution = answer.solution
+    data: dict = {"s": texts.add(solution, code=True), "cat": CATEGORIES.index(outcome.category),
+                  "b": int(outcome.base), "p": int(outcome.plus)}
+    if outcome.exception:
+        data["exc"] = outcome.exception
+    raw = answer.raw
+    if raw is not None and raw.strip() != solution.strip():
+        data["r"] = texts.add(raw)
+    reasoning = answer.reasoning
+    if reasoning:
+        if len(reasoning) > REASONING_HEAD + REASONING_TAIL:
+            data["t"], data["tt"] = texts.add(reasoning[:REASONING_HEAD]), texts.add(reasoning[-REASONING_TAIL:])
+        else:
+            data["t"] = texts.add(reasoning)
+        data["tn"] = len(reasoning)
+    for key, name in (("finish_reason", "fr"), ("completion_tokens", "ct"), ("prompt_tokens", "pt"),
+                      ("latency", "lat"), ("stopped", "stop")):
+        if isinstance(sample.get(key), (str, int, float)) and not isinstance(sample.get(key), bool):
+            data[name] = sample[key]
+    failure = _failure(answer, outcome, detail)
+    if failure:
+        data["f"] = failure
+    return data
+
+
+@dataclass
+class _Column:
+    """One profile's column of a run's problem matrix."""
+
+    name: str
+    outcomes: dict[str, Outcome]
+    rates: dict[str, tuple[float, float]]
+    answers: int
+    self_test: bool
+    run: object  # collect.RunRecord
+    detail: bool = field(default=False)
+
+
+def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
+    records = {(row.profile, record.key): record for row in rows for record in row.runs}
+    columns = []
+    for result in [*run.matrix, *(check.result for check in run.self_tests)]:
+        record = records.get((result.profile, run.key))
+        if record is None:
+            continue
+        version = record.evaluated.get("eval_version")
+        columns.append(_Column(result.profile, result.outcomes, result.rates, result.answers, result.self_test, record,
+                               detail=isinstance(version, int) and version >= DETAIL_VERSION))
+    return columns
+
+
+def _run_data(run: RunAnalysis, rows: list[LocalRow], texts: _Texts, prompts: PromptSource) -> dict:
+    columns = _columns(run, rows)
+    answers = [read_answers(column.run) for column in columns]
+    parsed_md5 = next((c.run.evaluated.get("dataset", {}).get("md5", "") for c in columns), "")
+    dataset_key = next((c.run.evaluated.get("dataset", {}).get("name", "") for c in columns), "")
+    found = prompts(dataset_key, parsed_md5) if dataset_key and parsed_md5 else None
+    tasks = list(dict.fromkeys([*run.tasks, *(t for c in columns for t in c.outcomes)]))
+    disagree = set(run.disagreements)
+    problems = []
+    for task in tasks:
+        cells, shown = [], []
+        for column, their_answers in zip(columns, answers):
+            outcome = column.outcomes.get(task)
+            if outcome is None:
+                cells.append(None)
+                shown.append(None)
+                continue
+            cell = [CATEGORIES.index(outcome.category), int(outcome.base), int(outcome.plus)]
+            if task in column.rates:
+                cell.append(round(column.rates[task][1], 4))
+            cells.append(cell)
+            listed = their_answers.get(task, [])
+            kept = [_answer(a, outcome if i == 0 else classify(a.verdict, a.sample), texts, column.detail)
+                    for i, a in enumerate(listed[:ANSWERS_SHOWN])]
+            entry: dict = {"a": kept}
+            if len(listed) > ANSWERS_SHOWN:
+                rest = [classify(a.verdict, a.sample).category for a in listed[ANSWERS_SHOWN:]]
+                entry["more"] = {c: rest.count(c) for c in dict.fromkeys(rest)}
+            shown.append(entry)
+        problem: dict = {"id": task, "cells": cells, "answers": shown}
+        if task in disagree:
+            problem["d"] = 1
+        if found and task in found:
+            problem["prompt"] = texts.add(found[task], code=True)
+        problems.append(problem)
+    return {
+        "key": run.key, "label": label(run.key), "subset": run.subset,
+        "columns": [{"name": c.name, "selfTest": c.self_test, "answers": c.answers,
+                     "samples": str(c.run.evaluated.get("samples", "")), "detail": c.detail} for c in columns],
+        "problems": problems, "prompts": found is not None,
+    }
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: str) -> str:
+    """The Markdown REPORT.md's verdict lines use (bold, code, relative links), as escaped HTML."""
+    out = html.escape(text, quote=True)
+    out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _CODE.sub(r"<code>\1</code>", out)
+    return _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
+
+
+def verdicts_html(lines: list[str]) -> str:
+    """REPORT.md's verdict lines (`markdown.run_verdicts`) as HTML: headings, list items, paragraphs."""
+    parts: list[str] = []
+    items: list[str] = []
+
+    def close() -> None:
+        if items:
+            parts.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
+            items.clear()
+
+    for line in lines:
+        if line.startswith("### "):
+            close()
+            parts.append(f"<h3>{_inline(line[4:])}</h3>")
+        elif line.startswith("- "):
+            items.append(_inline(line[2:]))
+        elif line.strip():
+            close()
+            parts.append(f"<p>{_inline(line)}</p>")
+        else:
+            close()
+    close()
+    return "\n".join(parts)
+
+
+def _chart(path: Path, alt: str) -> dict | None:
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    return {"src": "data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii"), "alt": alt}
+
+
+def _json_for_script(data: object) -> str:
+    """JSON inside <script type="application/json">: nothing in it can end the element or start markup."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def render_page(rows: list[LocalRow], analysis: Analysis, charts: list[tuple[Path, str]], prompts: PromptSource,
+                highlight: MarkCache) -> str:
+    """report.html's text."""
+    from jinja2 import Environment, select_autoescape
+
+    texts = _Texts(highlight)
+    runs = [_run_data(run, rows, texts, prompts) for run in analysis.runs if run.key != COMBINED]
+    verdicts = [{"label": label(run.key), "html": verdicts_html(run_verdicts(run))} for run in analysis.runs]
+    data = {
+        "categories": [{"name": c, "short": SHORT[c], "passed": c == PASSED} for c in CATEGORIES],
+        "classes": list(CLASSES),
+        "runs": runs,
+        "texts": texts.items,
+        "marks": {str(k): v for k, v in texts.marks.items() if v},
+        "profiles": {row.profile: {"description": row.description, "quant": row.quant} for row in rows},
+    }
+    script, style = _asset("page.js"), _asset("page.css")
+    environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    template = environment.from_string(_asset("page.html"))
+    return template.render(
+        generated=utc_now(), version=__version__, verdicts=verdicts,
+        charts=[c for c in (_chart(path, alt) for path, alt in charts) if c],
+        rows=rows, data=_json_for_script(data), script=script, style=style,
+        csp=f"default-src 'none'; img-src data:; style-src {_csp_hash(style)}; script-src {_csp_hash(script)}")
