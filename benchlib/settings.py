@@ -52,7 +52,7 @@ VARIABLES = (
     Variable("BENCH_EVAL_WORKERS", "", "all cores", "checks run at once during an evaluation"),
     Variable("EVALPLUS_MAX_MEMORY_BYTES", "", str(limits.MEMORY_LIMIT), "memory limit of one check (evalplus's name)"),
     Variable("BENCH_CACHE", "", "$XDG_CACHE_HOME/benchlib or ~/.cache/benchlib",
-             "machine-wide cache: ground truth, models fetched with pip"),
+             "machine-wide cache: ground truth, models fetched with pip, report.html's highlighting"),
     Variable("BENCH_SERVER_LOCK", "", "$TMPDIR/benchlib-model-server.lock",
              "the lock that allows one model server at a time on this machine (each other host's lies beside it)"),
     Variable("BENCH_COMPOSE", "", "`docker compose`, else `docker-compose`", "the compose command"),

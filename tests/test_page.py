@@ -43,7 +43,7 @@ def _write(dataset, path, bodies, answers=1):
                 code = problem["prompt"] + (body if index % 2 == 0 else problem["canonical_solution"])
                 handle.write(json.dumps({"task_id": task, "solution": code, "finish_reason": finish,
                                          "raw_solution": f"Sure!\n```python\n{code}\n```\n{HOSTILE}",
-                                         "reasoning": f"thinking about {task} {HOSTILE}", "completion_tokens": 99,
+                                         "reasoning": f"thinking about {task} {HOSTILE} \ud800", "completion_tokens": 99,
                                          "prompt_tokens": 120, "latency": 1.25}) + "\n")
     return path
 

@@ -18,7 +18,7 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Callable
@@ -27,7 +27,7 @@ from .. import __version__
 from ..evaluation.verdicts import Excerpt, failure_of
 from ..results import utc_now
 from .analysis import CATEGORIES, COMBINED, PASSED, SHORT, Analysis, Outcome, RunAnalysis, classify
-from .collect import Answer, LocalRow, read_answers
+from .collect import Answer, LocalRow, RunRecord, read_answers
 from .highlight import CLASSES, MarkCache
 from .markdown import label, run_verdicts
 
@@ -123,8 +123,8 @@ class _Column:
     rates: dict[str, tuple[float, float]]
     answers: int
     self_test: bool
-    run: object  # collect.RunRecord
-    detail: bool = field(default=False)
+    run: RunRecord
+    detail: bool = False  # its evaluation recorded what failures showed (DETAIL_VERSION)
 
 
 def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
@@ -143,9 +143,9 @@ def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
 def _run_data(run: RunAnalysis, rows: list[LocalRow], texts: _Texts, prompts: PromptSource) -> dict:
     columns = _columns(run, rows)
     answers = [read_answers(column.run) for column in columns]
-    parsed_md5 = next((c.run.evaluated.get("dataset", {}).get("md5", "") for c in columns), "")
-    dataset_key = next((c.run.evaluated.get("dataset", {}).get("name", "") for c in columns), "")
-    found = prompts(dataset_key, parsed_md5) if dataset_key and parsed_md5 else None
+    files = dict.fromkeys((described.get("name", ""), described.get("md5", ""))
+                          for described in (c.run.evaluated.get("dataset", {}) for c in columns))
+    found = next((p for p in (prompts(key, md5) for key, md5 in files if key and md5) if p), None)  # the first found
     tasks = list(dict.fromkeys([*run.tasks, *(t for c in columns for t in c.outcomes)]))
     disagree = set(run.disagreements)
     problems = []
@@ -230,8 +230,9 @@ def _chart(path: Path, alt: str) -> dict | None:
 
 
 def _json_for_script(data: object) -> str:
-    """JSON inside <script type="application/json">: nothing in it can end the element or start markup."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """JSON inside <script type="application/json">: nothing in it can end the element or start markup (and a
+    lone surrogate a model's text may hold becomes "?", so the page is valid UTF-8)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace").decode("utf-8")
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
