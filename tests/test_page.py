@@ -271,3 +271,11 @@ def test_sampled_answers_can_be_picked(page):
     assert "Why it failed" in page.inner_text("#card-2")
     page.click("#card-2 .answer-pick button >> nth=1")
     assert "Base and plus tests pass" in page.inner_text("#card-2")
+
+
+def test_an_identical_answer_is_said_once(page):
+    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F16")
+    page.wait_for_selector("#card-1")
+    assert "Answer: identical to bench-q6's, character for character" in page.inner_text("#card-1")
+    assert "Answer: identical" not in page.inner_text("#card-0")
+    assert "only in bench-old" in page.inner_text("#diff")  # the diff's default: two answers that differ

@@ -14,7 +14,7 @@ arithmetic on them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import combinations
 
 from ..evaluation.verdicts import LOAD_ERROR, RAISED, TIMEOUT, VANISHED, failure_of
@@ -443,14 +443,14 @@ class RunAnalysis:
     def sizes(self) -> list[int]:
         return sorted({r.n for r in [*self.results, *(c.result for c in self.self_tests)]})
 
-    @property
+    @cached_property
     def best(self) -> str:
         return max(self.results, key=lambda r: r.solved("plus")).profile if self.results else ""
 
     def shown(self, limit: int) -> list[Comparison]:
         """The plus-test comparisons shown inline: all pairs up to `limit`, else each against the best."""
-        plus = self.comparisons["plus"]
-        return plus if len(plus) <= limit else [c for c in plus if self.best in (c.a, c.b)]
+        plus, best = self.comparisons["plus"], self.best
+        return plus if len(plus) <= limit else [c for c in plus if best in (c.a, c.b)]
 
     @property
     def changed_on_base(self) -> list[Comparison]:

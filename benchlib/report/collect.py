@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..config import Profile
@@ -49,6 +50,11 @@ class RunRecord:
     @property
     def subset(self) -> bool:
         return is_subset(self.key)
+
+    @cached_property
+    def samples(self) -> dict[str, list[dict]]:
+        """The evaluated samples file's records, per task in file order (read once per report)."""
+        return _read_samples(Path(self.evaluated.get("samples", "")))
 
     @property
     def state(self) -> tuple[str, str]:
@@ -142,9 +148,8 @@ def _read_samples(path: Path) -> dict[str, list[dict]]:
     return records
 
 
-def _read_jsonl(path: Path) -> tuple[dict[str, dict], float | None]:
+def _first_records(records: dict[str, list[dict]]) -> tuple[dict[str, dict], float | None]:
     """The first record of each task of a samples file, and the mean completion tokens of all its answers."""
-    records = _read_samples(path)
     tokens = [r["completion_tokens"] for task in records.values() for r in task
               if isinstance(r.get("completion_tokens"), int)]
     return {task: found[0] for task, found in records.items()}, (sum(tokens) / len(tokens) if tokens else None)
@@ -180,7 +185,7 @@ def read_answers(run: RunRecord) -> dict[str, list[Answer]]:
     per_task = run.evaluated.get("eval")
     if not isinstance(per_task, dict):
         return {}
-    samples = _read_samples(Path(run.evaluated.get("samples", "")))
+    samples = run.samples
     answers: dict[str, list[Answer]] = {}
     for task, verdicts in per_task.items():
         if not isinstance(verdicts, list):
@@ -206,7 +211,7 @@ def _read_run(results: Path, name: str, key: str) -> RunRecord:
 def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prompted: bool) -> ProfileResults | None:
     try:
         per_task = run.evaluated["eval"]
-        samples, tokens = _read_jsonl(Path(run.evaluated.get("samples", "")))
+        samples, tokens = _first_records(run.samples)
         outcomes = {task: classify(records[0], samples.get(task)) for task, records in per_task.items() if records}
         answers = max((len(records) for records in per_task.values()), default=1)
         rates = {}

@@ -252,11 +252,17 @@
     return el("p", "meta", parts.length ? parts.join(" · ") : "no generation record (samples given as a file)");
   }
 
-  function answerBody(answer, column) {
+  function answerBody(answer, column, sameAs) {
     const body = el("div");
     const grid = el("div", "grid");
     const code = el("div", "answer");
-    code.append(el("h4", "", "Answer (the program evaluated)"), codeBlock(answer.s));
+    if (sameAs) {  // quants often write the same program: said once, the code one click away
+      const folded = el("details");
+      folded.append(el("summary", "", "Answer: identical to " + sameAs + "'s, character for character"), codeBlock(answer.s));
+      code.append(folded);
+    } else {
+      code.append(el("h4", "", "Answer (the program evaluated)"), codeBlock(answer.s));
+    }
     grid.append(code, failureBlock(answer, column));
     body.append(grid, metaLine(answer));
     if (answer.r !== undefined) {
@@ -284,6 +290,18 @@
     return state.picks[key] || 0;
   }
 
+  function sameAnswer(problem, pi, c) {
+    // the first profile before column c whose shown answer is the same text
+    const entry = problem.answers[c];
+    const mine = entry.a[picked(pi, c)].s;
+    for (let k = 0; k < c; k++) {
+      const other = problem.answers[k];
+      if (other && other.a.length && !state.hidden.has(run().columns[k].name) && other.a[picked(pi, k)].s === mine)
+        return run().columns[k].name;
+    }
+    return "";
+  }
+
   function profileCard(problem, pi, c) {
     const column = run().columns[c];
     const card = el("section", "card");
@@ -301,7 +319,7 @@
     const holder = el("div");
     const show = i => {
       state.picks[state.run + "/" + pi + "/" + c] = i;
-      holder.replaceChildren(answerBody(entry.a[i], column));
+      holder.replaceChildren(answerBody(entry.a[i], column, sameAnswer(problem, pi, c)));
       picker.querySelectorAll("button").forEach((b, j) => b.classList.toggle("on", j === i));
       renderDiff(problem, pi);
     };
@@ -322,7 +340,7 @@
       card.append(picker);
     }
     card.append(holder);
-    holder.append(answerBody(entry.a[picked(pi, c)], column));
+    holder.append(answerBody(entry.a[picked(pi, c)], column, sameAnswer(problem, pi, c)));
     picker.querySelectorAll("button").forEach((b, j) => b.classList.toggle("on", j === picked(pi, c)));
     return card;
   }
