@@ -174,6 +174,13 @@ def test_highlighting_is_cached_between_reports(tmp_path):
     assert marks("x = 1\r\ny = 2") == []  # Pygments would shift the marks: none rather than wrong ones
 
 
+def test_many_new_texts_are_highlighted_on_every_core(tmp_path, monkeypatch):
+    monkeypatch.setattr(MarkCache, "PARALLEL_FROM", 3)
+    texts = [f"def f{i}(x):\n    return x * {i}  # n\n" for i in range(10)]
+    cache = MarkCache(tmp_path / "h.json")
+    assert cache.fill(texts + texts[:2]) == [marks(t) for t in texts + texts[:2]] and cache.lexed == 10
+
+
 # ---- in a real browser ----------------------------------------------------------------------------
 
 

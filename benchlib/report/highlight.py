@@ -5,14 +5,16 @@ text and the marks, so model-written code is never parsed as HTML, and the page 
 (the diff of two answers reads the same text).
 
 Lexing costs about a millisecond per answer; a report of 20 profiles over both datasets holds ~10,000
-answers, so marks are cached by the text's hash (`MarkCache`, a file in benchlib's cache folder), and a
-report after a few new answers lexes only those.
+answers, so marks are cached by the text's hash (`MarkCache`, a file in benchlib's cache folder), a
+report after a few new answers lexes only those, and many new ones are lexed on every core (`MarkCache.fill`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from ..storage import atomic_write_text
@@ -68,6 +70,10 @@ def marks(text: str) -> list[int]:
     return out if position == len(text) else []
 
 
+def _key(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
 class MarkCache:
     """Marks by the text's hash, kept between reports in one JSON file; `save` keeps only the entries this
     report used (the file never grows past one report's texts)."""
@@ -85,8 +91,25 @@ class MarkCache:
             except (OSError, ValueError, AttributeError):
                 pass
 
+    PARALLEL_FROM = 400  # texts to lex before it pays to start worker processes
+
+    def fill(self, texts: list[str]) -> list[list[int]]:
+        """The marks of every text: cached ones looked up, the others lexed (on every core when many)."""
+        keys = [_key(text) for text in texts]
+        missing = {key: text for key, text in zip(keys, texts) if key not in self.used and key not in self.known}
+        if len(missing) >= self.PARALLEL_FROM and (os.cpu_count() or 1) > 1:
+            try:
+                with ProcessPoolExecutor(max_workers=os.cpu_count()) as pool:
+                    self.known.update(zip(missing, pool.map(marks, missing.values(), chunksize=64)))
+                    self.lexed += len(missing)
+            except (OSError, RuntimeError):  # no processes to be had here: lexed one by one below
+                pass
+        return [self._get(key, text) for key, text in zip(keys, texts)]
+
     def __call__(self, text: str) -> list[int]:
-        key = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+        return self._get(_key(text), text)
+
+    def _get(self, key: str, text: str) -> list[int]:
         found = self.used.get(key)
         if found is None:
             found = self.known.get(key)

@@ -43,13 +43,16 @@ PromptSource = Callable[[str, str], "dict[str, str] | None"]
 
 
 class _Texts:
-    """Every text the page carries, once (quants often write identical answers), with its highlighting."""
+    """Every text the page carries, once (quants often write identical answers); `marks` highlights the code."""
 
-    def __init__(self, highlight: MarkCache) -> None:
+    def __init__(self) -> None:
         self.items: list[str] = []
         self.index: dict[str, int] = {}
-        self.marks: dict[int, list[int]] = {}
-        self.highlight = highlight
+        self.code: set[int] = set()
+
+    def marks(self, highlight: MarkCache) -> dict[str, list[int]]:
+        ids = sorted(self.code)
+        return {str(i): found for i, found in zip(ids, highlight.fill([self.items[i] for i in ids])) if found}
 
     def add(self, text: str | None, code: bool = False) -> int | None:
         if text is None:
@@ -60,8 +63,8 @@ class _Texts:
         if found is None:
             found = self.index[text] = len(self.items)
             self.items.append(text)
-        if code and found not in self.marks:
-            self.marks[found] = self.highlight(text)
+        if code:
+            self.code.add(found)
         return found
 
 
@@ -250,15 +253,15 @@ def render_page(rows: list[LocalRow], analysis: Analysis, charts: list[tuple[Pat
     """report.html's text."""
     from jinja2 import Environment, select_autoescape
 
-    texts = _Texts(highlight)
+    texts = _Texts()
     runs = [_run_data(run, rows, texts, prompts) for run in analysis.runs if run.key != COMBINED]
     verdicts = [{"label": label(run.key), "html": verdicts_html(run_verdicts(run))} for run in analysis.runs]
     data = {
         "categories": [{"name": c, "short": SHORT[c], "passed": c == PASSED} for c in CATEGORIES],
         "classes": list(CLASSES),
         "runs": runs,
+        "marks": texts.marks(highlight),
         "texts": texts.items,
-        "marks": {str(k): v for k, v in texts.marks.items() if v},
         "profiles": {row.profile: {"description": row.description, "quant": row.quant} for row in rows},
     }
     script, style = _asset("page.js"), _asset("page.css")
