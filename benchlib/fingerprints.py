@@ -26,11 +26,12 @@ from __future__ import annotations
 from .config import Profile, generation_settings
 from .generation.prompt import PROMPT_STYLES
 
-__all__ = ["GEN_VERSION", "EVAL_VERSION", "generation_header", "evaluation_header", "evaluation_journal_header",
+__all__ = ["GEN_VERSION", "EVAL_VERSION", "DETAIL_SINCE", "generation_header", "evaluation_header", "evaluation_journal_header",
            "verdicts_hold", "isolation_accepted"]
 
 GEN_VERSION = 1  # bump when samples.jsonl's meaning or format changes
 EVAL_VERSION = 3  # bump when eval_results.json's meaning or format changes
+DETAIL_SINCE = 3  # the first EVAL_VERSION whose failures record their input, outputs and message (report.html)
 
 
 def generation_header(profile: Profile, dataset_id: str) -> dict:

@@ -25,18 +25,18 @@ from typing import Callable
 
 from .. import __version__
 from ..evaluation.verdicts import Excerpt, failure_of
+from ..fingerprints import DETAIL_SINCE
 from ..results import utc_now
 from .analysis import CATEGORIES, COMBINED, PASSED, SHORT, Analysis, Outcome, RunAnalysis, classify
 from .collect import Answer, LocalRow, RunRecord, read_answers
 from .highlight import CLASSES, MarkCache
 from .markdown import label, run_verdicts
 
-__all__ = ["render_page", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL", "DETAIL_VERSION"]
+__all__ = ["render_page", "verdicts_html", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL"]
 
 ANSWERS_SHOWN = 20  # sampled answers carried per problem and profile (the others: counted, and where they are)
 REASONING_HEAD = 6000  # characters of an answer's reasoning shown from its start ...
 REASONING_TAIL = 2000  # ... and from its end (the full length is stated)
-DETAIL_VERSION = 3  # the first eval_version whose failures record the input, outputs and message
 
 # (dataset key, the evaluated file's md5) -> {task: prompt}, or None where no local file has that content
 PromptSource = Callable[[str, str], "dict[str, str] | None"]
@@ -127,7 +127,7 @@ class _Column:
     answers: int
     self_test: bool
     run: RunRecord
-    detail: bool = False  # its evaluation recorded what failures showed (DETAIL_VERSION)
+    detail: bool = False  # its evaluation recorded what failures showed (fingerprints.DETAIL_SINCE)
 
 
 def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
@@ -139,7 +139,7 @@ def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
             continue
         version = record.evaluated.get("eval_version")
         columns.append(_Column(result.profile, result.outcomes, result.rates, result.answers, result.self_test, record,
-                               detail=isinstance(version, int) and version >= DETAIL_VERSION))
+                               detail=isinstance(version, int) and version >= DETAIL_SINCE))
     return columns
 
 
