@@ -131,7 +131,9 @@
     columns.forEach(c => {
       const column = run().columns[c];
       const th = el("th", state.column === c ? "sorted" : "", column.name + (column.selfTest ? " (self-test)" : ""));
-      th.title = "sort by this profile's outcome (failures first)";
+      const about = D.profiles[column.name];
+      th.title = (about && about.description ? about.description + (about.quant ? " (" + about.quant + ")" : "") + "\n" : "") +
+        "click: sort by this profile's outcome (failures first)";
       th.addEventListener("click", () => { state.column = c; renderMatrix(); });
       headRow.append(th);
     });
