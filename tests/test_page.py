@@ -286,3 +286,26 @@ def test_an_identical_answer_is_said_once(page):
     assert "Answer: identical to bench-q6's, character for character" in page.inner_text("#card-1")
     assert "Answer: identical" not in page.inner_text("#card-0")
     assert "only in bench-old" in page.inner_text("#diff")  # the diff's default: two answers that differ
+
+
+@pytest.mark.parametrize("profiles", [0, 1])
+def test_no_profile_or_one_profile_opens_cleanly(browser, tmp_path, profiles):
+    results = tmp_path / "results"
+    results.mkdir()
+    if profiles:
+        fake_evaluation(results, "bench-only", {"HumanEval/0": (True, True, ""), "HumanEval/1": (False, False, "wrong output")})
+    write_report({}, results, tmp_path / "refs.json")
+    data = page_data(results / "report.html")
+    assert [len(run["columns"]) for run in data["runs"]] == ([1] if profiles else [])
+    opened = browser.new_page()
+    errors = []
+    opened.on("console", lambda m: errors.append(m.text) if m.type in ("error", "warning") else None)
+    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.goto((results / "report.html").as_uri() + ("#problem=0/HumanEval%2F1" if profiles else ""))
+    opened.wait_for_selector("body[data-ready='1']")
+    if profiles:
+        assert "Why it failed: wrong output" in opened.inner_text("#problem") and opened.locator("#diff").count() == 0
+    else:
+        assert opened.inner_text("#count") == "No evaluated run yet."
+    assert errors == []
+    opened.close()
