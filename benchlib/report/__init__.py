@@ -112,7 +112,9 @@ def write_report(profiles: dict[str, Profile], results: Path, references: Path,
         log.debug(f"{files.page}: {len(page.encode()) / 1e6:.1f} MB in {time.monotonic() - started:.1f} s "
                   f"({highlight.lexed} answers highlighted, the others cached)")
     except Exception as exc:  # noqa: BLE001 - the page must never cost the user REPORT.md
-        log.warning(f"{files.page} could not be written ({type(exc).__name__}: {exc}); the old one is removed")
+        tip = (" (it needs Jinja2 and Pygments, benchlib's dependencies: `pip install -e .` installs them)"
+               if isinstance(exc, ImportError) else "")
+        log.warning(f"{files.page} could not be written ({type(exc).__name__}: {exc}){tip}; the old one is removed")
         files.page.unlink(missing_ok=True)
     text = render_report(rows, analysis, meta, published,
                          [(str(Path(p).relative_to(results)), alt) for p, alt in charts],
