@@ -29,7 +29,8 @@ ANSWERS = {
                  "HumanEval/10": ("    if not string:\n        return ''\n    beginning_of_suffix = 0\n    while not is_pal",
                                   "length")},  # cut at the token cap
     "bench-q5": {"HumanEval/2": f"    raise ValueError({HOSTILE!r})\n",  # the message is the model's text
-                 "HumanEval/53": f"    note = {HOSTILE!r}\n    return x + y\n"},  # passes, with the text in its code
+                 "HumanEval/53": f"    note = {HOSTILE!r}\n    return x + y\n",  # passes, with the text in its code
+                 "HumanEval/10": None},  # prose: no code at all
 }
 
 
@@ -38,9 +39,10 @@ def _write(dataset, path, bodies, answers=1):
         for task in dataset.task_ids:
             problem = dataset.problems[task]
             given = bodies.get(task, problem["canonical_solution"])
-            body, finish = (given, "stop") if isinstance(given, str) else given
+            body, finish = (given, "stop") if isinstance(given, str) or given is None else given
             for index in range(answers):
-                code = problem["prompt"] + (body if index % 2 == 0 else problem["canonical_solution"])
+                code = problem["prompt"] + (body if index % 2 == 0 else problem["canonical_solution"]) \
+                    if body is not None else ""
                 handle.write(json.dumps({"task_id": task, "solution": code, "finish_reason": finish,
                                          "raw_solution": f"Sure!\n```python\n{code}\n```\n{HOSTILE}",
                                          "reasoning": f"thinking about {task} {HOSTILE} \ud800", "completion_tokens": 99,
@@ -142,7 +144,7 @@ def test_model_text_cannot_break_out_of_the_page(folder):
 def test_the_verdicts_are_report_mds_own_lines(folder):
     report = (folder / "REPORT.md").read_text()
     page = (folder / "report.html").read_text()
-    line = next(line for line in report.splitlines() if line.startswith("- bench-q5 vs bench-q6"))
+    line = next(line for line in report.splitlines() if re.match(r"- bench-q[56] vs bench-q[56]:", line))
     assert verdicts_html([line]).removeprefix("<ul><li>").removesuffix("</li></ul>") in page
     assert "[report.html](report.html)" in report
     html = verdicts_html(["### A <b>", "- **x** `y` [P](P.md)", "", "text & more"])
@@ -269,6 +271,13 @@ def test_model_text_shows_as_text(page):
     card.locator("summary:has-text('Reasoning')").click()
     assert "thinking about HumanEval/2 </script>" in card.inner_text()
     assert page.locator("#problem img").count() == 0 and page.locator("#problem script").count() == 0
+
+
+def test_an_answer_without_code_says_so(page):
+    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F10")
+    page.wait_for_selector("#card-1")
+    card = page.inner_text("#card-1")
+    assert "no code" in card and "Empty: no code could be taken from the model's response (below)." in card
 
 
 def test_sampled_answers_can_be_picked(page):

@@ -258,7 +258,11 @@
     const body = el("div");
     const grid = el("div", "grid");
     const code = el("div", "answer");
-    if (sameAs) {  // quants often write the same program: said once, the code one click away
+    if (!D.texts[answer.s].trim()) {
+      code.append(el("h4", "", "Answer (the program evaluated)"),
+                  el("p", "missing", "Empty: no code could be taken from the model's response" +
+                     (answer.r !== undefined ? " (below)." : ".")));
+    } else if (sameAs) {  // quants often write the same program: said once, the code one click away
       const folded = el("details");
       folded.append(el("summary", "", "Answer: identical to " + sameAs + "'s, character for character"), codeBlock(answer.s));
       code.append(folded);
