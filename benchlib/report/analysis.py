@@ -126,9 +126,8 @@ class ProfileResults:
         from scipy.special import ndtri
 
         values = [self.rate(t, phase) for t in self.outcomes]
-        mean = sum(values) / len(values)
-        spread = (sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1) / len(values)) ** 0.5
-        half = float(ndtri(0.975)) * spread
+        mean, variance = _mean_variance(values)
+        half = float(ndtri(0.975)) * (variance / len(values)) ** 0.5
         return max(0.0, 100 * (mean - half)), min(100.0, 100 * (mean + half))
 
     def categories(self) -> dict[str, int]:
@@ -243,6 +242,12 @@ def mean_interval(d: list[float], resamples: int = RESAMPLES, seed: int = 0) -> 
     return 100 * float(result.confidence_interval.low), 100 * float(result.confidence_interval.high)
 
 
+def _mean_variance(values: list[float]) -> tuple[float, float]:
+    """The mean and the sample variance (n - 1 in the denominator; 0 for a single value)."""
+    mean = sum(values) / len(values)
+    return mean, sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1)
+
+
 def _z(power: float = POWER, alpha: float = ALPHA) -> float:
     from scipy.special import ndtri
 
@@ -252,12 +257,9 @@ def _z(power: float = POWER, alpha: float = ALPHA) -> float:
 def detectable_difference(d: list[float]) -> float:
     """The smallest mean difference (points) a paired test on these problems detects with 80% power at the
     5% level (normal approximation): (z_0.975 + z_0.8) x sd(d) / sqrt(N)."""
-    n = len(d)
-    if n < 2:
+    if len(d) < 2:
         return 100.0
-    mean = sum(d) / n
-    variance = sum((x - mean) ** 2 for x in d) / (n - 1)
-    return 100 * _z() * (variance / n) ** 0.5
+    return 100 * _z() * (_mean_variance(d)[1] / len(d)) ** 0.5
 
 
 def answers_needed(a: "ProfileResults", b: "ProfileResults", tasks: list[str], phase: str,
@@ -274,8 +276,7 @@ def answers_needed(a: "ProfileResults", b: "ProfileResults", tasks: list[str], p
     size = len(d)
     if size < 2:
         return {"answers": None, "lower_bound": False}
-    mean = sum(d) / size
-    observed = sum((x - mean) ** 2 for x in d) / (size - 1)
+    observed = _mean_variance(d)[1]
 
     def noise(r: "ProfileResults", t: str) -> float:  # one answer's Bernoulli variance, unbiased from n answers
         p = r.rate(t, phase)
@@ -512,7 +513,8 @@ class Agreement:
 def agreement(result: ProfileResults, reference: ProfileResults) -> Agreement:
     common = [t for t in result.outcomes if t in reference.outcomes]
     same = [t for t in common if t in result.first_answers and result.first_answers.get(t) == reference.first_answers.get(t)]
-    other = [t for t in common if t not in set(same)]
+    identical = set(same)
+    other = [t for t in common if t not in identical]
     mine = {t: result.outcomes[t].plus for t in other}
     theirs = {t: reference.outcomes[t].plus for t in other}
     return Agreement(result.profile, reference.profile, result.dataset, len(common), len(same),
