@@ -166,12 +166,12 @@ def test_a_page_that_cannot_be_written_never_costs_report_md(folder, tmp_path, m
 def test_highlighting_is_cached_between_reports(tmp_path):
     cache = MarkCache(tmp_path / "h.json")
     code = "def f(x):\n    return x + 1  # one\n"
-    assert cache(code) == marks(code) and cache.lexed == 1
-    cache(code)
+    assert cache.fill([code]) == [marks(code)] and cache.lexed == 1
+    cache.fill([code])
     assert cache.lexed == 1
     cache.save()
     again = MarkCache(tmp_path / "h.json")
-    assert again(code) == marks(code) and again.lexed == 0
+    assert again.fill([code]) == [marks(code)] and again.lexed == 0
     again.save()
     assert marks("x = 1\r\ny = 2") == []  # Pygments would shift the marks: none rather than wrong ones
 

@@ -106,9 +106,6 @@ class MarkCache:
                 pass
         return [self._get(key, text) for key, text in zip(keys, texts)]
 
-    def __call__(self, text: str) -> list[int]:
-        return self._get(_key(text), text)
-
     def _get(self, key: str, text: str) -> list[int]:
         found = self.used.get(key)
         if found is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import __version__
-from ..evaluation.verdicts import Excerpt, failure_of
+from ..evaluation.verdicts import failure_of
 from ..fingerprints import DETAIL_SINCE
 from ..results import utc_now
 from .analysis import CATEGORIES, COMBINED, PASSED, SHORT, Analysis, Outcome, RunAnalysis, classify
@@ -68,10 +68,6 @@ class _Texts:
         return found
 
 
-def _excerpt(shown: Excerpt | None) -> dict | None:
-    return None if shown is None else {"text": shown.text, "size": shown.size, **({"more": 1} if shown.at_least else {})}
-
-
 def _failure(answer: Answer, outcome: Outcome, detail: bool) -> dict | None:
     """The failure that decided the outcome (the base tests', else the plus tests'), as the page shows it."""
     if outcome.plus:
@@ -81,9 +77,10 @@ def _failure(answer: Answer, outcome: Outcome, detail: bool) -> dict | None:
     if failure is None:
         return None
     shown = {"phase": phase, "kind": failure.kind, "sentence": failure.sentence, "exception": failure.exception,
-             "message": failure.message, "input": failure.input, "in": _excerpt(failure.shown_input),
-             "expected": _excerpt(failure.expected), "actual": _excerpt(failure.actual), "recorded": detail}
-    if shown["in"] is None and not detail:  # an older file: evalplus's field holds the input, shortened
+             "message": failure.message, "input": failure.input, "recorded": detail,
+             **{name: cut.to_json() for name, cut in (("in", failure.shown_input), ("expected", failure.expected),
+                                                       ("actual", failure.actual)) if cut is not None}}
+    if "in" not in shown and not detail:  # an older file: evalplus's field holds the input, shortened
         tests = answer.verdict.get(f"{phase}_fail_tests")
         if isinstance(tests, list) and tests and isinstance(tests[0], str):
             shown["in"] = {"text": tests[0], "size": len(tests[0])}

@@ -195,9 +195,9 @@
     const box = el("div");
     box.append(el("h4", "", title));
     box.append(el("pre", "wrap", shown.text));
-    if (shown.more || shown.size > shown.text.length) {
+    if (shown.at_least || shown.size > shown.text.length) {
       box.append(el("div", "size", "showing the first " + number(shown.text.length) + " of " +
-        (shown.more ? "more than " : "") + number(shown.size) + " characters"));
+        (shown.at_least ? "more than " : "") + number(shown.size) + " characters"));
     }
     return box;
   }
