@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import (DATASETS, MBPP_PRERELEASE, ROOT, broken_tasks, doit, doit_env, make_project,  # noqa: E402
-                     model_like_samples, quiet_log)
+from support import (DATASETS, MBPP_PRERELEASE, ROOT, broken_tasks, chromium_binary, doit, doit_env,  # noqa: E402
+                     make_project, model_like_samples, quiet_log)
 from tabulate import tabulate  # noqa: E402
 
 PROFILES = [("q8", {}), ("q6", {}), ("q5", {}), ("q4", {}), ("thinking", {"reasoning": True}), ("sampled", {"answers": 5})]
@@ -84,7 +84,7 @@ def scale(project: Path, count: int) -> None:
 
 def open_time(page: Path) -> str:
     """Seconds from navigation until the matrix is drawn, in the system's Chromium (median of 3)."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_binary()
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

@@ -9,9 +9,13 @@ sample sets made to look like two quants (bench/bench_page.py makes such sets), 
 
 import argparse
 import io
-import shutil
+import sys
 from pathlib import Path
 from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support import chromium_binary  # noqa: E402
 
 
 def main() -> None:
@@ -26,7 +30,7 @@ def main() -> None:
     from PIL import Image
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_binary()
     url = (args.results / "report.html").resolve().as_uri() + f"#problem={args.run}/{quote(args.task, safe='')}"
     parts = []
     with sync_playwright() as playwright:

@@ -334,3 +334,8 @@ def page_data(page: Path) -> dict:
     found = re.search(r'<script id="page-data" type="application/json">(.*?)</script>', Path(page).read_text(), re.S)
     assert found, f"{page}: no page data"
     return json.loads(found.group(1))
+
+
+def chromium_binary() -> str | None:
+    """The system's Chromium (report.html's browser tests and benchmarks drive it through Playwright)."""
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

@@ -20,7 +20,7 @@ from benchlib.report.highlight import CLASSES, MarkCache, marks
 from benchlib.report.page import verdicts_html
 from benchlib.results import profile_paths
 
-from support import fake_evaluation, few_tasks, page_data, quiet_log
+from support import chromium_binary, fake_evaluation, few_tasks, page_data, quiet_log
 
 TASKS = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/16", "HumanEval/53"]
 HOSTILE = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">&amp;\u2028'
@@ -186,10 +186,6 @@ def test_many_new_texts_are_highlighted_on_every_core(tmp_path, monkeypatch):
 # ---- in a real browser ----------------------------------------------------------------------------
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 NEEDS_BROWSER = "needs Chromium and Playwright (apt install chromium; pip install playwright)"
 
 
@@ -199,10 +195,10 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip(NEEDS_BROWSER)
-    if not _chromium():
+    if not chromium_binary():
         pytest.skip(NEEDS_BROWSER)
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        launched = playwright.chromium.launch(executable_path=chromium_binary(), args=["--no-sandbox"])
         yield launched
         launched.close()
 
