@@ -186,17 +186,14 @@ def test_many_new_texts_are_highlighted_on_every_core(tmp_path, monkeypatch):
 # ---- in a real browser ----------------------------------------------------------------------------
 
 
-NEEDS_BROWSER = "needs Chromium and Playwright (apt install chromium; pip install playwright)"
-
-
 @pytest.fixture(scope="module")
 def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip(NEEDS_BROWSER)
+        pytest.skip("needs Playwright, the browser driver (pip install -e '.[test]')")
     if not chromium_binary():
-        pytest.skip(NEEDS_BROWSER)
+        pytest.skip("needs the system's Chromium for report.html's browser tests (apt install chromium)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_binary(), args=["--no-sandbox"])
         yield launched
