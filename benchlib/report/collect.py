@@ -20,7 +20,7 @@ from ..generation.prompt import LEADERBOARD_MAX_TOKENS, PROMPT_STYLES
 from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
                        read_or_empty, read_status, run_keys, run_paths)
 from ..servers import is_self_test
-from .analysis import ProfileResults, classify
+from .outcomes import ProfileResults, classify, digest
 
 __all__ = ["RunRecord", "LocalRow", "Answer", "collect_local", "read_answers", "is_subset", "is_budget"]
 
@@ -208,17 +208,32 @@ def _read_run(results: Path, name: str, key: str) -> RunRecord:
                      generation=read_manifest(paths).get("generation", {}))
 
 
+def _sampling(generation: dict) -> tuple | None:
+    """The settings that decide a sampled answer's seed and draw, as generated (None: not recorded)."""
+    sampling = generation.get("sampling")
+    if not isinstance(sampling, dict) or "seed" not in sampling:
+        return None
+    return sampling.get("temperature"), sampling.get("top_p"), str(sampling.get("seed"))
+
+
 def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prompted: bool) -> ProfileResults | None:
     try:
         per_task = run.evaluated["eval"]
         samples, tokens = _first_records(run.samples)
         outcomes = {task: classify(records[0], samples.get(task)) for task, records in per_task.items() if records}
         answers = max((len(records) for records in per_task.values()), default=1)
-        rates = {}
-        if answers > 1:  # sampled: each problem's pass rates over its answers
+        rates, each, indices, digests = {}, {}, {}, {}
+        if answers > 1:  # sampled: each answer's outcome, by seed index, and the problems' pass rates
             for task, records in per_task.items():
+                if not records:
+                    continue
+                written = run.samples.get(task, [])
                 base = [r.get("base_status") == "pass" for r in records]
                 plus = [b and r.get("plus_status") == "pass" for b, r in zip(base, records)]
+                order = sorted(range(len(records)), key=lambda i: _index_of(written, i))
+                each[task] = tuple((base[i], plus[i]) for i in order)
+                indices[task] = tuple(_index_of(written, i) for i in order)
+                digests[task] = tuple(digest(_text_of(written, records, i)) for i in order)
                 rates[task] = (sum(base) / len(records), sum(plus) / len(records))
     except (KeyError, TypeError, IndexError, AttributeError):
         return None
@@ -227,7 +242,21 @@ def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prom
                           sandboxed=run.sandboxed, comparable=comparable, self_test=self_test, prompted=prompted,
                           rates=rates, answers=answers, pass_at_k=run.evaluated.get("pass_at_k") or {},
                           tokens_per_answer=tokens,
-                          first_answers={t: r.get("raw_solution", r.get("solution")) for t, r in samples.items()})
+                          first_answers={t: r.get("raw_solution", r.get("solution")) for t, r in samples.items()},
+                          answer_outcomes=each, answer_indices=indices, answer_digests=digests,
+                          sampling=_sampling(run.generation))
+
+
+def _index_of(written: list[dict], position: int) -> int:
+    """An answer's seed index: the samples file's `sample_index`, else its position among the task's answers."""
+    index = written[position].get("sample_index") if position < len(written) else None
+    return index if isinstance(index, int) else position
+
+
+def _text_of(written: list[dict], records: list[dict], position: int) -> str:
+    """What the model wrote (the raw response where the samples file has it, else the judged program)."""
+    record = written[position] if position < len(written) else {}
+    return str(record.get("raw_solution", record.get("solution", records[position].get("solution", ""))))
 
 
 def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:

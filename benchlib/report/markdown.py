@@ -13,10 +13,12 @@ from .. import __version__
 from ..datasets import DATASETS
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS
 from ..results import RunKey, parse_run_key, utc_now
-from .analysis import CATEGORIES, COMBINED, OPTIONAL, TARGET, Analysis, agreement, RunAnalysis, SelfTestCheck, Standing, verdict
+from .analysis import (ALPHA, CATEGORIES, COMBINED, OPTIONAL, POWER, Analysis, Comparison, MarginVerdict, Need, agreement,
+                       RunAnalysis, SelfTestCheck, Standing)
 from .collect import LocalRow, is_subset
 
-__all__ = ["render_report", "render_problems", "render_comparisons", "label", "run_verdicts", "self_test_verdict", "PAIRS_INLINE"]
+__all__ = ["render_report", "render_problems", "render_comparisons", "label", "run_verdicts", "self_test_verdict",
+           "verdict", "margin_sentence", "need_sentence", "PAIRS_INLINE"]
 
 PAIRS_INLINE = 6  # up to this many pairs per dataset, REPORT.md lists them all; beyond, each against the best
 SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the datasets with published scores: columns
@@ -115,19 +117,20 @@ def run_verdicts(run: RunAnalysis) -> list[str]:
         count = "no local profile" if not run.results else "only one local profile"
         lines += [f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare.", ""]
     else:
-        how = ("exact McNemar test on the problems only one of the two solves" if all(not r.sampled for r in run.results)
-               else "exact McNemar between single greedy answers, else a paired permutation test on the per-problem "
-                    "pass rates")
-        lines += [f"Paired comparisons ({name}, {how}):", ""]
-        lines += [f"- {verdict(c, len(plus))}" for c in run.shown(PAIRS_INLINE)]
+        how = ("exact McNemar test on the problems only one of the two solves, Tango's interval"
+               if all(not r.sampled for r in run.results)
+               else "exact McNemar and Tango's interval between single greedy answers, else a paired permutation test "
+                    "on the per-problem pass rates and a bootstrap interval over problems")
+        lines += [f"Paired comparisons ({name}, {how}; {_family_note(plus)}):", ""]
+        lines += [f"- {verdict(c)}" for c in run.shown(PAIRS_INLINE)]
         if len(plus) > PAIRS_INLINE:
             lines += ["", f"{len(run.results)} profiles: each against the best ({run.best}); every pair is in "
                           f"[COMPARISONS.md](COMPARISONS.md)."]
         changed = run.changed_on_base
-        lines += ["", f"On the base tests ({base_name}) alone: " + (
+        lines += ["", f"On the base tests ({base_name}) alone (secondary): " + (
             "the same verdicts." if not changed else
-            "; ".join(verdict(b, len(base)) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
-    if plus:
+            "; ".join(verdict(b) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
+        lines += _margins(run)
         lines += _what_it_would_take(run)
     if len(run.results) > 1:
         lines += [f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different outcomes "
@@ -160,41 +163,140 @@ def _agreements(rows: list[LocalRow]) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
-def _what_it_would_take(run: RunAnalysis) -> list[str]:
-    """Per pair shown: the smallest difference this data could detect, and where it found none, how many
-    answers per problem (and GPU hours at the measured speeds) would detect TARGET points."""
-    by_name = {r.profile: r for r in run.results}
-    lines = [f"What it would take (80% power at the 5% level, plus tests): the smallest difference each comparison "
-             f"could detect, and for \"no evidence\", what detecting {TARGET:.0f} points would need:", ""]
-    for c in run.shown(PAIRS_INLINE):
-        text = f"- {c.a} vs {c.b}: detects {c.detectable:.1f} points or more"
-        if not c.significant:
-            need = c.answers_for
-            if need.get("answers") is None:
-                text += (f"; {TARGET:.0f} points: not with more answers, the problems themselves differ too much "
-                         f"(more problems would)")
-            else:
-                answers = need["answers"]
-                hours = _gpu_hours(by_name[c.a], by_name[c.b], answers, c.n)
-                more = "at least " if need.get("lower_bound") else "about "
-                text += (f"; {TARGET:.0f} points: {more}{answers} answer{'s' if answers != 1 else ''} per problem for "
-                         f"each (n_samples, temperature > 0)" + (f", about {hours:.1f} GPU hours at the measured speeds"
-                                                                 if hours is not None else ""))
-                if need.get("lower_bound"):
-                    text += " (one greedy answer each cannot tell noise from real differences: measure on a subset)"
-        lines.append(text)
+def _p(value: float) -> str:
+    return "p < 0.001" if value < 0.001 else f"p = {value:.3f}" if value < 0.01 else f"p = {value:.2f}"
+
+
+def _pct(level: float) -> str:
+    """A coverage or level in percent, as short as it reads right: 95, 98.3, 99.75."""
+    return f"{100 * level:.2f}".rstrip("0").rstrip(".")
+
+
+def _family_note(comparisons: list[Comparison]) -> str:
+    """How a run's comparisons are judged: the primary family's size and level, and what is secondary."""
+    primary = [c for c in comparisons if c.primary]
+    parts = []
+    if primary:
+        c = primary[0]
+        parts.append(f"the pairs' verdicts: Holm over {c.family} primary comparison{'s' if c.family != 1 else ''}, "
+                     f"intervals at {_pct(1 - c.level)}%" if c.family > 1 else "intervals at 95%")
+    if len(primary) < len(comparisons):
+        parts.append("*secondary* comparisons are shown, never a verdict (each pair has one: README, *Primary "
+                     "and secondary comparisons*)")
+    return "; ".join(parts)
+
+
+def verdict(comparison: Comparison) -> str:
+    """One plain sentence, e.g. 'q5 vs q6: 6 problems differ (2 vs 4), q5 1.2 points lower (95% interval -4.0
+    to +1.6), p = 0.69: no evidence of a difference'."""
+    c = comparison
+    head = f"{c.a} vs {c.b}" + ("" if c.primary or c.phase != "plus" else " (secondary)") + ": "
+    higher, lower = (c.a, c.b) if c.difference >= 0 else (c.b, c.a)
+    low, high = c.interval if c.difference >= 0 else (-c.interval[1], -c.interval[0])  # as `higher` minus the other
+    size = (f"{higher} {abs(c.difference):.1f} points higher ({_pct(1 - c.level)}% interval {low:+.1f} to {high:+.1f})"
+            if c.difference else f"the same score ({_pct(1 - c.level)}% interval of the difference {c.interval[0]:+.1f} "
+                                 f"to {c.interval[1]:+.1f})")
+    adjusted = ""
+    if c.family > 1:
+        adjusted = (f" (unchanged after Holm over {c.family})" if _p(c.p_adjusted) == _p(c.p)
+                    else f", {_p(c.p_adjusted)} after Holm over {c.family}")
+    if c.method != "exact McNemar":
+        text = f"{head}{size}, {_p(c.p)}{adjusted}, paired permutation over {c.n} problems"
+    elif c.differ == 0:
+        text = f"{head}they solve exactly the same problems, {size}"
+    else:
+        text = (f"{head}{c.differ} problem{'s differ' if c.differ != 1 else ' differs'} ({c.only_a} vs {c.only_b}), "
+                f"{size}, {_p(c.p)}{adjusted}")
+    if not c.significant:
+        return f"{text}: no evidence of a difference"
+    return f"{text}: **{higher} is better**" if c.primary else f"{text}: {higher} higher on this run alone (not a verdict)"
+
+
+def need_sentence(need: Need, what: str) -> str:
+    """What `what` (e.g. '3 points') would take, in words."""
+    if need.answers is None:
+        return (f"{what}: not with more answers: the problems themselves differ too much (or every answer to a "
+                f"problem is the same), more problems would")
+    answers = need.answers
+    text = f"{what}: about {answers} answer{'s' if answers != 1 else ''} per problem for each (n_samples, temperature > 0)"
+    if need.measured and (need.low, need.high) != (answers, answers):
+        span = f"{need.low}–{need.high}" if need.high is not None else f"{need.low} to more than any number"
+        text += f" (80% range {span}: B is estimated from {('these problems' if not need.projected else 'the subset')})"
+    if need.projected:
+        text += f", on the full {need.problems} problems (projected from this subset)"
+    if need.hours is not None:
+        text += f", about {need.hours:.1f} GPU hours at the measured speeds"
+    if not need.measured:
+        text += (" — an estimate: one greedy answer each cannot tell noise from real differences, so it assumes every "
+                 "disagreement is noise (B = 0); a sampled pilot on a subset measures it")
+    return text
+
+
+def margin_sentence(m: MarginVerdict) -> str:
+    """The verdict at the margin, in words, with its bound at the level it was reached at."""
+    one = f"one-sided {_pct(1 - m.level)}%"
+    if m.kind == "non-inferiority":
+        if m.outcome == "within":
+            worst = "not worse" if m.low >= 0 else f"at most {-m.low:.1f} points worse"
+            return f"**{m.candidate} is within {m.margin:g} points of {m.comparator}** ({one}: {worst})"
+        if m.outcome == "outside":
+            return f"**{m.candidate} is more than {m.margin:g} points worse than {m.comparator}** ({one}: at least {-m.high:.1f} points worse)"
+        best = f"{m.high:.1f} points better" if m.high > 0 else f"{-m.high:.1f} points worse"
+        return (f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({one}: between "
+                f"{-m.low:.1f} points worse and {best}); " + need_sentence(m.need, "the margin"))
+    both = f"{_pct(1 - 2 * m.level)}% interval {m.low:+.1f} to {m.high:+.1f}"
+    if m.outcome == "within":
+        return f"**{m.candidate} and {m.comparator} are within {m.margin:g} points of each other** ({both})"
+    if m.outcome == "outside":
+        higher, gap = (m.candidate, m.low) if m.low > 0 else (m.comparator, -m.high)
+        return f"**{m.candidate} and {m.comparator} differ by more than {m.margin:g} points** ({higher} at least {gap:.1f} higher; {both})"
+    return (f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({both}); "
+            + need_sentence(m.need, "the margin"))
+
+
+def _margins(run: RunAnalysis) -> list[str]:
+    """The verdicts at the margin of the pairs shown: non-inferiority to a reference profile, else equivalence."""
+    shown = [c for c in run.shown(PAIRS_INLINE) if c.margin is not None]
+    if not shown:
+        return []
+    first = shown[0].margin
+    count = round(ALPHA / first.level)
+    kind = ("non-inferiority to the `reference_profile`" if first.kind == "non-inferiority"
+            else "equivalence: two one-sided tests")
+    level = f"each one-sided test at {_pct(first.level)}%" + (f" (5% over {count} verdicts)" if count > 1 else "")
+    lines = [f"Within {run.margin:g} points? ({kind}; {level}):", ""]
+    lines += [f"- {margin_sentence(c.margin)}" + ("" if c.primary else " (secondary)") for c in shown]
     return [*lines, ""]
 
 
-def _gpu_hours(a, b, answers: int, problems: int) -> float | None:
-    """Generation time of `answers` answers to `problems` problems for both profiles, at their measured
-    tokens per answer and tokens per second; None when a speed is unknown."""
-    total = 0.0
-    for result in (a, b):
-        if not result.tokens_per_answer or not result.tokens_per_second:
-            return None
-        total += answers * problems * result.tokens_per_answer / result.tokens_per_second
-    return total / 3600
+def _what_it_would_take(run: RunAnalysis) -> list[str]:
+    """Per pair shown: the smallest difference this data could detect, at the level of its verdict; where it
+    found none, what detecting the target would need; for seed-paired sampled runs, what pairing saved."""
+    shown = run.shown(PAIRS_INLINE)
+    target = f"{shown[0].target:g} points" if shown else ""
+    lines = [f"What it would take ({POWER:.0%} power at each comparison's level, plus tests): the smallest difference "
+             f"each comparison could detect, and for \"no evidence\", what detecting {target} would need:", ""]
+    for c in shown:
+        if c.detectable is not None:
+            text = f"- {c.a} vs {c.b}: detects {c.detectable:.1f} points or more"
+        elif c.method == "exact McNemar":
+            text = (f"- {c.a} vs {c.b}: nothing is detectable at this discordance: {c.differ} of {c.n} problems differ, so "
+                    f"no gap above {100 * c.differ / c.n if c.n else 0:.1f} points can show, and the exact test finds even "
+                    f"that one less than {POWER:.0%} of the time")
+        else:
+            text = (f"- {c.a} vs {c.b}: nothing is detectable: only {c.differ} problem{'s' if c.differ != 1 else ''}' "
+                    f"pass rates differ, too few for the permutation test to reach its level")
+        if not c.significant and c.need is not None:
+            text += "; " + need_sentence(c.need, target)
+        if c.coupling is not None:
+            k = c.coupling
+            text += (f"; paired by seed: {k.identical} of {k.pairs} answer pairs identical, the same outcome in "
+                     f"{k.agree:.0%} ({k.agree_independent:.0%} if independent), which cuts the answers needed "
+                     f"{k.gain:.1f}x")
+        elif c.unpaired_why:
+            text += f"; not paired by seed: {c.unpaired_why}"
+        lines.append(text)
+    return [*lines, ""]
 
 
 def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
@@ -355,8 +457,11 @@ def render_problems(analysis: Analysis) -> tuple[str, str]:
 def render_comparisons(analysis: Analysis) -> str:
     """COMPARISONS.md: every pair of local profiles, per run and phase."""
     lines = ["# Paired comparisons of the local profiles", "",
-             "Each cell: problems only the row's profile solves vs only the column's, the exact McNemar p-value, "
-             "and the Holm-adjusted one (over every pair of that table).", ""]
+             "Each cell: problems only the row's profile solves vs only the column's (sampled answers: problems where "
+             "its pass rate is higher), the p-value (exact McNemar between greedy answers, the paired permutation test "
+             "between sampled ones) and the Holm-adjusted one, over the comparison's family: a pair's primary "
+             "comparison (plus tests, its largest full run) with every pair's; a secondary one (marked *) with its "
+             "table's.", ""]
     for run in analysis.runs:
         for phase, comparisons in run.comparisons.items():
             if not comparisons:
@@ -364,8 +469,9 @@ def render_comparisons(analysis: Analysis) -> str:
             names = list(dict.fromkeys([c.a for c in comparisons] + [c.b for c in comparisons]))
             cell = {}
             for c in comparisons:
-                cell[(c.a, c.b)] = f"{c.only_a} vs {c.only_b}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
-                cell[(c.b, c.a)] = f"{c.only_b} vs {c.only_a}, p {c.p:.3g} (adj. {c.p_adjusted:.3g})"
+                mark = "" if c.primary else "*"
+                cell[(c.a, c.b)] = f"{c.only_a} vs {c.only_b}, p {c.p:.3g} (adj. {c.p_adjusted:.3g}){mark}"
+                cell[(c.b, c.a)] = f"{c.only_b} vs {c.only_a}, p {c.p:.3g} (adj. {c.p_adjusted:.3g}){mark}"
             table = [[a, *[cell.get((a, b), "") for b in names]] for a in names]
             lines += [f"## {label(run.key, plus=phase == 'plus')}", "", tabulate(table, headers=["", *names],
                                                                               tablefmt="github", disable_numparse=True), ""]

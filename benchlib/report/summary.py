@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from dataclasses import asdict
+
 from .. import __version__
 from ..results import utc_now
-from .analysis import Analysis
+from .analysis import Analysis, Comparison
 from .collect import LocalRow
 
 __all__ = ["render_summary"]
@@ -28,13 +30,23 @@ def render_summary(rows: list[LocalRow], analysis: Analysis) -> str:
                 "host": row.details.get(key, {}).get("host"),
             }
         profiles.append(entry)
-    comparisons = {run.key: {phase: [{"a": c.a, "b": c.b, "method": c.method, "only_a": c.only_a, "only_b": c.only_b,
-                                      "difference": round(c.difference, 2),
-                                      "interval95": [round(x, 2) for x in c.interval] if c.method != "exact McNemar" else None,
-                                      "p": c.p, "p_holm": c.p_adjusted, "significant": c.significant,
-                                      "detectable_80": round(c.detectable, 2), "for_3_points": c.answers_for,
-                                      "problems": c.problems}
-                                     for c in items] for phase, items in run.comparisons.items()}
+    comparisons = {run.key: {phase: [_comparison(c) for c in items] for phase, items in run.comparisons.items()}
                    for run in analysis.runs}
     return json.dumps({"generated": utc_now(), "benchlib": __version__, "profiles": profiles,
                        "comparisons": comparisons}, indent=1) + "\n"
+
+
+def _rounded(value):
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _comparison(c: Comparison) -> dict:
+    """One comparison as data: every field of it (README, *Reading the report*, says what each means)."""
+    return {**_rounded({k: v for k, v in asdict(c).items() if k != "problems"}),
+            "significant": c.significant, "problems": c.problems}
