@@ -200,14 +200,17 @@ def llama_server_binary() -> str | None:
 
 def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = "humaneval", md5: str = "d",
                     tokens_per_second: float | None = None, finish: dict | None = None,
-                    sandboxed: bool = True, answers: dict | None = None) -> Path:
+                    sandboxed: bool = True, answers: dict | None = None, subset: int = 0,
+                    sampling: dict | None = None) -> Path:
     """An evaluated profile without running anything: outcomes maps task -> (base ok, plus ok, detail), or
     to a list of those for sampled answers; `finish` maps task -> finish_reason recorded in its samples
-    file, `answers` task -> its (first) answer's text."""
+    file, `answers` task -> its answer's text (or a list: each answer's). `subset`: the run folder of that
+    subset; `sampling`: the manifest's sampling settings, as generation writes them (seeded answers, each
+    record with its sample_index)."""
     from benchlib.evaluation.scoring import pass_at_k
     from benchlib.results import profile_paths
 
-    paths = profile_paths(results, profile, dataset)
+    paths = profile_paths(results, profile, dataset, subset)
     paths.root.mkdir(parents=True, exist_ok=True)
     finish, answers = finish or {}, answers or {}
     per_task = {}
@@ -218,8 +221,10 @@ def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = 
     with open(paths.samples, "w") as handle:
         for task, records in per_task.items():
             for index in range(len(records)):
-                handle.write(json.dumps({"task_id": task, "solution": "def f(): pass",
-                                         "raw_solution": answers.get(task, "def f(): pass"),
+                text = answers.get(task, "def f(): pass")
+                handle.write(json.dumps({"task_id": task, **({"sample_index": index} if sampling else {}),
+                                         "solution": "def f(): pass",
+                                         "raw_solution": text[index] if isinstance(text, list) else text,
                                          "finish_reason": finish.get(task, "stop"), "completion_tokens": 100}) + "\n")
     n = len(per_task)
     scores = {"base": round(100 * sum(sum(r["base_status"] == "pass" for r in rs) / len(rs) for rs in per_task.values()) / n, 1),
@@ -230,8 +235,9 @@ def fake_evaluation(results: Path, profile: str, outcomes: dict, dataset: str = 
         "eval": per_task, "dataset": {"md5": md5, "tasks": n}, "samples": str(paths.samples),
         "date": "2026-11-26 00:00 UTC", "eval_seconds": 1.0,
         "sandbox": {"backend": "local" if sandboxed else "unsafe", "sandboxed": sandboxed, "label": "test"}}))
-    if tokens_per_second is not None:
-        paths.manifest.write_text(json.dumps({"generation": {"tokens_per_second": tokens_per_second, "seconds": 10}}))
+    if tokens_per_second is not None or sampling:
+        paths.manifest.write_text(json.dumps({"generation": {"tokens_per_second": tokens_per_second, "seconds": 10,
+                                                             **({"sampling": sampling} if sampling else {})}}))
     return paths.root
 
 

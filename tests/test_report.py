@@ -216,3 +216,68 @@ def test_two_sampled_and_two_greedy_profiles_with_a_reference(tmp_path):
     pair = next(c for c in summary["comparisons"]["humaneval"]["plus"] if {c["a"], c["b"]} == {"bench-s8", "bench-s4"})
     assert pair["method"] == "paired permutation" and pair["interval"][0] > 0 and pair["detectable"] > 0
     assert pair["level"] == 0.025 and pair["primary"] and pair["margin"]["outcome"] == "outside"
+
+
+SAMPLING = {"temperature": 0.8, "top_p": 0.95, "seed": "per problem and answer (Sampling.seed_of)", "answers_per_problem": 10}
+
+
+def test_a_subset_pilot_projects_to_the_full_set_and_pairs_by_seed(tmp_path):
+    """Two sampled quants on subset=40 with the same sampling settings: their answers are paired by seed (the
+    coupling is shown), and what 3 points would take is given for the full 164 problems, with a range."""
+    import random
+
+    rng = random.Random(5)
+    profiles = make(tmp_path, "[bench-q8]\nserver = none\nsamples = s.jsonl\nn_samples = 10\ntemperature = 0.8\n"
+                              "[bench-q5]\nserver = none\nsamples = s.jsonl\nn_samples = 10\ntemperature = 0.8\n"
+                              "reference_profile = bench-q8\n")
+    results = tmp_path / "results"
+    true = [rng.choice([0.0, 1.0, rng.random()]) for _ in TASKS]
+    shared = {t: [rng.random() for _ in range(10)] for t in TASKS}  # common random numbers: the shared seed
+    for name, shift in (("bench-q8", 0.0), ("bench-q5", 0.02)):
+        draws = {t: [u if rng.random() < 0.5 else rng.random() for u in shared[t]] for t in TASKS}
+        fake_evaluation(results, name, {t: [(True, u < p - shift, "wrong output") for u in draws[t]]
+                                        for t, p in zip(TASKS, true)},
+                        answers={t: [f"answer {t} {u}" for u in draws[t]] for t in TASKS},
+                        subset=40, sampling=SAMPLING, tokens_per_second=40)
+    text = report(tmp_path, profiles)
+    assert "### HumanEval+ subset of 40 (40 problems)" in text
+    line = next(line for line in text.splitlines()
+                if re.match(r"- bench-q\d vs bench-q\d: (detects|nothing)", line))
+    assert "on the full 164 problems (projected from this subset)" in line and "80% range" in line, line
+    assert re.search(r"paired by seed: \d+ of 400 answer pairs identical, the same outcome in \d+% \(\d+% if "
+                     r"independent\), which cuts the answers needed \d+\.\dx", line), line
+    assert "GPU hours" in line  # at the measured speed, for the full set
+
+
+def test_answers_cannot_help_when_every_answer_agrees(tmp_path):
+    """A server that ignores seed and temperature: 5 identical answers per problem, 15 vs 15 problems differ.
+    The old report said 'about 1 answer per problem'; no number of answers can get there."""
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n[bench-b]\nserver = none\nsamples = s.jsonl\n")
+    results = tmp_path / "results"
+    tasks = [f"HumanEval/{i}" for i in range(164)]
+    for name, wins in (("bench-a", range(15)), ("bench-b", range(15, 30))):
+        fake_evaluation(results, name, {t: [(True, i in wins or i >= 30, "wrong output")] * 5 for i, t in enumerate(tasks)},
+                        sampling=SAMPLING)
+    text = report(tmp_path, profiles)
+    line = next(line for line in text.splitlines() if line.startswith("- bench-a vs bench-b: detects"))
+    assert "3 points: not with more answers" in line and "about 1 answer" not in line, line
+
+
+def test_one_primary_verdict_per_pair_over_both_datasets(tmp_path):
+    """HumanEval+ alone favours a (8 vs 0, p = 0.008), MBPP+ alone b (0 vs 6): together, 8 vs 6, no
+    difference. Only the comparison over both datasets is the pair's verdict; the others are secondary."""
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n[bench-b]\nserver = none\nsamples = s.jsonl\n")
+    results = tmp_path / "results"
+    fake_evaluation(results, "bench-a", outcomes(set(range(20))))
+    fake_evaluation(results, "bench-b", outcomes(set(range(12))))
+    mbpp = [f"Mbpp/{i}" for i in range(2, 42)]
+    fake_evaluation(results, "bench-a", {t: (i < 10, i < 10, "wrong output") for i, t in enumerate(mbpp)}, dataset="mbpp", md5="m")
+    fake_evaluation(results, "bench-b", {t: (i < 16, i < 16, "wrong output") for i, t in enumerate(mbpp)}, dataset="mbpp", md5="m")
+    text = report(tmp_path, profiles)
+    lines = [line for line in text.splitlines() if line.startswith("- bench-a vs bench-b")]
+    humaneval = next(line for line in lines if "(8 vs 0)" in line)
+    assert humaneval.startswith("- bench-a vs bench-b (secondary): ") and "**" not in humaneval
+    assert "bench-a higher on this run alone (not a verdict)" in humaneval
+    together = next(line for line in lines if "(8 vs 6)" in line)
+    assert together.startswith("- bench-a vs bench-b: 14 problems differ") and together.endswith("no evidence of a difference")
+    assert "*secondary* comparisons are shown, never a verdict" in text
