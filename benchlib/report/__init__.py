@@ -2,7 +2,8 @@
 data between them:
 
     collect.py   the results folder -> LocalRow per profile (its runs, states, outcomes per problem)
-    analysis.py  rows -> Analysis: intervals, paired comparisons (exact McNemar + Holm), standings among
+    analysis.py  rows -> Analysis (outcomes.py per run, comparisons.py per pair, statistics.py the numbers):
+                 intervals, paired comparisons (one primary per pair, Holm), verdicts at the margin, standings among
                  the published scores, the self-test's check, where profiles disagree
     markdown.py  REPORT.md, PROBLEMS.md, problems.csv, COMPARISONS.md   } each renders from the same rows
     summary.py   summary.json                                          } and Analysis; none computes a

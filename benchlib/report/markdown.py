@@ -265,7 +265,7 @@ def _margins(run: RunAnalysis) -> list[str]:
             else "equivalence: two one-sided tests")
     level = f"each one-sided test at {_pct(first.level)}%" + (f" (5% over {count} verdicts)" if count > 1 else "")
     lines = [f"Within {run.margin:g} points? ({kind}; {level}):", ""]
-    lines += [f"- {margin_sentence(c.margin)}" + ("" if c.primary else " (secondary)") for c in shown]
+    lines += [("- " if c.primary else "- secondary: ") + margin_sentence(c.margin) for c in shown]
     return [*lines, ""]
 
 
