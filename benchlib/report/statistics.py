@@ -109,11 +109,39 @@ def _mcnemar_cutoffs(n: int, alpha: float) -> tuple[int, ...]:
     from scipy.special import bdtr
 
     cut = []
-    for k in range(n + 1):
-        j = np.arange(k // 2 + 1)
-        ok = np.nonzero(2 * bdtr(j, k, 0.5) <= alpha)[0]
-        cut.append(int(ok[-1]) if len(ok) else -1)
+    j = 0
+    for k in range(n + 1):  # the cut-off never falls as k grows: walk it up
+        while j <= k // 2 and 2 * bdtr(j, k, 0.5) <= alpha:
+            j += 1
+        cut.append(j - 1)
     return tuple(cut)
+
+
+def _discordance_weights(n: int, rate: float):
+    """The discordant counts that matter (probability above 1e-12) and their binomial probabilities."""
+    import numpy as np
+    from scipy.special import gammaln
+
+    counts = np.arange(n + 1)
+    rate = min(max(rate, 1e-300), 1.0)
+    with np.errstate(divide="ignore"):
+        log = (gammaln(n + 1) - gammaln(counts + 1) - gammaln(n - counts + 1) + counts * np.log(rate)
+               + (n - counts) * np.log1p(-rate) if rate < 1 else np.where(counts == n, 0.0, -np.inf))
+    weights = np.exp(log)
+    keep = weights > 1e-12
+    return counts[keep], weights[keep]
+
+
+def _power_at(counts, weights, cut, favour: float) -> float:
+    """The rejection probability, summed over the discordant counts (each a binomial split at `favour`)."""
+    import numpy as np
+    from scipy.special import bdtr, bdtrc
+
+    lows = cut[counts]
+    ok = lows >= 0
+    k, low = counts[ok], lows[ok]
+    reject = bdtr(low, k, favour) + bdtrc(k - low - 1, k, favour)
+    return float(np.sum(weights[ok] * np.clip(reject, 0, 1)))
 
 
 def greedy_power(n: int, discordance: float, difference: float, alpha: float) -> float:
@@ -124,16 +152,13 @@ def greedy_power(n: int, discordance: float, difference: float, alpha: float) ->
     if discordance <= 0 or n == 0:
         return 0.0
     import numpy as np
-    from scipy.stats import binom
 
+    counts, weights = _discordance_weights(n, discordance)
     favour = min(1.0, max(0.0, (discordance + abs(difference)) / (2 * discordance)))
-    counts = np.arange(n + 1)
-    cut = np.asarray(_mcnemar_cutoffs(n, alpha))
-    weight = binom.pmf(counts, n, min(1.0, discordance))
-    reject = np.where(cut >= 0, binom.cdf(cut, counts, favour) + binom.sf(counts - cut - 1, counts, favour), 0.0)
-    return float(np.sum(weight * np.clip(reject, 0, 1)))
+    return _power_at(counts, weights, np.asarray(_mcnemar_cutoffs(n, alpha)), favour)
 
 
+@lru_cache(maxsize=4096)
 def greedy_detectable(n: int, discordant: int, alpha: float, power: float = POWER) -> float | None:
     """The smallest difference (a proportion) the exact McNemar test detects with `power` at the observed
     discordance (`discordant` of `n` problems differ), or None when no difference is detectable at it: a
@@ -141,13 +166,18 @@ def greedy_detectable(n: int, discordant: int, alpha: float, power: float = POWE
     enough (6 of 164: at most 56% at the 5% level)."""
     if n == 0 or discordant == 0:
         return None
+    import numpy as np
+
     rate = discordant / n
-    if greedy_power(n, rate, rate, alpha) < power:
+    counts, weights = _discordance_weights(n, rate)
+    cut = np.asarray(_mcnemar_cutoffs(n, alpha))
+    at = lambda difference: _power_at(counts, weights, cut, min(1.0, (rate + difference) / (2 * rate)))  # noqa: E731
+    if at(rate) < power:
         return None
     low, high = 0.0, rate
-    for _ in range(40):  # bisection: the power grows with the difference
+    while high - low > 1e-5:  # bisection: the power grows with the difference
         middle = (low + high) / 2
-        low, high = (middle, high) if greedy_power(n, rate, middle, alpha) < power else (low, middle)
+        low, high = (middle, high) if at(middle) < power else (low, middle)
     return high
 
 
