@@ -50,3 +50,24 @@ def test_no_module_reads_the_environment_but_settings():
     documented = {v.name for v in VARIABLES} | {"XDG_CACHE_HOME", "TMPDIR", "PATH", "PYTHONPATH"}
     assert set(readers) <= documented
     assert {name for files in readers.values() for name in files} <= {"settings.py", "reference.py", "sandbox.py"}
+
+
+def test_the_margin_of_the_verdicts(tmp_path):
+    assert load_settings(tmp_path, environ={}).margin == 3.0
+    assert load_settings(tmp_path, environ={"BENCH_MARGIN": "2.5"}).margin == 2.5
+    assert load_settings(tmp_path, lambda name, default=None: "1" if name == "margin" else default,
+                         environ={"BENCH_MARGIN": "2.5"}).margin == 1.0  # `doit margin=1` wins
+    with pytest.raises(ConfigError, match="BENCH_MARGIN='80' is out of range") as error:
+        load_settings(tmp_path, environ={"BENCH_MARGIN": "80"})
+    assert "points between 0 and 50" in error.value.tip
+
+
+def test_a_new_margin_rewrites_the_report(tmp_path):
+    """The margin changes what REPORT.md says, not any result: the report task's up-to-date value holds it."""
+    from dataclasses import replace
+
+    from benchlib.pipeline import report_fingerprint
+
+    settings = load_settings(tmp_path, environ={})
+    assert report_fingerprint(settings) != report_fingerprint(replace(settings, margin=2.0))
+    assert report_fingerprint(settings) == report_fingerprint(replace(settings))
