@@ -107,11 +107,6 @@ class Comparison:
     def significant(self) -> bool:
         return self.p_adjusted < ALPHA
 
-    @property
-    def confidence(self) -> float:
-        """The interval's coverage, in percent (95 for a family of one)."""
-        return 100 * (1 - self.level)
-
 
 @dataclass(frozen=True, eq=False)  # (identity: a pair is one run's, used as a set member)
 class Pair:
@@ -219,8 +214,9 @@ def need(pair: Pair, phase: str, effect: float, spread: float, problems: int, pa
     return Need(answers, problems, True, low, high, _hours(pair, answers, problems), projected)
 
 
-def coupling(pair: Pair, phase: str, problems: int, level: float, target: float = TARGET) -> Coupling:
-    """How alike two seed-paired sampled runs' answers are, and what pairing by seed saves."""
+def coupling(pair: Pair, phase: str, problems: int, level: float, target: float, paired: int | None) -> Coupling:
+    """How alike two seed-paired sampled runs' answers are, and what pairing by seed saves against the
+    answers the paired estimate asked for (`paired`: need(...).answers at the same level and target)."""
     a_rows, b_rows = _rows(pair, phase)
     pairs = sum(len(r) for r in a_rows)
     identical = sum(x == y for t in pair.common
@@ -229,7 +225,6 @@ def coupling(pair: Pair, phase: str, problems: int, level: float, target: float 
     independent = sum(len(a) * (pa * pb + (1 - pa) * (1 - pb)) for a, b in zip(a_rows, b_rows)
                       for pa, pb in [(sum(a) / len(a), sum(b) / len(b))]) / pairs if pairs else 0.0
     spread = stats.z(1 - level / 2) + stats.z(POWER)
-    paired = stats.answers_needed(stats.components(a_rows, b_rows, True), problems, target / 100, spread)
     unpaired = stats.answers_needed(stats.components(a_rows, b_rows, False), problems, target / 100, spread)
     gain = (unpaired / paired) if paired and unpaired else 1.0
     return Coupling(pairs, identical, agree, independent, gain)
@@ -284,5 +279,5 @@ def compare(pair: Pair, phase: str, family: int, level: float, problems: int, re
     found.detectable = None if detectable is None else 100 * detectable
     found.need = need(pair, phase, target, stats.z(1 - level / 2) + stats.z(POWER), problems, found.paired_by_seed)
     if found.paired_by_seed:
-        found.coupling = coupling(pair, phase, problems, level, target)
+        found.coupling = coupling(pair, phase, problems, level, target, found.need.answers)
     return found
