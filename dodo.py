@@ -21,10 +21,10 @@ from doit.tools import config_changed
 from benchlib import pipeline
 from benchlib.config import load_profiles
 from benchlib.errors import BenchError
-from benchlib.fingerprints import evaluation_header, generation_header
+from benchlib.fingerprints import evaluation_header
 from benchlib.results import report_files
 from benchlib.scheduling import HOST_META, STAGES, schedule, stage_reporter
-from benchlib.servers import host_of, runs_server
+from benchlib.servers import host_of
 from benchlib.settings import load_settings
 
 GEN, EVAL = STAGES  # the task groups of the two stages
@@ -59,26 +59,20 @@ def _remove(*paths):
             print(f"removed {path}")
 
 
-def _runs(name, profile):
-    """The run folders a profile's tasks make: the run at max_tokens, and its reasoning-budget run if set."""
-    budget = profile.reasoning_budget if profile.reasoning_budget > profile.max_tokens else 0
-    return [SETTINGS.paths(name)] + ([SETTINGS.paths(name, budget)] if budget else [])
-
-
 def _clean_samples(name, runs):
     """Samples cost GPU hours: removed only when the task is named (`doit clean gen:<profile>`)."""
     if f"{GEN}:{name}" in sys.argv or GEN in sys.argv:
-        _remove(*(path for paths in runs for path in paths.generated))
+        _remove(*runs.generated_files)
     else:
-        print(f"keeping {', '.join(str(paths.samples) for paths in runs)} (remove with: doit clean {GEN}:{name})")
+        print(f"keeping {', '.join(str(path) for path in runs.samples_targets)} (remove with: doit clean {GEN}:{name})")
 
 
 def task_gen():
     """Generate one solution per problem with the profile's model (starts and stops its server)."""
     for name, profile in PROFILES.items():
-        if not runs_server(profile):
+        runs = SETTINGS.runs(profile)
+        if not runs.generates:
             continue
-        runs = _runs(name, profile)
         host = host_of(profile)
         yield {
             "name": name,
@@ -86,8 +80,8 @@ def task_gen():
                    f" (host: {host or profile.base_url})",
             "meta": {HOST_META: host} if host else {},
             "actions": [(pipeline.generate, [name, SETTINGS])],
-            "targets": [paths.samples for paths in runs],
-            "uptodate": [config_changed(generation_header(profile, DATASET_ID))],
+            "targets": runs.samples_targets,
+            "uptodate": [config_changed(runs.main.header)],
             "clean": [(_clean_samples, [name, runs])],
         }
 
@@ -95,18 +89,16 @@ def task_gen():
 def task_eval():
     """Score the profile's samples in the sandbox (pass@1)."""
     for name, profile in PROFILES.items():
-        runs = _runs(name, profile)
-        samples = pipeline.samples_file(profile, runs[0], SETTINGS.project)
+        runs = SETTINGS.runs(profile)
         yield {
             "name": name,
             "doc": f"evaluate {SETTINGS.dataset} samples of {name}",
             "actions": [(pipeline.evaluate, [name, SETTINGS])],
-            "file_dep": ([samples, *(paths.samples for paths in runs[1:])] if runs_server(profile)
-                         else [samples] if samples.is_file() else []),
-            "targets": [paths.eval_results for paths in runs],
+            "file_dep": runs.evaluation_deps,
+            "targets": runs.evaluation_targets,
             "uptodate": [config_changed(evaluation_header(DATASET_ID)),
                          (pipeline.evaluation_isolated_enough, [name, SETTINGS])],
-            "clean": [(_remove, [path for paths in runs for path in paths.evaluated])],
+            "clean": [(_remove, runs.evaluated_files)],
         }
 
 

@@ -4,7 +4,8 @@ HumanEval+ and MBPP+, beside the floor.
     python bench/bench_eval.py [--dataset humaneval|mbpp|humaneval-mini|humaneval-noextreme|both]
                                [--data-dir ../shared/datasets] [--workers 2]
 
-Samples: the canonical solutions, and a mixed set (some wrong, crashing, slow). Each evaluator is run
+benchlib's slowest checks (wall seconds per task, both phases) are printed after each of its runs, so a
+regression shows where it happens. Samples: the canonical solutions, and a mixed set (some wrong, crashing, slow). Each evaluator is run
 cold (no ground truth cached) and warm, each evalplus run right before benchlib's; `--repeat N` runs every
 pair N times and shows the medians (the machine's speed drifts by tens of percent over minutes). evalplus runs as its CLI would (`evalplus.evaluate`), in a
 fresh process, ended by os._exit once it has written its results (its CLI lingers up to 20 s more in a
@@ -14,6 +15,7 @@ MBPP+ uses the pre-release file in ../shared (MBPP_FILE), the one MBPP+ file ava
 """
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -25,7 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import MBPP_PRERELEASE, ROOT, run_evalplus, statuses, write_samples  # noqa: E402
+from support import MBPP_PRERELEASE, ROOT  # noqa: E402
+from builders import write_samples  # noqa: E402
+from evalplus_cli import run_evalplus, statuses  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.datasets import DATASETS, load_dataset  # noqa: E402
@@ -40,6 +44,8 @@ MIXED = {  # task -> body replacing the canonical one
     "HumanEval/55": "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n",
 }
 
+
+SLOWEST = 5  # tasks listed per run, by the wall seconds of their checks
 
 KNOWN_DIFFERENCES = {"HumanEval/32": "evalplus 0.3.1 fails every find_zero, the canonical one too (README)"}
 
@@ -57,22 +63,30 @@ def mbpp_mixed(dataset) -> dict:
 
 
 def run_ours(samples: Path, data_dir: str, cache: Path, workers: int, results: Path, dataset: str = "humaneval",
-             file: str | None = None) -> float:
+             file: str | None = None) -> tuple[float, list[tuple[str, float]]]:
+    """benchlib's evaluation in a fresh process: its wall seconds, and the slowest tasks' check seconds."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     script = (
-        "import logging, sys\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
-        "from benchlib.evaluation.scoring import evaluate_samples\nfrom benchlib.results import profile_paths\n"
+        "import json, logging, time\nfrom pathlib import Path\nfrom benchlib.datasets import load_dataset\n"
+        "from benchlib.evaluation import scoring\nfrom benchlib.results import run_folder\n"
         "from benchlib.evaluation.sandbox import LocalSandbox\n"
+        "seconds = {}\ncheck = scoring.check_solution\n"
+        "def timed(sandbox, dataset, task_id, code, truth):\n"
+        "    started = time.monotonic()\n"
+        "    try:\n        return check(sandbox, dataset, task_id, code, truth)\n"
+        "    finally:\n        seconds[task_id] = seconds.get(task_id, 0) + time.monotonic() - started\n"
+        "scoring.check_solution = timed\n"
         f"ds = load_dataset({dataset!r}, {data_dir!r}, override={file!r})\n"
-        f"paths = profile_paths(Path({str(results)!r}), 'bench', {dataset!r})\n"
-        f"r = evaluate_samples(Path({str(samples)!r}), ds, paths, LocalSandbox, workers={workers}, "
-        f"cache=Path({str(cache)!r}), log=logging.getLogger('bench'))\n"
-        "print(r['pass_at_1'])\n"
-    )
+        f"job = scoring.EvaluationJob(samples=Path({str(samples)!r}), dataset=ds, "
+        f"paths=run_folder(Path({str(results)!r}), 'bench', {dataset!r}), sandbox=LocalSandbox, workers={workers}, "
+        f"cache=Path({str(cache)!r}))\n"
+        "scoring.Evaluation(job, logging.getLogger('bench')).run()\n"
+        "print(json.dumps(sorted(seconds.items(), key=lambda item: -item[1])[:SLOWEST]))\n"
+    ).replace("SLOWEST", str(SLOWEST))
     shutil.rmtree(results, ignore_errors=True)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
-    return time.monotonic() - started
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True)
+    return time.monotonic() - started, [tuple(item) for item in json.loads(done.stdout.splitlines()[-1])]
 
 
 FLOOR = """
@@ -130,8 +144,10 @@ def main() -> None:
                     for state in ("cold", "warm"):
                         seconds, ev_results = run_evalplus(samples, ev_cache, args.workers, family, dataset.path)
                         times.setdefault(("evalplus", state), []).append(seconds)
-                        times.setdefault(("benchlib", state), []).append(
-                            run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file))
+                        seconds, slowest = run_ours(samples, args.data_dir, our_cache, args.workers, tmp / "r", key, file)
+                        times.setdefault(("benchlib", state), []).append(seconds)
+                        print(f"{label}, {state}: slowest checks " + ", ".join(f"{t} {s:.1f} s" for t, s in slowest),
+                              flush=True)
                     shutil.rmtree(ev_cache, ignore_errors=True)
                     shutil.rmtree(our_cache, ignore_errors=True)
                 theirs, ours = statuses(ev_results), statuses(tmp / "r" / "bench" / key / "eval_results.json")

@@ -23,15 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import ROOT, quiet_log  # noqa: E402
+from support import ROOT  # noqa: E402
+from builders import generation  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 from benchlib.generation.client import ChatClient  # noqa: E402
-from benchlib.generation.codegen import generate_samples  # noqa: E402
 from benchlib.config import Profile, load_profiles  # noqa: E402
 from benchlib.datasets import load_dataset  # noqa: E402
 from benchlib.generation.prompt import LEADERBOARD_MAX_TOKENS, request_body  # noqa: E402
-from benchlib.results import profile_paths  # noqa: E402
+from benchlib.results import run_folder  # noqa: E402
 from benchlib.servers.base import tail, wait_healthy  # noqa: E402
 from benchlib.servers.llama import find_llama_server, resolve_model  # noqa: E402
 from benchlib.servers.process import ProcessServer  # noqa: E402
@@ -100,10 +100,10 @@ TEMPERATURE = 0.8
 
 def run_ours(url: str, dataset, root: Path, slots: int, max_tokens: int, n_samples: int = 1) -> tuple[float, float, list[dict]]:
     client = ChatClient(url, timeout=900)
-    paths = profile_paths(root, "bench", "humaneval")
+    paths = run_folder(root, "bench", "humaneval")
     started, cpu = time.monotonic(), _cpu()
-    generate_samples(dataset, paths, client, "bench", max_tokens, slots, {"bench": 1}, {"cache_prompt": False},
-                     quiet_log(), answers=n_samples, sampling=(TEMPERATURE, 0.95) if n_samples > 1 else None)
+    generation(dataset, paths, client, model="bench", max_tokens=max_tokens, parallel=slots, header={"bench": 1},
+               extra={"cache_prompt": False}, answers=n_samples, sampling=(TEMPERATURE, 0.95) if n_samples > 1 else None)
     wall, cpu = time.monotonic() - started, _cpu() - cpu
     samples = [json.loads(line) for line in paths.samples.read_text().splitlines()]
     stats = {i: json.loads(line) for i, line in enumerate(paths.generation_stats.read_text().splitlines())}

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import ROOT, doit, make_project  # noqa: E402
+from support import ROOT  # noqa: E402
+from projects import doit, make_project  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 PROFILES = 6

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import (DATASETS, MBPP_PRERELEASE, ROOT, broken_tasks, chromium_binary, doit, doit_env,  # noqa: E402
-                     make_project, model_like_samples, quiet_log)
+from support import DATASETS, MBPP_PRERELEASE, ROOT, chromium_binary  # noqa: E402
+from projects import doit, doit_env, make_project  # noqa: E402
+from builders import broken_tasks, evaluation, model_like_samples  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 PROFILES = [("q8", {}), ("q6", {}), ("q5", {}), ("q4", {}), ("thinking", {"reasoning": True}), ("sampled", {"answers": 5})]
@@ -31,8 +32,7 @@ def build(folder: Path, count: int) -> Path:
     """A project whose results hold `count` evaluated model-like profiles on both datasets."""
     from benchlib.datasets import load_dataset
     from benchlib.evaluation.sandbox import LocalSandbox
-    from benchlib.evaluation.scoring import evaluate_samples
-    from benchlib.results import profile_paths
+    from benchlib.results import run_folder
 
     project = make_project(folder / "project", "")
     conf = ""
@@ -43,12 +43,12 @@ def build(folder: Path, count: int) -> Path:
             if index:
                 broken = broken_tasks(dataset, 0, seed=index, keep=broken, changes=2 + index)
             samples = folder / f"{name}-{key}.jsonl"
-            paths = profile_paths(project / "results", f"bench-{name}", key)
+            paths = run_folder(project / "results", f"bench-{name}", key)
             if not paths.eval_results.exists():
                 model_like_samples(dataset, samples, broken, seed=index, **options)
                 paths.root.mkdir(parents=True, exist_ok=True)
                 started = time.monotonic()
-                evaluate_samples(samples, dataset, paths, LocalSandbox, workers=2, cache=folder / "cache", log=quiet_log())
+                evaluation(samples, dataset, paths, LocalSandbox, cache=folder / "cache")
                 print(f"evaluated bench-{name} on {key} in {time.monotonic() - started:.0f} s", flush=True)
             if key == "humaneval":
                 conf += f"[bench-{name}]\nserver = none\nsamples = {samples}\ndescription = model-like {name}\n\n"

@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from support import DATASETS, ROOT, doit, doit_env, llama_server_binary, make_project  # noqa: E402
+from support import DATASETS, ROOT, llama_server_binary  # noqa: E402
+from projects import doit, doit_env, make_project  # noqa: E402
 from tabulate import tabulate  # noqa: E402
 
 SMOLLM2 = "bench-smollm2-135m"

@@ -21,7 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from tabulate import tabulate  # noqa: E402
 
 from bench_eval import MIXED, run_ours  # noqa: E402
-from support import ROOT, burn, run_evalplus, statuses, write_samples  # noqa: E402
+from support import ROOT, burn  # noqa: E402
+from builders import write_samples  # noqa: E402
+from evalplus_cli import run_evalplus, statuses  # noqa: E402
 
 from benchlib.datasets import load_dataset  # noqa: E402
 

@@ -81,7 +81,8 @@ def false_verdicts(runs, rng):
 def example(folder: Path) -> None:
     from benchlib.config import load_profiles
     from benchlib.report import write_report
-    from support import ROOT, fake_evaluation
+    from support import ROOT
+    from builders import fake_evaluation
 
     rng = np.random.default_rng(7)
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -21,13 +20,12 @@ from typing import Callable
 from .config import Profile, load_profiles
 from .console import Progress, stage_log
 from .errors import BenchError, ConfigError
-from .fingerprints import generation_header, isolation_accepted
-from .results import (ProfilePaths, clear_status, inputs_fingerprint, read_manifest, report_inputs,
-                      set_failed, update_manifest)
-from .servers import BACKENDS, is_self_test, runs_server
+from .fingerprints import isolation_accepted
+from .results import RunFolder, clear_status, inputs_fingerprint, read_or_empty, report_inputs, set_failed
+from .servers import is_self_test, runs_server
 from .settings import Settings
 
-__all__ = ["generate", "evaluate", "report", "refresh_report", "report_fingerprint", "samples_file", "load_profile"]
+__all__ = ["generate", "evaluate", "report", "refresh_report", "report_fingerprint", "load_profile"]
 
 
 def load_profile(settings: Settings, name: str) -> Profile:
@@ -37,18 +35,10 @@ def load_profile(settings: Settings, name: str) -> Profile:
     return profiles[name]
 
 
-def samples_file(profile: Profile, paths: ProfilePaths, project: str) -> Path:
-    """The samples a profile's evaluation scores: its own, or (server = none) the file it names."""
-    if BACKENDS[profile.server].scores_a_file:
-        path = Path(profile.samples).expanduser()
-        return path if path.is_absolute() else Path(project) / path
-    return paths.samples
+Body = Callable[[Profile, RunFolder, logging.Logger], None]
 
 
-Body = Callable[[Profile, ProfilePaths, logging.Logger], None]
-
-
-def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[ProfilePaths], Path], body: Body):
+def _run_stage(stage: str, name: str, settings: Settings, log_file: Callable[[RunFolder], Path], body: Body):
     """The envelope every stage runs in (see the module's docstring)."""
     from doit.exceptions import TaskFailed
 
@@ -80,51 +70,44 @@ def refresh_report(settings: Settings) -> None:
 
 
 def generate(name: str, settings: Settings):
-    """doit action: make results/<profile>/<dataset>/samples.jsonl (resuming a journal if one exists)."""
+    """doit action: make the samples.jsonl of every run of the profile (runs.py), resuming journals."""
 
-    def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
+    def body(profile: Profile, paths: RunFolder, log: logging.Logger) -> None:
         from . import servers
         from .generation.codegen import generate as generate_with
-        from .generation.codegen import plan_reuse
         from .generation.slots import check_slots
         from .servers.llama import count_prompts
 
-        header = generation_header(profile, settings.dataset_id())
-        done = read_manifest(paths).get("generation", {})
-        budget = done.get("reasoning_budget") or {}
-        if (paths.samples.exists() and done.get("header") == header
-                and (not budget or settings.paths(name, budget["max_tokens"]).samples.exists())):
+        runs = settings.runs(profile)
+        if all(run.generated for run in runs.known):
             return  # already complete for these settings
         dataset = settings.load_dataset()
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
         answers = (f" x {profile.n_samples} answers at temperature {profile.temperature:g}"
                    if profile.n_samples > 1 or profile.sampled else "")
+        long = runs.long_budget()
         log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples{answers} ({dataset.version})"
                  f"{subset}, {profile.parallel} in flight, max_tokens {profile.max_tokens}"
-                 + (f", reasoning budget {profile.reasoning_budget}" if profile.reasoning_budget > profile.max_tokens else ""))
+                 + (f", reasoning budget {long}" if long else ""))
         if servers.BACKENDS[profile.server].sizes_slots:  # before the model loads: minutes, on a big model
             counted = count_prompts(profile, settings, dataset)
-            for run in [profile] + ([replace(profile, max_tokens=profile.reasoning_budget)]
-                                    if profile.reasoning_budget > profile.max_tokens else []):
-                need = check_slots(run, dataset, counted)
+            for run in runs.known:
+                need = check_slots(run.profile, dataset, counted)
                 if not need.fits:
                     log.warning(f"{need.problem()} (checked again with the server's tokenizer once it is up)")
                 else:
-                    log.debug(f"slots: {run.parallel} x (max_tokens {run.max_tokens} + prompt "
-                              f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {run.ctx_size}")
-        reuse = plan_reuse(paths, header, log)
+                    log.debug(f"slots: {run.profile.parallel} x (max_tokens {run.max_tokens} + prompt "
+                              f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {run.profile.ctx_size}")
         with servers.start(profile, settings, paths, log) as server:
-            section = generate_with(profile, dataset, paths, server, header, log, reuse,
-                                    budget_paths=lambda budget: settings.paths(name, budget))
-        update_manifest(paths, "generation", section)
+            generate_with(runs, dataset, server, log)
 
     return _run_stage("generation", name, settings, lambda paths: paths.codegen_log, body)
 
 
 def evaluate(name: str, settings: Settings):
-    """doit action: score the samples in the sandbox into eval_results.json."""
+    """doit action: score the samples of every run of the profile in the sandbox into eval_results.json."""
 
-    def body(profile: Profile, paths: ProfilePaths, log: logging.Logger) -> None:
+    def body(profile: Profile, paths: RunFolder, log: logging.Logger) -> None:
         from .evaluation.sandbox import make_sandbox
 
         dataset = settings.load_dataset()
@@ -136,26 +119,23 @@ def evaluate(name: str, settings: Settings):
                                 memory_limit=settings.memory_limit, bwrap=settings.bwrap,
                                 trusted=is_self_test(profile))  # the dataset's own canonical solutions
 
-        runs = [(paths, samples_file(profile, paths, settings.project))]
-        budget = (read_manifest(paths).get("generation", {}).get("reasoning_budget") or {}).get("max_tokens")
-        if budget and runs_server(profile):  # a reasoning model's long run, made with these samples
-            runs.append((settings.paths(name, budget), settings.paths(name, budget).samples))
-        for run_paths_, samples in runs:
-            evaluate_run(profile, run_paths_, samples, dataset, sandbox, log)
+        runs = settings.runs(profile)
+        for run in runs.known:  # an auto-detected long run too: the generation that made it recorded it
+            evaluate_run(run.folder, runs.scored(run), run.kind == "main", dataset, sandbox, log, profile)
 
-    def evaluate_run(profile, paths, samples, dataset, sandbox, log) -> None:
+    def evaluate_run(folder, samples, main, dataset, sandbox, log, profile) -> None:
         from .evaluation.scoring import Evaluation, EvaluationJob
 
-        job = EvaluationJob(samples=samples, dataset=dataset, paths=paths,
+        job = EvaluationJob(samples=samples, dataset=dataset, paths=folder,
                             sandbox=sandbox, workers=settings.workers, cache=settings.cache_dir,
                             sandbox_choice=settings.sandbox, accept_unsandboxed=_accepts_unsandboxed(profile, settings),
                             regenerate_tip=_regenerate_tip(profile))
         started = time.monotonic()
         bars: list[Progress] = []
 
-        def progress(done: int) -> None:
+        def progress(done: int, total: int) -> None:
             if not bars:  # made when the checks start: its rate and ETA leave the ground truth out
-                bars.append(Progress("evaluation", len(dataset.problems), log, done=done))
+                bars.append(Progress("evaluation", total, log, done=done))
             bars[0].update(done)
 
         try:
@@ -164,15 +144,10 @@ def evaluate(name: str, settings: Settings):
             for bar in bars:
                 bar.close()
         scores = results["pass_at_1"]
-        where = f" ({paths.root.name})" if paths.root.name != settings.paths(profile.name).root.name else ""
+        where = "" if main else f" ({folder.root.name})"
         log.info(f"pass@1{where}: {dataset.spec.base_label} {scores['base']}, {dataset.spec.plus_label} {scores['plus']} "
                  f"(sandbox: {results['sandbox'].get('label', results['sandbox']['backend'])}, "
                  f"{time.monotonic() - started:.1f} s)")
-        update_manifest(paths, "evaluation", {
-            "sandbox": results["sandbox"], "seconds": results["eval_seconds"],
-            "evalplus_version": results["evalplus_version"], "dataset": results["dataset"],
-            "pass_at_1": scores, "date": results["date"],
-        })
 
     return _run_stage("evaluation", name, settings, lambda paths: paths.evaluation_log, body)
 
@@ -193,7 +168,8 @@ def evaluation_isolated_enough(name: str, settings: Settings) -> bool:
     """False when the last evaluation ran unsandboxed although this run would not accept that (it was
     made with BENCH_SANDBOX=unsafe, or before isolation was available): a doit up-to-date check, asking
     the same rule as the stage (`fingerprints.isolation_accepted`)."""
-    sandbox = read_manifest(settings.paths(name)).get("evaluation", {}).get("sandbox", {})
+    sandbox = read_or_empty(settings.paths(name).eval_results).get("sandbox")
+    sandbox = sandbox if isinstance(sandbox, dict) else {}
     if isolation_accepted(sandbox, False):
         return True
     try:

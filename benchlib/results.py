@@ -1,8 +1,9 @@
-"""The results folder, owned here: every path a profile's stages read or write, the manifest and status
-files, which profile folders exist, and the exact list of files REPORT.md is made from (the report task's
-up-to-date check fingerprints that same list).
+"""The results folder, owned here: every path of a run folder (`RunFolder`), the status file, which
+profile folders and run folders exist, and the exact list of files REPORT.md is made from (the report
+task's up-to-date check fingerprints that same list). Which runs a profile makes: runs.py; what the
+manifest holds: manifest.py.
 
-    results/<profile>/<dataset>/samples.jsonl ...      one folder per profile and dataset (never mixed)
+    results/<profile>/<run key>/samples.jsonl ...      one folder per run (`run_key`): never mixed
     results/REPORT.md
 """
 
@@ -18,9 +19,8 @@ from pathlib import Path
 from .datasets import DATASETS, run_identity
 from .storage import atomic_write_json, read_json
 
-__all__ = ["ProfilePaths", "profile_paths", "report_path", "profile_names", "read_manifest", "update_manifest",
-           "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
-           "DATASET_KEYS", "ReportFiles", "utc_now", "RunKey", "run_key", "parse_run_key", "run_keys", "run_paths", "report_files"]
+__all__ = ["RunFolder", "run_folder", "report_path", "profile_names", "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
+           "DATASET_KEYS", "ReportFiles", "utc_now", "RunKey", "run_key", "parse_run_key", "run_keys", "run_folder_at", "report_files"]
 
 DATASET_KEYS = tuple(DATASETS)  # the folder names under results/<profile>/ (their subsets: run_key)
 
@@ -31,8 +31,8 @@ def utc_now() -> str:
 
 
 @dataclass(frozen=True)
-class ProfilePaths:
-    """results/<profile>/<dataset>/..., so two datasets never mix."""
+class RunFolder:
+    """One run's folder, results/<profile>/<run key>/ (`run_key`), and every file in it."""
 
     profile_dir: Path
     root: Path
@@ -117,14 +117,14 @@ def parse_run_key(key: str) -> RunKey | None:
     return RunKey(match.group(1), int(match.group(2) or 0), int(match.group(3) or 0)) if match else None
 
 
-def run_paths(results: Path, profile: str, key: str) -> ProfilePaths:
+def run_folder_at(results: Path, profile: str, key: str) -> RunFolder:
     """The paths of one run folder (`run_key`) of a profile."""
     profile_dir = Path(results) / profile
-    return ProfilePaths(profile_dir=profile_dir, root=profile_dir / key)
+    return RunFolder(profile_dir=profile_dir, root=profile_dir / key)
 
 
-def profile_paths(results: Path, profile: str, dataset: str, subset: int = 0, budget: int = 0) -> ProfilePaths:
-    return run_paths(results, profile, run_key(dataset, subset, budget))
+def run_folder(results: Path, profile: str, dataset: str, subset: int = 0, budget: int = 0) -> RunFolder:
+    return run_folder_at(results, profile, run_key(dataset, subset, budget))
 
 
 def run_keys(results: Path, profile: str) -> list[str]:
@@ -205,25 +205,15 @@ def read_or_empty(path: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def read_manifest(paths: ProfilePaths) -> dict:
-    return read_or_empty(paths.manifest)
-
-
-def update_manifest(paths: ProfilePaths, section: str, data: dict) -> None:
-    manifest = read_manifest(paths)
-    manifest[section] = data
-    atomic_write_json(paths.manifest, manifest)
-
-
-def read_status(paths: ProfilePaths) -> dict:
+def read_status(paths: RunFolder) -> dict:
     return read_or_empty(paths.status)
 
 
-def set_failed(paths: ProfilePaths, stage: str, reason: str) -> None:
+def set_failed(paths: RunFolder, stage: str, reason: str) -> None:
     atomic_write_json(paths.status, {"state": "failed", "stage": stage, "reason": reason, "date": utc_now()})
 
 
-def clear_status(paths: ProfilePaths) -> None:
+def clear_status(paths: RunFolder) -> None:
     paths.status.unlink(missing_ok=True)
 
 
@@ -234,7 +224,7 @@ def report_inputs(results: Path, profiles: list[str], config: Path, references: 
     files = [Path(config), Path(references)]
     for name in names:
         for key in dict.fromkeys([*DATASET_KEYS, *run_keys(results, name)]):
-            files += run_paths(results, name, key).report_reads
+            files += run_folder_at(results, name, key).report_reads
     return files
 
 

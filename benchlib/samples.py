@@ -1,4 +1,6 @@
-"""Reading samples in evalplus's three formats, and checking they cover the dataset."""
+"""samples.jsonl, read in one place: `read_records` (every reader of a samples file: the evaluation, the
+token-cap reuse, the reasoning summary, the long run's plan, the report), and `read_samples`, evalplus's
+three formats checked against the dataset for the evaluation."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 from .datasets import Dataset
 from .errors import SamplesError
 
-__all__ = ["Sample", "read_samples", "samples_digest", "sample_key"]
+__all__ = ["Sample", "read_records", "read_samples", "samples_digest", "sample_key"]
 
 
 @dataclass(frozen=True)
@@ -21,28 +23,45 @@ class Sample:
     solution: str  # a complete program
 
 
-def _from_jsonl(path: Path, dataset: Dataset) -> list[dict]:
-    records = []
-    with open(path, encoding="utf-8") as handle:
+def read_records(path: Path, skip_damaged: bool = False) -> list[dict]:
+    """Every record of a jsonl samples file, in file order (blank lines skipped). A line that is not a JSON
+    object with a task_id raises SamplesError naming the file and line, or with `skip_damaged` (the report,
+    which must not fail on one bad line) is left out."""
+    return [record for _, record in _numbered(path, skip_damaged)]
+
+
+def _numbered(path: Path, skip_damaged: bool = False):
+    """(line number, record) of each record of a jsonl samples file (`read_records`)."""
+    with open(path, encoding="utf-8", errors="replace" if skip_damaged else "strict") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
+                if skip_damaged:
+                    continue
                 raise SamplesError(f"{path}:{number}: not JSON ({exc.msg})",
                                    "the file is damaged: regenerate it (`doit gen:<profile>`) or fix the line") from None
-            if not isinstance(record, dict) or "task_id" not in record:
+            if not isinstance(record, dict) or not isinstance(record.get("task_id"), str):
+                if skip_damaged:
+                    continue
                 raise SamplesError(f"{path}:{number}: a sample needs a task_id", "use evalplus's samples format")
-            if isinstance(record.get("solution"), str):
-                solution = record["solution"]
-            elif isinstance(record.get("completion"), str):
-                task = dataset.problems.get(record["task_id"])
-                solution = (task["prompt"] if task else "") + record["completion"]
-            else:
-                raise SamplesError(f"{path}:{number}: a sample needs a string 'solution' or 'completion'",
-                                   "use evalplus's samples format")
-            records.append({"task_id": record["task_id"], "solution": solution})
+            yield number, record
+
+
+def _from_jsonl(path: Path, dataset: Dataset) -> list[dict]:
+    records = []
+    for number, record in _numbered(path):
+        if isinstance(record.get("solution"), str):
+            solution = record["solution"]
+        elif isinstance(record.get("completion"), str):
+            task = dataset.problems.get(record["task_id"])
+            solution = (task["prompt"] if task else "") + record["completion"]
+        else:
+            raise SamplesError(f"{path}:{number}: a sample needs a string 'solution' or 'completion'",
+                               "use evalplus's samples format")
+        records.append({"task_id": record["task_id"], "solution": solution})
     return records
 
 

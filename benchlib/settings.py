@@ -9,7 +9,7 @@ import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from .datasets import (DATASETS, RELEASES, default_data_dir, evalplus_cache, get_spec, override_variables,
                        run_identity)
@@ -17,7 +17,11 @@ from .errors import ConfigError
 from .evaluation.sandbox import SANDBOXES
 from .inside import limits
 from .report.statistics import MARGIN
-from .results import ProfilePaths, profile_paths
+from .results import RunFolder, run_folder
+
+if TYPE_CHECKING:
+    from .config import Profile
+    from .runs import ProfileRuns
 
 __all__ = ["Settings", "Variable", "VARIABLES", "load_settings", "DEFAULT_SANDBOX_IMAGE"]
 
@@ -90,9 +94,15 @@ class Settings:
     reference_delay: float
     margin: float = MARGIN  # points (BENCH_MARGIN)
 
-    def paths(self, profile: str, budget: int = 0) -> ProfilePaths:
-        """The run folder of `profile` for this run's dataset and subset (`budget`: its reasoning-budget run)."""
-        return profile_paths(Path(self.results), profile, self.dataset, self.subset, budget)
+    def paths(self, profile: str) -> RunFolder:
+        """The main run folder of `profile` for this run's dataset and subset (its logs and status)."""
+        return run_folder(Path(self.results), profile, self.dataset, self.subset)
+
+    def runs(self, profile: "Profile") -> "ProfileRuns":
+        """The runs `profile` makes for this run's dataset and subset (runs.py decides which)."""
+        from .runs import ProfileRuns
+
+        return ProfileRuns(profile, Path(self.results), self.dataset, self.subset, self.dataset_id(), Path(self.project))
 
     @property
     def cache_dir(self) -> Path:

@@ -6,7 +6,8 @@ summary counts them, so missing end-to-end coverage is never silent."""
 
 import pytest
 
-from support import DATASETS, HUMANEVAL, NEEDS_HUMANEVAL, NEEDS_LLAMA, llama_server_binary, make_project
+from support import DATASETS, HUMANEVAL, NEEDS_HUMANEVAL, NEEDS_LLAMA, llama_server_binary
+from projects import make_project
 
 
 def pytest_addoption(parser):

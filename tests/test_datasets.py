@@ -106,7 +106,8 @@ def test_a_variant_run_is_reported_but_never_ranked_among_published_scores(tmp_p
     from benchlib.config import load_profiles
     from benchlib.report import write_report
 
-    from support import ROOT, fake_evaluation
+    from support import ROOT
+    from builders import fake_evaluation
 
     conf = tmp_path / "models.conf"
     conf.write_text("[bench-a]\nserver = none\nsamples = s.jsonl\n")

@@ -5,23 +5,24 @@ import json
 import pytest
 
 from benchlib.evaluation.checks import check_phase
-from benchlib.evaluation.scoring import evaluate_samples
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 from benchlib.evaluation.sandbox import LocalSandbox
 from benchlib.evaluation.truth import load_ground_truth
 
-from support import MIXED, few_tasks, quiet_log, run_evalplus, statuses, write_samples
+from support import quiet_log
+from builders import evaluation, few_tasks, MIXED, write_samples
+from evalplus_cli import run_evalplus, statuses
 
 
 def evaluate(samples, dataset, paths, cache, sandbox=LocalSandbox):
-    return evaluate_samples(samples, dataset, paths, sandbox, workers=2, cache=cache, log=quiet_log())
+    return evaluation(samples, dataset, paths, sandbox, cache=cache)
 
 
 @pytest.mark.e2e
 def test_mixed_samples_get_evalplus_statuses_task_by_task(tmp_path, humaneval, cache):
     samples = write_samples(humaneval, tmp_path / "mixed.jsonl", MIXED)
     theirs = statuses(run_evalplus(samples, tmp_path / "cache")[1])
-    paths = profile_paths(tmp_path, "p", "humaneval")
+    paths = run_folder(tmp_path, "p", "humaneval")
     ours = evaluate(samples, humaneval, paths, cache)
     mine = statuses(ours)
     # the deliberate difference: evalplus 0.3.1 fails the canonical find_zero (HumanEval/32) on every run
@@ -40,7 +41,7 @@ def test_mixed_samples_get_evalplus_statuses_task_by_task(tmp_path, humaneval, c
 def test_find_zero_right_and_wrong_roots(tmp_path, humaneval, cache):
     samples = tmp_path / "s.jsonl"
     write_samples(humaneval, samples, {"HumanEval/32": "    return 0.0\n"})
-    paths = profile_paths(tmp_path, "p", "humaneval")
+    paths = run_folder(tmp_path, "p", "humaneval")
     wrong = evaluate(samples, humaneval, paths, cache)
     assert wrong["eval"]["HumanEval/32"][0]["base_status"] == "fail"
     assert wrong["pass_at_1"] == {"base": round(100 * 163 / 164, 1), "plus": round(100 * 163 / 164, 1)}

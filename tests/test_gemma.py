@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from support import doit, doit_env, our_processes, shipped_profile
+from projects import doit, doit_env, our_processes, shipped_profile
 
 pytestmark = [pytest.mark.llama, pytest.mark.e2e]
 PROFILE = "bench-gemma3-270m-base"

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from benchlib.evaluation.checks import check_solution
-from benchlib.evaluation.scoring import evaluate_samples
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 from benchlib.evaluation.sandbox import DockerSandbox, LocalSandbox
 from benchlib.evaluation.truth import load_ground_truth
 
@@ -21,6 +20,7 @@ import docker_images
 from hostile_suite import (CANONICAL_BODY, baited, cases, host_effects, hostile, leftovers,
                            right_answers_with_side_effects)
 from support import quiet_log
+from builders import evaluation
 
 
 
@@ -113,10 +113,9 @@ def test_hostile_samples_leave_the_other_results_unchanged(tmp_path, humaneval, 
             if index < len(found) * 10 and index % 10 == 0:  # hostile code in place of every tenth task
                 solution = found[index // 10].replace("has_close_elements", problem["entry_point"])
             handle.write(json.dumps({"task_id": task_id, "solution": solution}) + "\n")
-    paths = profile_paths(tmp_path / "results", "p", "humaneval")
+    paths = run_folder(tmp_path / "results", "p", "humaneval")
     started = time.monotonic()
-    results = evaluate_samples(samples, humaneval, paths, lambda: LocalSandbox(hide=[str(tmp_path / "results")]),
-                               workers=2, cache=cache, log=quiet_log())
+    results = evaluation(samples, humaneval, paths, lambda: LocalSandbox(hide=[str(tmp_path / "results")]), cache=cache)
     took = time.monotonic() - started
     statuses = {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in results["eval"].items()}
     hostile_tasks = {humaneval.task_ids[i * 10] for i in range(len(found))}

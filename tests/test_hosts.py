@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,8 @@ from benchlib.config import load_profiles
 from benchlib.errors import ServerError
 from benchlib.servers import host_of
 from benchlib.servers.hosts import LOCAL, DockerHost, lock_file
-from support import doit, doit_env, wait_for_lines
+from projects import doit, doit_env, wait_for_lines
+from support import free_port
 
 needs_docker_cli = pytest.mark.skipif(shutil.which("docker") is None, reason="needs the docker CLI (apt-get install docker.io)")
 
@@ -121,12 +121,6 @@ def hosts(tmp_path_factory):
     yield {"second": second, "env": {"DOCKER_CONFIG": str(config)}}
     second.stop()
     assert Path("/sys/class/net/docker0").exists() == bridge, "the second engine took the first one's docker0"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def profiles_conf(model: Path, hosts: dict[str, str], max_tokens: int = 32) -> str:

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from support import doit, doit_env, our_processes, wait_for_lines
+from projects import doit, doit_env, our_processes, wait_for_lines
 
 pytestmark = pytest.mark.llama
 
@@ -95,7 +95,7 @@ def samples_of(root):
 
 def fresh_samples(tmp_path, name, tiny_model, llama_server, max_tokens):
     """The samples a fresh run at `max_tokens` gives, in a project of its own."""
-    from support import make_project
+    from projects import make_project
 
     other = make_project(tmp_path / name)
     native_conf(other, tiny_model, llama_server, max_tokens=max_tokens)

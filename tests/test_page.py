@@ -13,14 +13,15 @@ import shutil
 import pytest
 
 from benchlib.evaluation.sandbox import LocalSandbox
-from benchlib.evaluation.scoring import evaluate_samples
 from benchlib.config import load_profiles
 from benchlib.report import write_report
 from benchlib.report.highlight import CLASSES, MarkCache, marks
 from benchlib.report.page import verdicts_html
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 
-from support import chromium_binary, fake_evaluation, few_tasks, page_data, quiet_log
+from support import chromium_binary
+from builders import evaluation, fake_evaluation, few_tasks
+from browser import page_data
 
 TASKS = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/16", "HumanEval/53"]
 HOSTILE = '</script><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">&amp;\u2028'
@@ -62,11 +63,11 @@ def folder(humaneval, tmp_path_factory, cache_dir):
                                   ("bench-sampled", ANSWERS["bench-q6"], 3)]:
         samples = _write(few, root / f"{name}.jsonl", bodies, answers)
         conf += f"[{name}]\nserver = none\nsamples = {samples}\ndescription = <b>{name}</b>\n\n"
-        paths = profile_paths(results, name, "humaneval")
+        paths = run_folder(results, name, "humaneval")
         paths.root.mkdir(parents=True)
-        evaluate_samples(samples, few, paths, LocalSandbox, workers=2, cache=cache_dir, log=quiet_log())
+        evaluation(samples, few, paths, LocalSandbox, cache=cache_dir)
     old = fake_evaluation(results, "bench-old", {t: (True, True, "") for t in TASKS} |
-                          {"HumanEval/0": (False, False, "wrong output")}, md5=few.md5)
+                          {"HumanEval/0": (False, False, "wrong output")}, md5=few.md5, legacy=True)
     record = json.loads((old / "eval_results.json").read_text())
     record["dataset"]["name"] = "humaneval"
     record["eval"]["HumanEval/0"][0]["base_fail_tests"] = ["([1.0, 2.0], 0.5)"]

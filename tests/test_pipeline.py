@@ -10,7 +10,10 @@ import pytest
 from benchlib.datasets import SELF_TEST
 
 from fakeserver import FakeServer, ScriptedReasoner
-from support import DATASETS, MBPP_PRERELEASE, doit, doit_env, few_tasks, kill_doit_at, our_processes, page_data
+from support import DATASETS, MBPP_PRERELEASE
+from projects import doit, doit_env, kill_doit_at, our_processes
+from builders import few_tasks
+from browser import page_data
 
 
 
@@ -241,7 +244,8 @@ def marker_samples(humaneval_file_project, marker):
     """A samples file whose every solution would write `marker` if it ran."""
     from benchlib.datasets import load_dataset
 
-    from support import DATASETS, write_samples
+    from support import DATASETS
+    from builders import write_samples
 
     dataset = load_dataset("humaneval", str(DATASETS))
     body = f"    open({str(marker)!r}, 'w').write('ran')\n"
@@ -368,6 +372,10 @@ def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(
         env = doit_env(project, BENCH_DATA_DIR=str(data))
         doit(project, env=env)
         asked_derived = sum(1 for body in model.requests if body.get("max_tokens") == 768)
+        # detected at run time, the long run is now a doit target and dependency like a configured one
+        for task, name in (("gen:bench-think", "samples.jsonl"), ("eval:bench-think", "eval_results.json")):
+            info = doit(project, "info", task, env=env, check=False).stdout  # (exit 1: not up to date)
+            assert f"humaneval-budget8192/{name}" in info and f"humaneval/{name}" in info, info
         # the same model asked at 768 only (a budget no larger than max_tokens: no long run)
         (project / "models.conf").write_text(conf.replace("bench-think", "bench-real") + "reasoning_budget = 768\n")
         doit(project, env=env)

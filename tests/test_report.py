@@ -7,7 +7,8 @@ import re
 from benchlib.config import load_profiles
 from benchlib.report import write_report
 
-from support import ROOT, fake_evaluation
+from support import ROOT
+from builders import fake_evaluation
 
 TASKS = [f"HumanEval/{i}" for i in range(40)]
 

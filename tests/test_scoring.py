@@ -6,11 +6,10 @@ import json
 import pytest
 
 from benchlib.evaluation.sandbox import LocalSandbox
-from benchlib.evaluation.scoring import evaluate_samples
 from benchlib.fingerprints import evaluation_header, evaluation_journal_header
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 
-from support import few_tasks, quiet_log, write_samples
+from builders import evaluation, few_tasks, write_samples
 
 TASKS = ["HumanEval/0", "HumanEval/2", "HumanEval/10", "HumanEval/16", "HumanEval/53"]
 BODIES = {
@@ -38,13 +37,12 @@ class Counting:
 
 
 def evaluate(samples, dataset, paths, cache, sandbox=None, **options):
-    return evaluate_samples(samples, dataset, paths, sandbox or Counting(), workers=2, cache=cache,
-                            log=quiet_log(), **options)
+    return evaluation(samples, dataset, paths, sandbox or Counting(), cache=cache, **options)
 
 
 def test_failures_are_stored_as_data_beside_evalplus_fields(few, tmp_path, cache):
     samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
-    results = evaluate(samples, few, profile_paths(tmp_path, "p", "humaneval"), cache)
+    results = evaluate(samples, few, run_folder(tmp_path, "p", "humaneval"), cache)
     records = {task: r[0] for task, r in results["eval"].items()}
     assert results["header"] == evaluation_header(few.identity)
     inputs = {task: few.inputs(task, "base") for task in ("HumanEval/0", "HumanEval/2")}
@@ -71,7 +69,7 @@ def test_failures_are_stored_as_data_beside_evalplus_fields(few, tmp_path, cache
 
 def test_resume_from_the_journal_and_carry_verdicts_over_per_sample(few, tmp_path, cache):
     samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
-    paths = profile_paths(tmp_path, "p", "humaneval")
+    paths = run_folder(tmp_path, "p", "humaneval")
     first = evaluate(samples, few, paths, cache)
     # an interrupted evaluation: its journal holds every verdict, so nothing runs again
     key_of = {}
@@ -101,7 +99,7 @@ def test_resume_from_the_journal_and_carry_verdicts_over_per_sample(few, tmp_pat
 
 def test_an_old_results_file_still_reads_and_its_verdicts_gain_their_data(few, tmp_path, cache):
     samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
-    paths = profile_paths(tmp_path, "p", "humaneval")
+    paths = run_folder(tmp_path, "p", "humaneval")
     current = evaluate(samples, few, paths, cache)
     old = dict(current)  # as benchlib wrote it before the header and the failures as data
     old.pop("header")
@@ -118,7 +116,7 @@ def test_an_old_results_file_still_reads_and_its_verdicts_gain_their_data(few, t
 
 def test_unsandboxed_verdicts_do_not_stand_in_a_sandboxed_run(few, tmp_path, cache):
     samples = write_samples(few, tmp_path / "s.jsonl", BODIES)
-    paths = profile_paths(tmp_path, "p", "humaneval")
+    paths = run_folder(tmp_path, "p", "humaneval")
     unsafe = evaluate(samples, few, paths, cache, Counting(bwrap=None), accept_unsandboxed=True)
     assert unsafe["sandbox"]["sandboxed"] is False
     sandbox = Counting()

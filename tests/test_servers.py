@@ -14,7 +14,7 @@ import requests
 from benchlib import servers
 from benchlib.config import Profile
 from benchlib.errors import ServerError
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 from benchlib.servers.base import tail, wait_healthy
 from benchlib.servers.compose import compose_env
 from benchlib.servers.native import command as native_command
@@ -22,7 +22,7 @@ from benchlib.servers.process import ProcessServer
 from benchlib.settings import load_settings
 
 from fakeserver import FakeServer
-from support import DATASETS, ROOT, quiet_log
+from support import DATASETS, ROOT, free_port, quiet_log
 
 
 def running():
@@ -59,12 +59,7 @@ def test_health_waits_through_loading_then_succeeds():
 
 
 def test_connection_refused_until_the_server_listens():
-    import socket
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     holder = {}
 
     def start_later():
@@ -137,7 +132,7 @@ def test_orphan_from_a_killed_run_is_reaped(tmp_path):
 
 def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
-    paths = profile_paths(tmp_path, profile.name, "humaneval")
+    paths = run_folder(tmp_path, profile.name, "humaneval")
     with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
         assert requests.get(server.base_url + "/health", timeout=5).status_code == 200
         assert server.probe_token_cap is False  # it answers canonically, whatever the cap
@@ -149,7 +144,7 @@ def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, datasets):
 
 def test_server_is_stopped_when_the_body_raises(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
-    paths = profile_paths(tmp_path, profile.name, "humaneval")
+    paths = run_folder(tmp_path, profile.name, "humaneval")
     with pytest.raises(KeyboardInterrupt):
         with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
             raise KeyboardInterrupt
@@ -163,11 +158,11 @@ def test_only_one_model_server_at_a_time(tmp_path, datasets):
     events = []
 
     def second():
-        with servers.start(profile, settings, profile_paths(tmp_path / "b", profile.name, "humaneval"),
+        with servers.start(profile, settings, run_folder(tmp_path / "b", profile.name, "humaneval"),
                            collecting_log(events)):
             events.append("second up")
 
-    with servers.start(profile, settings, profile_paths(tmp_path / "a", profile.name, "humaneval"), quiet_log()):
+    with servers.start(profile, settings, run_folder(tmp_path / "a", profile.name, "humaneval"), quiet_log()):
         thread = threading.Thread(target=second)
         thread.start()
         time.sleep(1.5)
@@ -204,12 +199,12 @@ def test_every_backend_has_the_same_shape(tmp_path):
             assert backend.scores_a_file and backend.requires == "samples"
             with pytest.raises(ServerError, match="runs no model server"):
                 with servers.start(Profile(name="bench-n", server=name, samples="s.jsonl"), settings_for(tmp_path),
-                                   profile_paths(tmp_path, "bench-n", "humaneval"), quiet_log()):
+                                   run_folder(tmp_path, "bench-n", "humaneval"), quiet_log()):
                     pass
     # one backend through the shared entry point: the handle it yields answers
     with FakeServer([]) as fake:
         profile = Profile(name="bench-e", server="external", base_url=fake.url, health_timeout=5)
-        with servers.start(profile, settings_for(tmp_path), profile_paths(tmp_path, "bench-e", "humaneval"),
+        with servers.start(profile, settings_for(tmp_path), run_folder(tmp_path, "bench-e", "humaneval"),
                            quiet_log()) as handle:
             assert isinstance(handle, servers.ServerHandle) and handle.base_url == fake.url
             assert handle.info["backend"] == "external" and handle.gone_reason() == ""

@@ -11,7 +11,7 @@ from benchlib.errors import ConfigError
 from benchlib.generation.prompt import PROMPT_STYLES
 from benchlib.generation.slots import SlotNeed, check_slots, count_with_tokenizer, longest_prompt, prompt_bound
 
-from support import doit, doit_env
+from projects import doit, doit_env
 
 
 def test_the_fix_is_computed_for_the_slots_and_for_the_unified_cache():

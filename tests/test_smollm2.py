@@ -10,14 +10,16 @@ import pytest
 
 from benchlib import servers
 from benchlib.generation.client import ChatClient
-from benchlib.generation.codegen import generate_samples
 from benchlib.config import load_profiles
 from benchlib.datasets import load_dataset
 from benchlib.fingerprints import generation_header
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 from benchlib.settings import load_settings
 
-from support import DATASETS, ROOT, doit, doit_env, our_processes, quiet_log, run_evalplus, shipped_profile, statuses
+from support import DATASETS, ROOT, quiet_log
+from builders import generation
+from projects import doit, doit_env, our_processes, shipped_profile
+from evalplus_cli import run_evalplus, statuses
 
 pytestmark = [pytest.mark.llama, pytest.mark.e2e]
 PROFILE = "bench-smollm2-135m"
@@ -46,11 +48,11 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
     dataset = load_dataset("humaneval", str(DATASETS))
     first20 = dataset.task_ids[:20]
     dataset.problems = {t: dataset.problems[t] for t in first20}
-    paths = profile_paths(tmp_path / "again", PROFILE, "humaneval")
+    paths = run_folder(tmp_path / "again", PROFILE, "humaneval")
     with servers.start(profile, settings, paths, quiet_log()) as server:
         client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason)
-        generate_samples(dataset, paths, client, profile.request_model, profile.max_tokens, profile.parallel,
-                         generation_header(profile, "again"), server.extra_body, quiet_log())
+        generation(dataset, paths, client, model=profile.request_model, max_tokens=profile.max_tokens,
+                   parallel=profile.parallel, header=generation_header(profile, "again"), extra=server.extra_body)
     again = paths.samples.read_text().splitlines()
     assert again == (root / "samples.jsonl").read_text().splitlines()[:20]
     assert not our_processes(project)
@@ -59,7 +61,7 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
 def test_sampled_answers_through_doit_resume_after_kill_9_and_rerun_byte_identical(project, llama_server, tmp_path):
     """n_samples = 3 at temperature 0.8 on the fixed subset of 5: 15 seeded answers; a kill -9 mid-run loses
     nothing, and a clean run elsewhere gives the same bytes (the seeds fix every answer)."""
-    from support import kill_doit_at
+    from projects import kill_doit_at
 
     conf = shipped_profile(PROFILE, llama_server=llama_server, n_samples=3, temperature=0.8)
     (project / "models.conf").write_text(conf)

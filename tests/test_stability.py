@@ -4,11 +4,12 @@ import multiprocessing
 
 import pytest
 
-from benchlib.evaluation.scoring import evaluate_samples
-from benchlib.results import profile_paths
+from benchlib.results import run_folder
 from benchlib.evaluation.sandbox import LocalSandbox
 
-from support import MIXED, burn, quiet_log, statuses, write_samples
+from support import burn
+from builders import evaluation, MIXED, write_samples
+from evalplus_cli import statuses
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +19,8 @@ def test_same_statuses_idle_and_with_every_core_busy(tmp_path, humaneval, cache)
     write_samples(humaneval, samples, MIXED)
 
     def run(name):
-        paths = profile_paths(tmp_path / name, "p", "humaneval")
-        return statuses(evaluate_samples(samples, humaneval, paths, LocalSandbox, workers=2, cache=cache, log=quiet_log()))
+        paths = run_folder(tmp_path / name, "p", "humaneval")
+        return statuses(evaluation(samples, humaneval, paths, LocalSandbox, cache=cache))
 
     idle = run("idle")
     stop = multiprocessing.Event()

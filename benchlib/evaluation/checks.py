@@ -48,7 +48,7 @@ class _PhaseJudge:
         index = failure.input
         if index is None or not 0 <= index < len(self.inputs):
             return failure
-        return replace(failure, shown_input=excerpt(self.inputs[index]), expected=excerpt(self.truth.expected(index)),
+        return replace(failure, shown_input=excerpt(self.inputs[index]), expected=self.truth.shown(index),
                        actual=excerpt(actual) if failure.kind == WRONG_OUTPUT else None)
 
     def __call__(self, record: dict) -> bool:

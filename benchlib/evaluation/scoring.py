@@ -23,7 +23,7 @@ from typing import Callable
 from ..datasets import Dataset
 from ..fingerprints import EVAL_VERSION, evaluation_header, evaluation_journal_header, verdicts_hold
 from ..inside import limits
-from ..results import ProfilePaths, utc_now
+from ..results import RunFolder, utc_now
 from ..samples import Sample, read_samples, sample_key, samples_digest
 from ..storage import Journal, atomic_write_json
 from .checks import check_solution
@@ -32,7 +32,7 @@ from .sandbox import Sandbox
 from .truth import PHASES, load_ground_truth
 from .verdicts import failure_of
 
-__all__ = ["EvaluationJob", "Evaluation", "evaluate_samples", "pass_at_1", "pass_at_k", "estimate_pass_at_k", "Scores"]
+__all__ = ["EvaluationJob", "Evaluation", "pass_at_1", "pass_at_k", "estimate_pass_at_k", "Scores"]
 
 
 @dataclass
@@ -90,7 +90,7 @@ class EvaluationJob:
 
     samples: Path
     dataset: Dataset
-    paths: ProfilePaths
+    paths: RunFolder
     sandbox: Callable[[], Sandbox]  # made only when a sample must run
     workers: int
     cache: Path  # the machine-wide cache (ground truth)
@@ -122,13 +122,14 @@ class Plan:
 
 
 class Evaluation:
-    """One evaluation of a samples file (see the module's docstring). `progress(n)` is called with the
-    number of samples checked so far: first when the checks start, then after each check."""
+    """One evaluation of a samples file (see the module's docstring). `progress(done, total)` is called with
+    the samples checked so far and the file's samples (several per problem for sampled answers): first when
+    the checks start, then after each check."""
 
-    def __init__(self, job: EvaluationJob, log: logging.Logger, progress: Callable[[int], None] | None = None):
+    def __init__(self, job: EvaluationJob, log: logging.Logger, progress: Callable[[int, int], None] | None = None):
         self.job = job
         self.log = log
-        self.progress = progress or (lambda done: None)
+        self.progress = progress or (lambda done, total: None)
 
     def run(self) -> dict:
         """Score the samples into paths.eval_results (atomically), resuming an interrupted evaluation."""
@@ -178,7 +179,7 @@ class Evaluation:
             # the slowest tasks (by the canonical solution's CPU time) first, so no straggler ends the run
             plan.todo.sort(key=lambda s: -sum(sum(truth[s.task_id][p].limits) for p in PHASES))
             finished = len(plan.samples) - len(plan.todo)
-            self.progress(finished)  # the checks start now (the ground truth may have taken a while)
+            self.progress(finished, len(plan.samples))  # the checks start now (the ground truth may have taken a while)
             with ThreadPoolExecutor(max_workers=job.workers) as pool:
                 futures = {pool.submit(check_solution, sandbox, job.dataset, s.task_id, s.solution,
                                        truth[s.task_id]): s for s in plan.todo}
@@ -189,7 +190,7 @@ class Evaluation:
                     plan.done[plan.keys[sample.index]] = _verdict(record)
                     finished += 1
                     self._log_verdict(record)
-                    self.progress(finished)
+                    self.progress(finished, len(plan.samples))
         finally:
             sandbox.close()
 
@@ -246,17 +247,6 @@ class Evaluation:
                                                               job.accept_unsandboxed):
             return {}
         return previous
-
-
-def evaluate_samples(samples_path: Path, dataset: Dataset, paths: ProfilePaths, sandbox_factory: Callable[[], Sandbox],
-                     *, workers: int, cache: Path, log: logging.Logger, sandbox_choice: str = "",
-                     progress: Callable[[int], None] | None = None, accept_unsandboxed: bool = False,
-                     regenerate_tip: str | None = None) -> dict:
-    """Score a samples file into paths.eval_results: `Evaluation(EvaluationJob(...)).run()`."""
-    job = EvaluationJob(samples=Path(samples_path), dataset=dataset, paths=paths, sandbox=sandbox_factory,
-                        workers=workers, cache=cache, sandbox_choice=sandbox_choice,
-                        accept_unsandboxed=accept_unsandboxed, regenerate_tip=regenerate_tip)
-    return Evaluation(job, log, progress).run()
 
 
 def _verdict(record: dict) -> dict:

@@ -26,6 +26,7 @@ from ..datasets import Dataset
 from ..errors import SandboxError
 from .oracle import is_floats, only_not_none
 from .sandbox import LocalSandbox
+from .verdicts import Excerpt, excerpt
 from ..storage import AtomicFile
 
 __all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_path", "trusted_sandbox",
@@ -33,6 +34,7 @@ __all__ = ["PHASES", "PhaseTruth", "GroundTruth", "load_ground_truth", "truth_pa
 
 GT_VERSION = 6  # bump when the file's layout or what it records changes
 PHASES = ("base", "plus")
+SHOWN_BYTES = 1 << 22  # an expected output's encoding up to this is decoded to show its start (a few ms)
 TRUTH_MAGIC = b"benchlib-truth\n"
 TRUTH_END = b"\nend-of-truth\n"
 
@@ -62,6 +64,16 @@ class PhaseTruth:
         if index not in self._decoded:
             self._decoded[index] = wire.decode(json.loads(self.raw(index)))
         return self._decoded[index]
+
+    def shown(self, index: int) -> Excerpt:
+        """The expected output as a failure shows it, at a bounded cost: an encoding past SHOWN_BYTES is
+        described, not decoded (Mbpp/255's 1 GB output took 43 s to decode only to show its first line)."""
+        if index in self._decoded:
+            return excerpt(self._decoded[index])
+        size = self.offsets[index + 1] - self.offsets[index]
+        if size > SHOWN_BYTES:
+            return Excerpt(f"<an output of {size:,} bytes encoded: too large to show>", size, at_least=True)
+        return excerpt(wire.decode(json.loads(self.raw(index))))
 
 
 def truth_path(dataset: Dataset, cache: Path) -> Path:

@@ -1,7 +1,14 @@
-"""Generation: one solution per problem through a chat-completions endpoint, exactly as evalplus asks
-(the request is in prompt.py), owned here from the first request to the manifest's generation section:
-the token-cap probe, the request fields a server needs, N requests in flight, a durable journal that a
-rerun resumes from, sanitizing, and the samples file.
+"""Generation: one solution per problem through an OpenAI-compatible endpoint, exactly as evalplus asks
+(the request in prompt.py, its settings as one value in request.py), owned here from the first request
+to each run's manifest: a server session (the second slot check, the token-cap probe), the runs a
+profile makes (which ones: runs.py), N requests in flight, a durable journal that a rerun resumes from,
+sanitizing, and the samples file.
+
+    generate(runs, dataset, server, log)     every run of a profile, with a running server:
+        Session.open     the slots checked with the server's tokenizer, the client, the probe
+        long run         a reasoning model's run at its budget, first (runs.ProfileRuns.long_budget)
+        plan             what the run at max_tokens reuses: from the long run, or a changed cap's answers
+        Session.run      one run: Generation(GenerationJob) into its folder, then its manifest record
 """
 
 from __future__ import annotations
@@ -11,25 +18,26 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
-from typing import Callable
 
 from .client import ChatClient, Completion
-from ..config import Profile
 from ..datasets import Dataset
 from ..errors import BenchError, GenerationError
 from ..console import Progress
-from ..fingerprints import generation_header
-from ..results import ProfilePaths, read_manifest, update_manifest, utc_now
+from ..manifest import GenerationRecord, LongRun, write_generation
+from ..results import RunFolder, utc_now
+from ..runs import ProfileRuns, Run
+from ..samples import read_records
 from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
-from .prompt import PROMPT_STYLES, PromptStyle, Sampling, sanitize
+from .prompt import PromptStyle, sanitize
 from .loops import looped
-from .reasoning import count_tokens, reasoning_budget, reasoning_summary
+from .reasoning import count_tokens, reasoning_summary
+from .request import Request
 from .reuse import ReusePlan, answer_key, key_of, plan_from_longer, plan_reuse, same_answer, split_key
 from .slots import check_slots, measure
 
-__all__ = ["generate", "generate_samples", "Generation", "GenerationJob", "GenerationSummary", "probe_token_cap",
+__all__ = ["generate", "Generation", "GenerationJob", "GenerationSummary", "Session", "probe_token_cap",
            "plan_reuse", "ReusePlan"]
 
 PROBE_TOKENS = 4
@@ -47,16 +55,13 @@ class GenerationSummary:
     reuse: dict | None = None  # what a changed token cap reused, regenerated and spot-checked
 
 
-def probe_token_cap(client: ChatClient, model: str, task_prompt: str, extra: dict | None,
-                    style: PromptStyle = PROMPT_STYLES["chat"], family: str = "humaneval") -> dict:
+def probe_token_cap(client: ChatClient, request: Request, task_prompt: str) -> dict:
     """Which request field caps the answer's length on this server (evalplus sends `max_tokens`; some
-    servers honour only `max_completion_tokens`). One tiny request with each, first match wins."""
+    servers honour only `max_completion_tokens`). One tiny greedy request with each, first match wins."""
     reasoning = False  # whether the first tokens are reasoning (`reasoning_content`, or `<think>` text)
     for cap_field in ("max_tokens", "max_completion_tokens"):
-        body = style.body(model, task_prompt, PROBE_TOKENS, extra, family)
-        if cap_field != "max_tokens":
-            body[cap_field] = PROBE_TOKENS
-        completion = client.complete(body)
+        probe = replace(request, max_tokens=PROBE_TOKENS, cap_field=cap_field, sampling=None)
+        completion = client.complete(probe.body(task_prompt))
         reasoning = reasoning or bool(completion.reasoning)
         if completion.completion_tokens is not None and completion.completion_tokens <= PROBE_TOKENS:
             return {"field": cap_field, "honoured": True, "reasoning": reasoning}
@@ -89,18 +94,13 @@ class GenerationJob:
     """What one generation asks of which server, and where its samples go."""
 
     dataset: Dataset
-    paths: ProfilePaths
+    paths: RunFolder
     client: ChatClient
-    model: str
-    max_tokens: int
+    request: Request  # every request setting (model, cap, style, extra fields, sampling, loop watch)
     parallel: int  # requests in flight
     header: dict  # fingerprints.generation_header: the journal's header
-    extra_body: dict | None = None  # request fields the server needs
-    label: str = "generate"  # the progress bar's
-    style: PromptStyle = PROMPT_STYLES["chat"]  # the request evalplus builds (chat, or a base model's completion)
-    stop_loops: bool = False  # end a runaway answer early (streamed, watched by loops.looped)
     answers: int = 1  # per problem (n_samples)
-    sampling: tuple[float, float] | None = None  # (temperature, top_p) of sampled answers; None: greedy
+    label: str = "generate"  # the progress bar's
 
     @property
     def keys(self) -> list[str]:
@@ -183,15 +183,13 @@ class Generation:
         job = self.job
         task_id, index = split_key(key)
         problem = job.dataset.problems[task_id]
-        sampling = Sampling(*job.sampling, seed=Sampling.seed_of(task_id, index)) if job.sampling else None
         try:
-            completion = job.client.complete(job.style.body(job.model, problem["prompt"], job.max_tokens,
-                                                            job.extra_body, job.dataset.spec.family, sampling),
-                                             watch=looped if job.stop_loops else None)
+            completion = job.client.complete(job.request.body(problem["prompt"], task_id, index),
+                                             watch=looped if job.request.stop_loops else None)
         except BaseException:
             job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
             raise
-        record = _record(task_id, problem, completion, job.style)
+        record = _record(task_id, problem, completion, job.request.style)
         if job.answers > 1:  # (a single answer's record is the leaderboard's, unchanged)
             record = {"task_id": task_id, "sample_index": index, **{k: v for k, v in record.items() if k != "task_id"}}
         return record
@@ -262,36 +260,50 @@ class Generation:
         )
 
 
-def generate_samples(dataset: Dataset, paths: ProfilePaths, client: ChatClient, model: str, max_tokens: int,
-                     parallel: int, header: dict, extra_body: dict | None, log: logging.Logger,
-                     label: str = "generate", reuse: ReusePlan | None = None,
-                     style: PromptStyle = PROMPT_STYLES["chat"], stop_loops: bool = False, answers: int = 1,
-                     sampling: tuple[float, float] | None = None) -> GenerationSummary:
-    """`Generation(GenerationJob(...), log, reuse).run()`."""
-    job = GenerationJob(dataset=dataset, paths=paths, client=client, model=model, max_tokens=max_tokens,
-                        parallel=parallel, header=header, extra_body=extra_body, label=label, style=style,
-                        stop_loops=stop_loops, answers=answers, sampling=sampling)
-    return Generation(job, log, reuse).run()
-
-
 def _json_line(record: dict) -> str:
     return json.dumps(record) + "\n"
 
 
 @dataclass
 class Session:
-    """What every run of one server session shares: the server, the client and the request fields."""
+    """What every run of one server session shares: the server, the client, the request and its probe."""
 
-    profile: Profile
+    runs: ProfileRuns
     dataset: Dataset
     server: ServerHandle
     client: ChatClient
-    style: PromptStyle
-    extra: dict
-    info: dict
-    cap: dict
+    request: Request  # at the profile's max_tokens; each run asks `request.at(its max_tokens)`
+    info: dict  # the server's facts for the manifest
+    cap: dict  # probe_token_cap's finding
     log: logging.Logger
+    measured: int | None = None  # the longest prompt's tokens by the server's tokenizer (None: cannot say)
     counted: dict = field(default_factory=dict)  # text -> its tokens by the server's tokenizer (None: cannot say)
+
+    @classmethod
+    def open(cls, runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: logging.Logger) -> "Session":
+        """A session on a running server: the slots checked again with the model's own tokenizer, the
+        request fields the server needs, and the token-cap probe."""
+        profile = runs.profile
+        info = {**server.info, "props": server_props(server.base_url)}
+        request = Request.of(profile, dataset.spec.family, server.extra_body)
+        measured = None
+        if BACKENDS[profile.server].sizes_slots:  # the second check, with the model's own tokenizer
+            measured = measure(server.base_url, dataset, request.style)
+            if measured is not None:
+                check_slots(profile, dataset, measured)
+                info["longest_prompt_tokens"] = measured
+        client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason,
+                            path=request.style.path)
+        cap = {"field": "max_tokens", "honoured": None, "reasoning": None}
+        if server.probe_token_cap:
+            cap = probe_token_cap(client, request, dataset.problems[dataset.task_ids[0]]["prompt"])
+            if cap["field"] != "max_tokens":
+                log.info(f"this server ignores max_tokens: sending {cap['field']} too")
+            elif cap["honoured"] is False:
+                log.warning("this server ignores the token cap; answers may exceed max_tokens")
+            if cap["reasoning"]:
+                log.info("the model reasons (its first tokens are reasoning): a reasoning model")
+        return cls(runs, dataset, server, client, replace(request, cap_field=cap["field"]), info, cap, log, measured)
 
     def count(self, text: str) -> int | None:
         """`text`'s tokens by the server's tokenizer, asked once per text (the long run's reasoning is
@@ -300,96 +312,71 @@ class Session:
             self.counted[text] = count_tokens(self.server.base_url, text)
         return self.counted[text]
 
-    def run(self, paths: ProfilePaths, header: dict, max_tokens: int, reuse: ReusePlan | None) -> dict:
-        """One run at `max_tokens` into `paths`; its manifest generation section."""
-        profile, dataset = self.profile, self.dataset
-        extra = dict(self.extra)
-        if self.cap["field"] != "max_tokens":
-            extra[self.cap["field"]] = max_tokens
-        summary = generate_samples(dataset, paths, self.client, profile.request_model, max_tokens, profile.parallel,
-                                   header, extra, self.log, label="generation", reuse=reuse, style=self.style,
-                                   stop_loops=profile.stop_loops, answers=profile.n_samples,
-                                   sampling=(profile.temperature, profile.top_p) if profile.sampled else None)
+    def long_run(self) -> Run | None:
+        """The long run this session makes (runs.ProfileRuns.long_budget with what the probe found), where
+        the server's slots hold it; an auto-detected one that does not fit is left out, with a warning."""
+        runs = self.runs
+        budget = runs.long_budget(bool(self.cap.get("reasoning")))
+        if not budget:
+            return None
+        long = runs.long(budget)
+        if BACKENDS[runs.profile.server].sizes_slots:
+            try:
+                check_slots(long.profile, self.dataset, self.measured)
+            except BenchError as error:
+                if runs.profile.reasoning_budget:
+                    raise
+                self.log.warning(f"no run at the reasoning budget: {error.message}")
+                return None
+        return long
+
+    def plan_from(self, long: Run, main: Run) -> ReusePlan:
+        """What the run at max_tokens takes from the long run (`plan_from_longer`)."""
+        records = read_records(long.folder.samples)
+        counts = {key_of(r): n for r in records if r.get("reasoning")
+                  for n in [self.count(r["reasoning"])] if n is not None}
+        return plan_from_longer(records, long.max_tokens, main.max_tokens, counts, self.dataset, self.request.style)
+
+    def run(self, run: Run, reuse: ReusePlan | None, long: LongRun | None = None) -> GenerationRecord:
+        """One run into its folder; its manifest record (written by `generate`)."""
+        profile, dataset = run.profile, self.dataset
+        request = self.request.at(run.max_tokens)
+        job = GenerationJob(dataset=dataset, paths=run.folder, client=self.client, request=request,
+                            parallel=profile.parallel, header=run.header, answers=profile.n_samples, label="generation")
+        summary = Generation(job, self.log, reuse).run()
         self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
-                      f"at max_tokens {max_tokens}, {summary.hit_token_limit} hit the token limit, "
+                      f"at max_tokens {run.max_tokens}, {summary.hit_token_limit} hit the token limit, "
                       f"{summary.empty_answers} empty answers")
-        reasoning = reasoning_summary(paths, self.count)
+        reasoning = reasoning_summary(run.folder, self.count)
         if reasoning["detected"]:
             self.log.info(f"a reasoning model: {reasoning['answers']} of {summary.samples} answers carry reasoning "
                           f"({reasoning['source']}); reasoning tokens median {reasoning['reasoning_tokens']['median']}, "
                           f"max {reasoning['reasoning_tokens']['max']}; answer tokens median "
                           f"{reasoning['answer_tokens']['median']}, max {reasoning['answer_tokens']['max']}; "
                           f"{reasoning['cut_while_thinking']} cut while thinking, {reasoning['looped']} looped")
-        sampled = Sampling(profile.temperature, profile.top_p, 0) if profile.sampled else None
-        sampling = self.style.body(profile.request_model, "", max_tokens, extra, dataset.spec.family, sampled)
-        sampling.pop("messages", None)
-        sampling.pop("prompt", None)
-        if sampled is not None:
-            sampling["seed"] = "per problem and answer (Sampling.seed_of)"
-            sampling["answers_per_problem"] = profile.n_samples
-        return {
-            "header": header, "dataset": dataset.describe(), "server": self.info, "sampling": sampling,
-            "token_cap": self.cap, "profile": asdict(replace(profile, max_tokens=max_tokens)),
-            "server_start_seconds": self.info.get("startup_seconds"),
-            "seconds": summary.seconds, "completion_tokens": summary.completion_tokens,
-            "tokens_per_second": round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
-            "hit_token_limit": summary.hit_token_limit, "empty_answers": summary.empty_answers, "date": utc_now(),
-            "reuse": summary.reuse, "reasoning": reasoning,
-        }
+        return GenerationRecord(
+            header=run.header, dataset=dataset.describe(), server=self.info, sampling=request.settings(profile.n_samples),
+            token_cap=self.cap, profile=asdict(profile), server_start_seconds=self.info.get("startup_seconds"),
+            seconds=summary.seconds, completion_tokens=summary.completion_tokens,
+            tokens_per_second=round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
+            hit_token_limit=summary.hit_token_limit, empty_answers=summary.empty_answers, date=utc_now(),
+            reuse=summary.reuse, reasoning=reasoning, reasoning_budget=long)
 
 
-def generate(profile: Profile, dataset: Dataset, paths: ProfilePaths, server: ServerHandle, header: dict,
-             log: logging.Logger, reuse: ReusePlan | None = None,
-             budget_paths: Callable[[int], ProfilePaths] | None = None) -> dict:
-    """Generate the samples with a running server; return the manifest's generation section. For a
-    reasoning model (`reasoning_budget`, or detected by the token-cap probe) with `budget_paths`, first the
-    long run at its budget (into `budget_paths(budget)`, its manifest written there), then the run at
-    max_tokens, taking from the long one what it determines (`plan_from_longer`)."""
-    info = dict(server.info)
-    info["props"] = server_props(server.base_url)
-    style = PROMPT_STYLES[profile.prompt_style]
-    measured = None
-    if BACKENDS[profile.server].sizes_slots:  # the second check, with the model's own tokenizer
-        measured = measure(server.base_url, dataset, style)
-        if measured is not None:
-            check_slots(profile, dataset, measured)
-            info["longest_prompt_tokens"] = measured
-    client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason, path=style.path)
-    extra = {**server.extra_body, **profile.extras}  # the profile's request_extras last: the user decides
-    cap = {"field": "max_tokens", "honoured": None, "reasoning": None}
-    if server.probe_token_cap:
-        cap = probe_token_cap(client, profile.request_model, dataset.problems[dataset.task_ids[0]]["prompt"], extra,
-                              style, dataset.spec.family)
-        if cap["field"] != "max_tokens":
-            log.info(f"this server ignores max_tokens: sending {cap['field']} too")
-        elif cap["honoured"] is False:
-            log.warning("this server ignores the token cap; answers may exceed max_tokens")
-        if cap["reasoning"]:
-            log.info("the model reasons (its first tokens are reasoning): a reasoning model")
-    session = Session(profile, dataset, server, client, style, extra, info, cap, log)
-    budget = reasoning_budget(profile, bool(cap.get("reasoning"))) if budget_paths else 0
-    long = replace(profile, max_tokens=budget)
-    if budget and BACKENDS[profile.server].sizes_slots:
-        try:
-            check_slots(long, dataset, measured)
-        except BenchError as error:
-            if profile.reasoning_budget:
-                raise
-            log.warning(f"no run at the reasoning budget: {error.message}")
-            budget = 0
-    budget_section = None
-    if budget:
-        long_paths = budget_paths(budget)
-        long_header = generation_header(long, header["dataset"])
-        log.info(f"the reasoning budget first: {budget} tokens, into {long_paths.root.name}/; the run at "
-                 f"{profile.max_tokens} takes from it what it determines")
-        if not (long_paths.samples.exists() and read_manifest(long_paths).get("generation", {}).get("header") == long_header):
-            update_manifest(long_paths, "generation", session.run(long_paths, long_header, budget, None))
-        records = [json.loads(line) for line in long_paths.samples.read_text(encoding="utf-8").splitlines()]
-        counts = {key_of(r): n for r in records if r.get("reasoning")
-                  for n in [session.count(r["reasoning"])] if n is not None}
-        reuse = plan_from_longer(records, budget, profile.max_tokens, counts, dataset, style)
-        budget_section = {"max_tokens": budget, "folder": long_paths.root.name, "auto": not profile.reasoning_budget}
-    section = session.run(paths, header, profile.max_tokens, reuse)
-    section["reasoning_budget"] = budget_section
-    return section
+def generate(runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: logging.Logger) -> None:
+    """Every run of a profile with a running server (see the module's docstring), each run's manifest
+    written as it completes. A reasoning model's long run comes first (unless its samples are already
+    made under its settings); the run at max_tokens takes from it what it determines."""
+    session = Session.open(runs, dataset, server, log)
+    main = runs.main
+    reuse = plan_reuse(main.folder, main.header, log)  # a changed token cap: answers that still stand
+    long = session.long_run()
+    recorded = None
+    if long is not None:
+        log.info(f"the reasoning budget first: {long.max_tokens} tokens, into {long.folder.root.name}/; the run at "
+                 f"{main.max_tokens} takes from it what it determines")
+        if not long.generated:
+            write_generation(long.folder, session.run(long, None))
+        reuse = session.plan_from(long, main)
+        recorded = LongRun(long.max_tokens, long.folder.root.name, auto=not runs.profile.reasoning_budget)
+    write_generation(main.folder, session.run(main, reuse, recorded))

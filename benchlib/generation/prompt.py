@@ -99,36 +99,64 @@ class Sampling:
 
 @dataclass(frozen=True)
 class PromptStyle:
-    """One way of asking for a solution: the endpoint, the request, and what the solution is made of."""
+    """One way of asking for a solution: the endpoint, the request, and what the solution is made of.
+    Everything that differs between styles is a field or a method here: callers never test a style's name."""
 
     name: str
     path: str  # the OpenAI-compatible endpoint
     version: str  # part of the generation fingerprint: bump with any change to the request
     prompted: bool  # the leaderboard's `prompted` flag for rows made this way
+    chat: bool  # messages the server renders with the model's chat template; else a raw prompt, continued
     help: str
 
     def body(self, model: str, task_prompt: str, max_tokens: int, extra: dict | None, family: str,
              sampling: Sampling | None = None) -> dict:
         """The request; with `sampling`, a sampled one (evalplus's do_sample: temperature, top_p), seeded."""
-        if self.name == "completion":
-            body = completion_body(model, task_prompt, max_tokens, None, family)
-        else:
-            body = request_body(model, task_prompt, max_tokens, None)
+        body = (request_body(model, task_prompt, max_tokens, None) if self.chat
+                else completion_body(model, task_prompt, max_tokens, None, family))
         if sampling is not None:
             body = sampling.apply(body)
         body.update(extra or {})
         return body
 
+    def texts(self, task_prompt: str) -> list[str]:
+        """The texts the model reads, before a chat template wraps them (the slot check counts them)."""
+        if self.chat:
+            return [m["content"] for m in build_messages(task_prompt)]
+        return [completion_prompt(task_prompt)]
+
+    @property
+    def template_messages(self) -> int:
+        """Messages a chat template wraps (each adds role markers); 0: the prompt is sent as it is."""
+        return len(build_messages("")) if self.chat else 0
+
+    def asked(self, body: dict) -> str:
+        """The problem's text in a request of this style: the user message, or the prompt."""
+        if self.chat:
+            return next(m["content"] for m in body["messages"] if m.get("role") == "user")
+        return body["prompt"]
+
+    def asking(self, task_prompt: str) -> str:
+        """What `asked` finds in this style's request for a problem."""
+        return self.asked(self.body("", task_prompt, 0, None, "humaneval"))
+
+    def reply(self, content: str) -> tuple[str, dict]:
+        """(object, choice) of a response of this style's endpoint holding `content` (a test server's)."""
+        if self.chat:
+            return "chat.completion", {"index": 0, "finish_reason": "stop",
+                                       "message": {"role": "assistant", "content": content}}
+        return "text_completion", {"index": 0, "finish_reason": "stop", "text": content}
+
     def solution(self, task_prompt: str, content: str) -> str:
         """The program evalplus sanitizes: the chat answer, or the prompt and its continuation."""
-        if self.name == "completion":
-            return completion_prompt(task_prompt) + content.replace("\t", "    ")
-        return content
+        if self.chat:
+            return content
+        return completion_prompt(task_prompt) + content.replace("\t", "    ")
 
 
 PROMPT_STYLES = {
-    "chat": PromptStyle("chat", "/v1/chat/completions", PROMPT_VERSION, True,
+    "chat": PromptStyle("chat", "/v1/chat/completions", PROMPT_VERSION, True, True,
                         "evalplus's chat request (instruction models; the leaderboard's prompted rows)"),
-    "completion": PromptStyle("completion", "/v1/completions", "evalplus-0.3.1-base-completion", False,
+    "completion": PromptStyle("completion", "/v1/completions", "evalplus-0.3.1-base-completion", False, False,
                               "evalplus's base-model prompt, continued until its stop strings (base models)"),
 }

@@ -1,25 +1,14 @@
-"""Reasoning models: the budget of their long run, their reasoning counted apart from their answers."""
+"""Reasoning models: their reasoning counted apart from their answers (which runs they get: runs.py)."""
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
-from ..config import Profile
-from ..results import ProfilePaths
+from ..results import RunFolder
+from ..samples import read_records
 from .loops import cut_kind
 
-__all__ = ["DEFAULT_REASONING_BUDGET", "reasoning_budget", "count_tokens", "reasoning_summary"]
-
-
-DEFAULT_REASONING_BUDGET = 8192  # the long run of a model detected as reasoning, where its slots hold it
-
-
-def reasoning_budget(profile: Profile, detected: bool) -> int:
-    """The max_tokens of a reasoning model's long run (0: none): the profile's `reasoning_budget`, or for a
-    model detected as reasoning (reasoning_budget = 0, auto), DEFAULT_REASONING_BUDGET."""
-    budget = profile.reasoning_budget or (DEFAULT_REASONING_BUDGET if detected else 0)
-    return budget if budget > profile.max_tokens else 0
+__all__ = ["count_tokens", "reasoning_summary"]
 
 
 def count_tokens(base_url: str, text: str) -> int | None:
@@ -34,13 +23,13 @@ def count_tokens(base_url: str, text: str) -> int | None:
         return None
 
 
-def reasoning_summary(paths: ProfilePaths, count: Callable[[str], int | None]) -> dict:
+def reasoning_summary(paths: RunFolder, count: Callable[[str], int | None]) -> dict:
     """Whether the model reasons (`reasoning_content`, or `<think>` text in its answers), and its tokens
     split into reasoning and answer: the reasoning counted by the server's tokenizer (/tokenize) where it
     has one, else in proportion to the characters (`source` says which)."""
     import statistics
 
-    records = [json.loads(line) for line in paths.samples.read_text(encoding="utf-8").splitlines()]
+    records = read_records(paths.samples)
     thinking = [r for r in records if r.get("reasoning")]
     summary: dict = {"detected": bool(thinking), "answers": len(thinking)}
     if not thinking:

@@ -7,12 +7,13 @@ difference.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
 from ..datasets import Dataset
-from ..results import ProfilePaths, read_manifest
+from ..manifest import read_generation
+from ..results import RunFolder
+from ..samples import read_records
 from .prompt import PromptStyle, sanitize
 
 __all__ = ["ReusePlan", "plan_reuse", "plan_from_longer", "SPOT_CHECK", "MARGIN", "same_answer", "answer_key",
@@ -84,7 +85,7 @@ def _cut_while_thinking(record: dict, old_cap: int, new_cap: int, reasoning_toke
             "derived": f"from the {old_cap}-token run: its reasoning alone ran past {new_cap} tokens"}
 
 
-def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReusePlan | None:
+def plan_reuse(paths: RunFolder, header: dict, log: logging.Logger) -> ReusePlan | None:
     """With greedy decoding on a reproducible server, an answer that ended by itself (finish_reason =
     stop) in fewer tokens than the new cap is exactly what the new cap would give; only the others need
     the GPU again. Valid only when the samples on disk were made with the same settings but the cap.
@@ -93,8 +94,8 @@ def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReuseP
     on the batch, e.g. a GPU build that is not batch-invariant, shows it in the long answers first, since a
     difference in one step changes every later token); they are requested together with the cut answers,
     which need the GPU anyway, so the check costs about 3% of a full run on HumanEval+."""
-    old = read_manifest(paths).get("generation", {}).get("header")
-    if not paths.samples.exists() or not isinstance(old, dict) or old == header:
+    old = read_generation(paths).header
+    if not paths.samples.exists() or not old or old == header:
         return None
     if {k: v for k, v in old.items() if k != "max_tokens"} != {k: v for k, v in header.items() if k != "max_tokens"}:
         return None
@@ -103,8 +104,7 @@ def plan_reuse(paths: ProfilePaths, header: dict, log: logging.Logger) -> ReuseP
         return None
     new_cap = header["max_tokens"]
     records = {}
-    for line in paths.samples.read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
+    for record in read_records(paths.samples):
         tokens = record.get("completion_tokens")
         if record.get("finish_reason") == "stop" and isinstance(tokens, int) and tokens < new_cap:
             records[key_of(record)] = record

@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .prompt import PROMPT_STYLES, PromptStyle, build_messages, completion_prompt
+from .prompt import PROMPT_STYLES, PromptStyle, build_messages
 
 __all__ = ["SlotNeed", "prompt_bound", "longest_prompt", "check_slots", "measure", "count_with_tokenizer",
            "TEMPLATE_ALLOWANCE"]
@@ -32,10 +32,8 @@ UNIFIED_FLAGS = ("--kv-unified", "-kvu")
 
 def prompt_bound(style: PromptStyle, task_prompt: str) -> int:
     """An upper bound on the prompt's tokens as the server will see it (see the module's docstring)."""
-    if style.name == "completion":
-        return len(completion_prompt(task_prompt).encode()) + TEMPLATE_ALLOWANCE
-    messages = build_messages(task_prompt)
-    return sum(len(m["content"].encode()) + TEMPLATE_ALLOWANCE for m in messages) + TEMPLATE_ALLOWANCE
+    texts = style.texts(task_prompt)
+    return sum(len(text.encode()) for text in texts) + TEMPLATE_ALLOWANCE * (style.template_messages + 1)
 
 
 def longest_candidates(dataset, style: PromptStyle, candidates: int = 5) -> list[dict]:
@@ -105,10 +103,8 @@ def count_with_tokenizer(tokenizer: str, model: str, dataset, style: PromptStyle
 
     longest = 0
     for problem in longest_candidates(dataset, style, candidates):
-        texts = ([completion_prompt(problem["prompt"])] if style.name == "completion"
-                 else [m["content"] for m in build_messages(problem["prompt"])])
-        total = TEMPLATE_ALLOWANCE * (0 if style.name == "completion" else len(texts) + 1)
-        for text in texts:
+        total = TEMPLATE_ALLOWANCE * (style.template_messages + 1 if style.template_messages else 0)
+        for text in style.texts(problem["prompt"]):
             try:  # --ids: numbers, not the token pieces (a piece may be half a UTF-8 character)
                 done = subprocess.run([tokenizer, "-m", model, "-p", text, "--ids", "--show-count", "--log-disable"],
                                       capture_output=True, timeout=120)
@@ -131,9 +127,8 @@ def measure(base_url: str, dataset, style: PromptStyle, candidates: int = 5) -> 
     longest = 0
     try:
         for problem in longest_candidates(dataset, style, candidates):
-            if style.name == "completion":
-                text = completion_prompt(problem["prompt"])
-            else:
+            text = style.texts(problem["prompt"])[0]
+            if style.chat:  # as the server's chat template renders it
                 rendered = requests.post(f"{base_url}/apply-template", json={"messages": build_messages(problem["prompt"])},
                                          timeout=30)
                 rendered.raise_for_status()

@@ -10,15 +10,16 @@ writes text; every file the report reads is read here (the list is `results.repo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
 from ..config import Profile
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS, PROMPT_STYLES
-from ..results import (DATASET_KEYS, ProfilePaths, parse_run_key, profile_names, profile_paths, read_manifest,
-                       read_or_empty, read_status, run_keys, run_paths)
+from ..manifest import GenerationRecord, read_generation
+from ..results import (DATASET_KEYS, RunFolder, parse_run_key, profile_names, run_folder, read_or_empty, read_status,
+                       run_keys, run_folder_at)
+from ..samples import read_records
 from ..servers import is_self_test
 from .outcomes import ProfileResults, classify, digest
 
@@ -42,10 +43,10 @@ class RunRecord:
     """One run folder of one profile: what its files say, and its state (decided here only)."""
 
     key: str  # the run folder: a dataset key, or `<dataset>-subset<k>`
-    paths: ProfilePaths
+    paths: RunFolder
     evaluated: dict  # eval_results.json ({} when missing or damaged)
     status: dict  # status.json: why the last stage failed
-    generation: dict  # the manifest's generation section
+    generation: GenerationRecord  # the manifest's (empty when it has none)
 
     @property
     def subset(self) -> bool:
@@ -72,7 +73,7 @@ class RunRecord:
     @property
     def sampled(self) -> bool:
         """Sampled answers (pass@k), not the leaderboard's one greedy answer per problem."""
-        return bool(self.evaluated.get("pass_at_k")) or bool(self.generation.get("profile", {}).get("temperature"))
+        return bool(self.evaluated.get("pass_at_k")) or bool(self.generation.temperature)
 
     @property
     def scored(self) -> bool:
@@ -84,13 +85,13 @@ class RunRecord:
 
     def prompted(self, profile: Profile | None) -> bool:
         """Asked with evalplus's chat prompt (as generated; else as the profile says)."""
-        style = self.generation.get("profile", {}).get("prompt_style") or (profile.prompt_style if profile else "chat")
+        style = self.generation.prompt_style or (profile.prompt_style if profile else "chat")
         return PROMPT_STYLES.get(style, PROMPT_STYLES["chat"]).prompted
 
     @property
     def leaderboard_cap(self) -> bool:
         """Generated with the leaderboard's token cap (or with none recorded)."""
-        return self.generation.get("profile", {}).get("max_tokens") in (None, LEADERBOARD_MAX_TOKENS)
+        return self.generation.max_tokens in (None, LEADERBOARD_MAX_TOKENS)
 
     def details(self) -> dict:
         """The facts the report's profile table shows for this run."""
@@ -98,15 +99,15 @@ class RunRecord:
         sandbox = self.evaluated.get("sandbox", {})
         return {
             "state": state + (f": {reason}" if reason else ""),
-            "reused": self.generation.get("reuse"),
+            "reused": self.generation.reuse,
             "pass@1": self.evaluated.get("pass_at_1"),
-            "hit_token_limit": self.generation.get("hit_token_limit"),
-            "empty_answers": self.generation.get("empty_answers"),
-            "gen_seconds": self.generation.get("seconds"),
-            "tokens_per_second": self.generation.get("tokens_per_second"),
+            "hit_token_limit": self.generation.hit_token_limit,
+            "empty_answers": self.generation.empty_answers,
+            "gen_seconds": self.generation.seconds,
+            "tokens_per_second": self.generation.tokens_per_second,
             "eval_seconds": self.evaluated.get("eval_seconds"),
             "sandbox": sandbox.get("label") or sandbox.get("backend"),
-            "host": self.generation.get("server", {}).get("host"),
+            "host": self.generation.host,
         }
 
 
@@ -135,14 +136,8 @@ def _read_samples(path: Path) -> dict[str, list[dict]]:
     damaged lines skipped)."""
     records: dict[str, list[dict]] = {}
     try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(record, dict) and isinstance(record.get("task_id"), str):
-                    records.setdefault(record["task_id"], []).append(record)
+        for record in read_records(path, skip_damaged=True):
+            records.setdefault(record["task_id"], []).append(record)
     except (OSError, UnicodeDecodeError):
         pass
     return records
@@ -203,15 +198,15 @@ def _same_answer(verdict: dict, sample: dict) -> dict:
 
 
 def _read_run(results: Path, name: str, key: str) -> RunRecord:
-    paths = run_paths(results, name, key)
+    paths = run_folder_at(results, name, key)
     return RunRecord(key=key, paths=paths, evaluated=read_or_empty(paths.eval_results), status=read_status(paths),
-                     generation=read_manifest(paths).get("generation", {}))
+                     generation=read_generation(paths))
 
 
-def _sampling(generation: dict) -> tuple | None:
+def _sampling(generation: GenerationRecord) -> tuple | None:
     """The settings that decide a sampled answer's seed and draw, as generated (None: not recorded)."""
-    sampling = generation.get("sampling")
-    if not isinstance(sampling, dict) or "seed" not in sampling:
+    sampling = generation.sampling
+    if "seed" not in sampling:
         return None
     return sampling.get("temperature"), sampling.get("top_p"), str(sampling.get("seed"))
 
@@ -238,7 +233,7 @@ def _outcomes(name: str, run: RunRecord, comparable: bool, self_test: bool, prom
     except (KeyError, TypeError, IndexError, AttributeError):
         return None
     return ProfileResults(profile=name, dataset=run.key, dataset_md5=run.evaluated.get("dataset", {}).get("md5", ""),
-                          outcomes=outcomes, tokens_per_second=run.generation.get("tokens_per_second"),
+                          outcomes=outcomes, tokens_per_second=run.generation.tokens_per_second,
                           sandboxed=run.sandboxed, comparable=comparable, self_test=self_test, prompted=prompted,
                           rates=rates, answers=answers, pass_at_k=run.evaluated.get("pass_at_k") or {},
                           tokens_per_answer=tokens,
@@ -284,7 +279,7 @@ def _row(name: str, profile: Profile | None, results: Path) -> LocalRow:
         state, reason = run.state
         if not run.subset and not is_budget(run.key) and state in ("failed", "partial"):
             row.state, row.reason = state, reason
-        if run.evaluated or run.generation or run.status:
+        if run.evaluated or run.generation.made or run.status:
             row.details[key] = run.details()
     return row
 
@@ -293,5 +288,5 @@ def collect_local(profiles: dict[str, Profile], results: Path) -> list[LocalRow]
     """One row per profile in models.conf, and per results folder whose profile was removed."""
     results = Path(results)
     names = list(profiles) + [name for name in profile_names(results) if name not in profiles
-                               and any(profile_paths(results, name, key).eval_results.exists() for key in DATASET_KEYS)]
+                               and any(run_folder(results, name, key).eval_results.exists() for key in DATASET_KEYS)]
     return [_row(name, profiles.get(name), results) for name in names]

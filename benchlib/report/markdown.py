@@ -112,7 +112,7 @@ def run_verdicts(run: RunAnalysis) -> list[str]:
         lines.append(f"- **{result.profile}**{marks}: {name} {result.score('plus'):.1f}% (95% interval "
                      f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}")
     lines.append("")
-    plus, base = run.comparisons["plus"], run.comparisons["base"]
+    plus = run.comparisons["plus"]
     if not plus:
         count = "no local profile" if not run.results else "only one local profile"
         lines += [f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare.", ""]
@@ -390,21 +390,21 @@ def _reasoning(rows: list[LocalRow]) -> list[str]:
         runs = {run.key: run for run in row.runs}
         for run in row.runs:
             parsed = parse_run_key(run.key) or RunKey(run.key)
-            reasoning = run.generation.get("reasoning") or {}
-            budget = run.generation.get("reasoning_budget") or {}
+            reasoning = run.generation.reasoning
+            budget = run.generation.reasoning_budget
             if parsed.budget or not (reasoning.get("detected") or budget):
                 continue
-            long_key = budget.get("folder")
+            long_key = budget.folder if budget else None
             long = row.results.get(long_key) if long_key else None
             short = row.results.get(run.key)
-            reuse = run.generation.get("reuse") or {}
+            reuse = run.generation.reuse or {}
             made = (f"reused {reuse.get('reused', 0)}, derived {reuse.get('derived_cut_while_thinking', 0)}, "
                     f"asked {reuse.get('regenerated', 0)}") if budget else "asked"
             spread = lambda d: f"{d['median']} / {d['max']}" if d else "-"  # noqa: E731
-            long_reasoning = (runs[long_key].generation.get("reasoning") or {}) if long_key in runs else {}
+            long_reasoning = runs[long_key].generation.reasoning if long_key in runs else {}
             table.append([
                 row.profile, label(run.key), _fmt(short.score("plus")) if short else "-",
-                f"{_fmt(long.score('plus'))} at {budget['max_tokens']}" if long else "-", made,
+                f"{_fmt(long.score('plus'))} at {budget.max_tokens}" if long else "-", made,
                 spread((long_reasoning or reasoning).get("reasoning_tokens")),
                 spread((long_reasoning or reasoning).get("answer_tokens")),
                 str(short.categories()["cut while thinking"]) if short else "-",

@@ -105,7 +105,6 @@ def tango_interval(only_a: int, only_b: int, n: int, confidence: float = 0.95) -
 def _mcnemar_cutoffs(n: int, alpha: float) -> tuple[int, ...]:
     """Per discordant count k (0..n): the largest count j on the smaller side that the exact McNemar test
     rejects at `alpha` (-1: none)."""
-    import numpy as np
     from scipy.special import bdtr
 
     cut = []

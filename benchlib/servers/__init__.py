@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:  # imported lazily: task creation (doit list) must stay fast
     from ..config import Profile
-    from ..results import ProfilePaths
+    from ..results import RunFolder
     from ..settings import Settings
 
 __all__ = ["Backend", "BACKENDS", "ServerHandle", "start", "runs_server", "is_self_test", "host_of"]
@@ -89,7 +89,7 @@ def host_of(profile: "Profile") -> str | None:
 
 
 @contextlib.contextmanager
-def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: "Profile", settings: "Settings", paths: "RunFolder", log: logging.Logger) -> Iterator[ServerHandle]:
     """Start the profile's server, wait until healthy, yield its handle; always stop it afterwards."""
     from ..errors import ServerError
     from .base import host_lock, sigterm_as_interrupt

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..config import Profile
 from ..errors import ServerError
-from ..results import ProfilePaths
+from ..results import RunFolder
 from ..settings import Settings
 from . import ServerHandle
 from .base import LOG_TAIL_LINES, STOPPED_TIP, model_fingerprint, wait_healthy
@@ -188,7 +188,7 @@ class ComposeServer:
 
 
 @contextlib.contextmanager
-def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.Logger) -> Iterator[ServerHandle]:
     compose_file = settings.compose_file
     if not compose_file.is_file():
         raise ServerError(f"{compose_file} not found", "run doit from the project folder")

@@ -7,7 +7,7 @@ import logging
 from typing import Iterator
 
 from ..config import Profile
-from ..results import ProfilePaths
+from ..results import RunFolder
 from ..settings import Settings
 from . import ServerHandle
 from .llama import find_llama_server, request_extras, resolve_model, tuning_flags
@@ -24,7 +24,7 @@ def command(profile: Profile, binary: str, model: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def start(profile: Profile, settings: Settings, paths: ProfilePaths, log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.Logger) -> Iterator[ServerHandle]:
     binary = find_llama_server(profile, settings.llama_server)
     model = resolve_model(profile, settings.cache_dir)
     argv = command(profile, binary, str(model))

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from ..datasets import load_dataset
-from ..generation.prompt import build_messages, completion_prompt
+from ..generation.prompt import PROMPT_STYLES
 
 if TYPE_CHECKING:
     from ..config import Profile
-    from ..results import ProfilePaths
+    from ..results import RunFolder
     from ..settings import Settings
     from . import ServerHandle
 
@@ -30,7 +30,7 @@ __all__ = ["answers_for", "serve", "start"]
 
 
 @contextlib.contextmanager
-def start(profile: "Profile", settings: "Settings", paths: "ProfilePaths", log: logging.Logger) -> Iterator["ServerHandle"]:
+def start(profile: "Profile", settings: "Settings", paths: "RunFolder", log: logging.Logger) -> Iterator["ServerHandle"]:
     from .hosts import LOCAL
     from .process import ProcessServer, serve_process
 
@@ -54,13 +54,14 @@ def answers_for(dataset) -> dict[str, dict[str, str]]:
     """Per endpoint, the prompt (exactly as evalplus builds it) -> the answer holding the canonical solution:
     for chat, the user message -> a markdown answer; for completions (a base model's prompt style), the
     task's prompt -> the canonical solution's body, its continuation."""
-    chat, completions = {}, {}
+    answers: dict[str, dict[str, str]] = {style.path: {} for style in PROMPT_STYLES.values()}
     for task_id in dataset.task_ids:
         problem = dataset.problems[task_id]
-        user = build_messages(problem["prompt"])[1]["content"]
-        chat[user] = f"Here is a solution:\n```python\n{dataset.solution_of(task_id).strip()}\n```\n"
-        completions[completion_prompt(problem["prompt"])] = problem["canonical_solution"]
-    return {"/v1/chat/completions": chat, "/v1/completions": completions}
+        for style in PROMPT_STYLES.values():
+            answers[style.path][style.asking(problem["prompt"])] = (
+                f"Here is a solution:\n```python\n{dataset.solution_of(task_id).strip()}\n```\n" if style.chat
+                else problem["canonical_solution"])
+    return answers
 
 
 def _handler(answers: dict[str, str], delay: float):
@@ -92,15 +93,13 @@ def _handler(answers: dict[str, str], delay: float):
             if self.path not in answers:
                 self._send(404, {"error": {"message": f"no route {self.path}", "code": 404}})
                 return
-            chat = self.path == "/v1/chat/completions"
+            style = next(style for style in PROMPT_STYLES.values() if style.path == self.path)
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(length))
-                asked = (next(m["content"] for m in body["messages"] if m.get("role") == "user") if chat
-                         else body["prompt"])
+                asked = style.asked(body)
             except (ValueError, KeyError, StopIteration, TypeError):
-                self._send(400, {"error": {"message": f"expected a {'chat ' if chat else ''}completion request",
-                                           "code": 400}})
+                self._send(400, {"error": {"message": f"expected a request for {style.path}", "code": 400}})
                 return
             answer = answers[self.path].get(asked)
             if answer is None:
@@ -112,11 +111,8 @@ def _handler(answers: dict[str, str], delay: float):
             tokens = max(1, len(answer) // 4)
             usage = {"prompt_tokens": len(asked) // 4, "completion_tokens": tokens,
                      "total_tokens": len(asked) // 4 + tokens}
-            if chat:
-                choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}
-            else:
-                choice = {"index": 0, "finish_reason": "stop", "text": answer}
-            self._send(200, {"id": "cmpl-reference", "object": "chat.completion" if chat else "text_completion",
+            kind, choice = style.reply(answer)
+            self._send(200, {"id": "cmpl-reference", "object": kind,
                              "created": int(time.time()), "model": body.get("model", "reference"),
                              "choices": [choice], "usage": usage})
 
