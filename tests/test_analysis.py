@@ -66,10 +66,10 @@ def test_pairs_are_compared_within_a_dataset_file_and_adjusted_together():
     ab = comparisons[0]
     assert (ab.only_a, ab.only_b) == (10, 0) and ab.p == pytest.approx(exact_mcnemar(10, 0))
     assert [x.p_adjusted for x in comparisons] == pytest.approx(holm([x.p for x in comparisons]))
-    assert ab.significant and "**a is better**" in verdict(ab)
+    assert ab.significant and "**a is better**" in verdict(ab).markdown()
     ac = comparisons[1]
-    assert verdict(ac).startswith("a vs c: 1 problem differs (1 vs 0), a 2.5 points higher (98.33% interval")
-    assert "p = 1.00" in verdict(ac) and "no evidence" in verdict(ac)
+    assert verdict(ac).markdown().startswith("a vs c: 1 problem differs (1 vs 0), a 2.5 points higher (98.33% interval")
+    assert "p = 1.00" in verdict(ac).markdown() and "no evidence" in verdict(ac).markdown()
     assert compare_all([a], "plus") == []
 
 
@@ -77,7 +77,7 @@ def test_the_sentence_of_the_issue():
     a = results("bench-qwen3-coder-q5", [True] * 2 + [False] * 4 + [True] * 10)
     b = results("bench-qwen3-coder", [False] * 2 + [True] * 4 + [True] * 10)
     (only,) = compare_all([a, b], "plus")
-    assert verdict(only) == ("bench-qwen3-coder-q5 vs bench-qwen3-coder: 6 problems differ (2 vs 4), bench-qwen3-coder "
+    assert verdict(only).markdown() == ("bench-qwen3-coder-q5 vs bench-qwen3-coder: 6 problems differ (2 vs 4), bench-qwen3-coder "
                              "12.5 points higher (95% interval -19.2 to +41.9), p = 0.69: no evidence of a difference")
 
 

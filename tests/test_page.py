@@ -16,7 +16,8 @@ from benchlib.evaluation.sandbox import LocalSandbox
 from benchlib.config import load_profiles
 from benchlib.report import write_report
 from benchlib.report.highlight import CLASSES, MarkCache, marks
-from benchlib.report.page import verdicts_html
+from benchlib.report.prose import (BLANK, Code, Emphasis, Link, Strong, blocks_html, blocks_markdown, heading, item,
+                                   paragraph)
 from benchlib.results import run_folder
 
 from support import chromium_binary
@@ -142,15 +143,18 @@ def test_model_text_cannot_break_out_of_the_page(folder):
     assert f"script-src 'sha256-{digest}'" in policy and policy.startswith("default-src 'none'")
 
 
-def test_the_verdicts_are_report_mds_own_lines(folder):
+def test_the_verdicts_are_report_mds_own_sentences(folder):
+    """Worded once (markdown.run_verdicts, as prose blocks), rendered twice: never parsed back from Markdown."""
     report = (folder / "REPORT.md").read_text()
     page = (folder / "report.html").read_text()
     line = next(line for line in report.splitlines() if re.match(r"- bench-q[56] vs bench-q[56]:", line))
-    assert verdicts_html([line]).removeprefix("<ul><li>").removesuffix("</li></ul>") in page
+    assert html.escape(line[2:].replace("**", ""), quote=False).split(":")[0] in page
     assert "[report.html](report.html)" in report
-    html = verdicts_html(["### A <b>", "- **x** `y` [P](P.md)", "", "text & more"])
-    assert html == ('<h3>A &lt;b&gt;</h3>\n<ul><li><strong>x</strong> <code>y</code> <a href="P.md">P</a></li></ul>\n'
-                    "<p>text &amp; more</p>")
+    blocks = [heading("A <b>"), item(Strong("x"), " ", Code("y"), " ", Link("P", "P.md")), BLANK,
+              paragraph("text & more ", Emphasis("secondary"))]
+    assert blocks_html(blocks) == ('<h3>A &lt;b&gt;</h3>\n<ul><li><strong>x</strong> <code>y</code> <a href="P.md">P</a>'
+                                   "</li></ul>\n<p>text &amp; more <em>secondary</em></p>")
+    assert blocks_markdown(blocks) == ["### A <b>", "- **x** `y` [P](P.md)", "", "text & more *secondary*"]
 
 
 def test_a_page_that_cannot_be_written_never_costs_report_md(folder, tmp_path, monkeypatch):
@@ -257,8 +261,35 @@ def test_opening_a_problem_shows_why_it_failed_and_the_diff(page):
     page.wait_for_selector("#overview:not([hidden])")
 
 
+def test_the_view_lives_in_the_url_and_survives_a_reload(page, folder):
+    """Filters, sort, hidden profiles and the open problem are in the address (a run's key, not its index):
+    reloading or sharing it shows the same view; older links by index still open."""
+    page.select_option("#category", label="wrong output")
+    page.check("#disagree")
+    page.select_option("#sort", "failures")
+    page.uncheck("#columns label:has-text('bench-old') input")
+    shown = rows(page)
+    assert "run=humaneval" in page.url and "outcome=wrong+output" in page.url and "hide=bench-old" in page.url
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert rows(page) == shown and page.input_value("#sort") == "failures" and page.is_checked("#disagree")
+    assert not page.is_checked("#columns label:has-text('bench-old') input")
+    page.click(f"#matrix tbody tr[data-task='{shown[0]}'] a")
+    page.wait_for_selector("#problem:not([hidden])")
+    assert "#problem=humaneval/" in page.url and "outcome=wrong+output" in page.url
+    page.reload()
+    page.wait_for_selector("#problem:not([hidden]) h2")
+    assert page.inner_text("#problem h2").startswith(shown[0])
+    assert "bench-old" not in page.inner_text("#problem .chips")  # still hidden
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#overview:not([hidden])")
+    assert rows(page) == shown  # back to the same filtered view
+    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F16")
+    page.wait_for_selector("#card-1")
+
+
 def test_model_text_shows_as_text(page):
-    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F2")
+    page.goto(page.url.split("#")[0] + "#problem=humaneval/" + "HumanEval%2F2")
     page.wait_for_selector("#card-1")
     card = page.locator("#card-1")
     assert "ValueError: </script><script>window.pwned = 1</script>" in card.inner_text()
@@ -268,14 +299,14 @@ def test_model_text_shows_as_text(page):
 
 
 def test_an_answer_without_code_says_so(page):
-    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F10")
+    page.goto(page.url.split("#")[0] + "#problem=humaneval/" + "HumanEval%2F10")
     page.wait_for_selector("#card-1")
     card = page.inner_text("#card-1")
     assert "no code" in card and "Empty: no code could be taken from the model's response (below)." in card
 
 
 def test_sampled_answers_can_be_picked(page):
-    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F0")
+    page.goto(page.url.split("#")[0] + "#problem=humaneval/" + "HumanEval%2F0")
     page.wait_for_selector("#card-2 .answer-pick button")
     assert page.locator("#card-2 .answer-pick button").count() == 3
     assert "Why it failed" in page.inner_text("#card-2")
@@ -284,7 +315,7 @@ def test_sampled_answers_can_be_picked(page):
 
 
 def test_an_identical_answer_is_said_once(page):
-    page.goto(page.url.split("#")[0] + "#problem=0/" + "HumanEval%2F16")
+    page.goto(page.url.split("#")[0] + "#problem=humaneval/" + "HumanEval%2F16")
     page.wait_for_selector("#card-1")
     assert "Answer: identical to bench-q6's, character for character" in page.inner_text("#card-1")
     assert "Answer: identical" not in page.inner_text("#card-0")

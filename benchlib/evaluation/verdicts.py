@@ -146,6 +146,21 @@ class Failure:
         return self.reason or "ended without a result"
 
     @property
+    def on_input(self) -> bool:
+        """It happened on one input (not while loading the solution)."""
+        return self.kind != LOAD_ERROR
+
+    @property
+    def raised(self) -> bool:
+        """An exception decided it (its type in `exception`)."""
+        return self.kind in (RAISED, LOAD_ERROR)
+
+    @property
+    def shows_outputs(self) -> bool:
+        """What it showed is worth keeping: the input, the expected and actual output (DETAIL_SINCE)."""
+        return self.kind in (WRONG_OUTPUT, RAISED, TIMEOUT)
+
+    @property
     def no_code(self) -> bool:
         """The answer held no loadable code with the entry point."""
         return self.kind == LOAD_ERROR and self.exception in NO_CODE_EXCEPTIONS

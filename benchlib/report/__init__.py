@@ -27,7 +27,7 @@ from typing import Callable
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
 from ..storage import atomic_write_text
-from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, analyse
+from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, agreement, analyse
 from .collect import LocalRow, collect_local, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
@@ -54,8 +54,13 @@ def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) 
     together = _together(rows, list(leaderboard))
     if together:
         evaluated[COMBINED] = together
-    return analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard,
-                   references={row.profile: row.reference for row in rows if row.reference}, margin=margin)
+    analysis = analyse(evaluated, published, {k for k in keys if is_subset(k)}, leaderboard,
+                       references={row.profile: row.reference for row in rows if row.reference}, margin=margin)
+    by_name = {row.profile: row for row in rows}
+    analysis.agreements = [replace(agreement(result, reference.results[key]), run=key)
+                           for row in rows if (reference := by_name.get(row.reference)) is not None
+                           for key, result in row.results.items() if key in reference.results and not is_subset(key)]
+    return analysis
 
 
 def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:

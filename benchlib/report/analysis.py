@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import combinations
 
+from ..datasets import DATASETS
 from . import statistics as stats
 from .comparisons import TARGET, Comparison, Coupling, MarginVerdict, Need, Pair, compare, margin_verdict, mcnemar
 from .outcomes import (CATEGORIES, OPTIONAL, PASSED, PHASES, SHORT, Outcome, ProfileResults, classify, digest,
@@ -33,7 +34,8 @@ __all__ = ["COMBINED", "TARGET", "POWER", "ALPHA", "MARGIN", "CATEGORIES", "OPTI
            "published_interval", "mcnemar", "compare_all", "analyse", "digest", "Analysis", "RunAnalysis",
            "Standing", "SelfTestCheck", "Agreement", "agreement", "check_self_test"]
 
-COMBINED = "humaneval+mbpp"  # the run key of every full dataset's problems together (report/__init__._together)
+# the run key of every leaderboard dataset's problems together ("humaneval+mbpp"; report/__init__._together)
+COMBINED = "+".join(key for key, spec in DATASETS.items() if spec.leaderboard)
 
 # ---------------------------------------------------------------------------------------------------
 # the analysis of a whole results folder: what every rendering (markdown, charts, JSON) reads
@@ -133,9 +135,11 @@ class RunAnalysis:
 
 @dataclass
 class Analysis:
-    """The analysed results folder: every run's analysis, in the report's order."""
+    """The analysed results folder: every run's analysis, in the report's order, and each profile's
+    agreement with its reference profile."""
 
     runs: list[RunAnalysis]
+    agreements: list["Agreement"] = field(default_factory=list)
 
     def run(self, key: str) -> RunAnalysis | None:
         return next((r for r in self.runs if r.key == key), None)

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..config import Profile
+from ..fingerprints import DETAIL_SINCE
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS, PROMPT_STYLES
 from ..manifest import GenerationRecord, read_generation
 from ..results import (DATASET_KEYS, RunFolder, parse_run_key, profile_names, run_folder, read_or_empty, read_status,
@@ -78,6 +79,24 @@ class RunRecord:
     @property
     def scored(self) -> bool:
         return bool(self.evaluated.get("pass_at_1"))
+
+    @property
+    def details_recorded(self) -> bool:
+        """Its failures recorded what they showed: input, expected and actual output (DETAIL_SINCE)."""
+        version = self.evaluated.get("eval_version")
+        return isinstance(version, int) and version >= DETAIL_SINCE
+
+    @property
+    def samples_file(self) -> str:
+        """The samples file its evaluation scored."""
+        return str(self.evaluated.get("samples", ""))
+
+    @property
+    def dataset_file(self) -> tuple[str, str]:
+        """(dataset key, md5) of the file its evaluation used; ("", "") when not recorded."""
+        described = self.evaluated.get("dataset")
+        described = described if isinstance(described, dict) else {}
+        return str(described.get("name", "")), str(described.get("md5", ""))
 
     @property
     def sandboxed(self) -> bool:
@@ -172,6 +191,11 @@ class Answer:
     def reasoning(self) -> str | None:
         reasoning = self.sample.get("reasoning")
         return reasoning if isinstance(reasoning, str) and reasoning else None
+
+    def failing_input(self, phase: str) -> str | None:
+        """evalplus's `<phase>_fail_tests` entry: the failing input, shortened (what older files recorded)."""
+        tests = self.verdict.get(f"{phase}_fail_tests")
+        return tests[0] if isinstance(tests, list) and tests and isinstance(tests[0], str) else None
 
 
 def read_answers(run: RunRecord) -> dict[str, list[Answer]]:

@@ -19,6 +19,7 @@ from ..storage import atomic_write_json
 __all__ = ["PublishedScore", "load_leaderboard", "build_leaderboard", "SCORE_KEYS"]
 
 SCORE_KEYS = tuple(dict.fromkeys(key for spec in DATASETS.values() for key in spec.leaderboard_keys))
+SORT_KEY = SCORE_KEYS[1]  # the first leaderboard dataset's plus-test score ("humaneval+"): the file's order
 SOURCE = "evalplus/evalplus.github.io results.json, commit 8741845 (the EvalPlus leaderboard)"
 
 
@@ -39,7 +40,7 @@ def build_leaderboard(source: Path, target: Path, retrieved: str | None = None) 
         models.append({"name": name, "size": entry.get("size"), "link": entry.get("link", ""),
                        "prompted": bool(entry.get("prompted")),
                        **{key: scores.get(key) for key in SCORE_KEYS}})
-    models.sort(key=lambda m: -(m["humaneval+"] or -1))
+    models.sort(key=lambda m: -(m[SORT_KEY] or -1))
     atomic_write_json(target, {"source": SOURCE, "source_file": Path(source).name,
                                "retrieved": retrieved or date.today().isoformat(),
                                "metric": "pass@1 (%), greedy decoding", "models": models})

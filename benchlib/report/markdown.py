@@ -13,9 +13,10 @@ from .. import __version__
 from ..datasets import DATASETS
 from ..generation.prompt import LEADERBOARD_MAX_TOKENS
 from ..results import RunKey, parse_run_key, utc_now
-from .analysis import (ALPHA, CATEGORIES, COMBINED, OPTIONAL, POWER, Analysis, Comparison, MarginVerdict, Need, agreement,
+from .analysis import (ALPHA, CATEGORIES, COMBINED, OPTIONAL, POWER, Analysis, Comparison, MarginVerdict, Need,
                        RunAnalysis, SelfTestCheck, Standing)
-from .collect import LocalRow, is_subset
+from .collect import LocalRow
+from .prose import BLANK, Block, Code, Emphasis, Link, Strong, Text, blocks_markdown, heading, item, paragraph
 
 __all__ = ["render_report", "render_problems", "render_comparisons", "label", "run_verdicts", "self_test_verdict",
            "verdict", "margin_sentence", "need_sentence", "PAIRS_INLINE"]
@@ -64,27 +65,29 @@ def _standing(where: Standing) -> str:
     return "; ".join(parts) + "."
 
 
-def self_test_verdict(check: SelfTestCheck) -> str:
+def self_test_verdict(check: SelfTestCheck) -> Text:
     """Whether the self-test failed exactly the problems its dataset file is known to fail."""
     expectation = check.expectation
     if expectation is None:
         if not check.failing:
-            return "every canonical solution passes"
-        return f"no expectation is recorded for this dataset file; failing: {', '.join(check.failing)} (see PROBLEMS.md)"
+            return Text("every canonical solution passes")
+        return Text(f"no expectation is recorded for this dataset file; failing: {', '.join(check.failing)} "
+                    "(see PROBLEMS.md)")
     if check.unexpected:
-        return (f"**unexpected failures: {', '.join(check.unexpected)}**: a benchlib bug or a damaged dataset file "
-                f"(see PROBLEMS.md and the profile's evaluation.log)")
+        return Text(Strong(f"unexpected failures: {', '.join(check.unexpected)}"), ": a benchlib bug or a damaged "
+                    "dataset file (see PROBLEMS.md and the profile's evaluation.log)")
     if check.recovered:
-        return f"known failures of {expectation.file} now pass: {', '.join(check.recovered)} (worth a look)"
+        return Text(f"known failures of {expectation.file} now pass: {', '.join(check.recovered)} (worth a look)")
     if not check.known:
-        return f"as expected for {expectation.file} (every canonical solution passes)"
+        return Text(f"as expected for {expectation.file} (every canonical solution passes)")
     reasons = "; ".join(f"{t}{'' if len(expectation.fails[t][0]) == 2 else ' (' + expectation.fails[t][0][0] + ')'}: "
                         f"{why}" for t, why in check.known.items())
-    return f"as expected for {expectation.file}, whose known failures are {reasons}"
+    return Text(f"as expected for {expectation.file}, whose known failures are {reasons}")
 
 
-def run_verdicts(run: RunAnalysis) -> list[str]:
-    """REPORT.md's verdicts on one run (Markdown lines): scores with intervals, standings, paired comparisons."""
+def run_verdicts(run: RunAnalysis) -> list[Block]:
+    """The verdicts on one run, worded once for REPORT.md and report.html: scores with intervals, standings,
+    paired comparisons, the verdicts at the margin, and what a decision would take."""
     name, base_name = label(run.key), label(run.key, plus=False)
     parsed = parse_run_key(run.key) or RunKey(run.key)
     spec = DATASETS.get(parsed.dataset)
@@ -93,12 +96,12 @@ def run_verdicts(run: RunAnalysis) -> list[str]:
              "never compared with the published scores" if parsed.budget else
              f" — evalplus's {spec.variant} file: never compared with the published full-set scores"
              if spec is not None and not spec.leaderboard else "")
-    lines = [f"### {name} ({', '.join(map(str, run.sizes))} problems){smoke}", ""]
+    lines = [heading(f"{name} ({', '.join(map(str, run.sizes))} problems){smoke}"), BLANK]
     for check in run.self_tests:
         result = check.result
-        lines.append(f"- **{result.profile}** (self-test: the dataset's canonical solutions through the whole "
-                     f"pipeline): {name} {result.score('plus'):.1f}%, {base_name} {result.score('base'):.1f}%: "
-                     f"{self_test_verdict(check)}")
+        lines.append(item(Strong(result.profile), " (self-test: the dataset's canonical solutions through the whole "
+                          f"pipeline): {name} {result.score('plus'):.1f}%, {base_name} {result.score('base'):.1f}%: ",
+                          self_test_verdict(check)))
     for result in run.results:
         low, high = result.interval("plus")
         marks = (("" if result.comparable else " †") + ("" if result.prompted else " (base prompt)")
@@ -109,50 +112,48 @@ def run_verdicts(run: RunAnalysis) -> list[str]:
             at_k = ", ".join(f"{k} {v:.1f}" for k, v in result.pass_at_k.get("plus", {}).items())
             where = (f"; {name} {at_k}" if at_k else "") + ("; a sampled measurement, never ranked among the "
                                                              "leaderboard's greedy scores" if not run.subset else "")
-        lines.append(f"- **{result.profile}**{marks}: {name} {result.score('plus'):.1f}% (95% interval "
-                     f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}")
-    lines.append("")
+        lines.append(item(Strong(result.profile), f"{marks}: {name} {result.score('plus'):.1f}% (95% interval "
+                          f"{low:.1f}–{high:.1f}), {base_name} {result.score('base'):.1f}%{where}"))
+    lines.append(BLANK)
     plus = run.comparisons["plus"]
     if not plus:
         count = "no local profile" if not run.results else "only one local profile"
-        lines += [f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare.", ""]
+        lines += [paragraph(f"Paired comparison ({name}): {count} besides the self-test, so no pairs to compare."),
+                  BLANK]
     else:
         how = ("exact McNemar test on the problems only one of the two solves, Tango's interval"
                if all(not r.sampled for r in run.results)
                else "exact McNemar and Tango's interval between single greedy answers, else a paired permutation test "
                     "on the per-problem pass rates and a bootstrap interval over problems")
-        lines += [f"Paired comparisons ({name}, {how}; {_family_note(plus)}):", ""]
-        lines += [f"- {verdict(c)}" for c in run.shown(PAIRS_INLINE)]
+        lines += [paragraph(f"Paired comparisons ({name}, {how}; ", _family_note(plus), "):"), BLANK]
+        lines += [item(verdict(c)) for c in run.shown(PAIRS_INLINE)]
         if len(plus) > PAIRS_INLINE:
-            lines += ["", f"{len(run.results)} profiles: each against the best ({run.best}); every pair is in "
-                          f"[COMPARISONS.md](COMPARISONS.md)."]
+            lines += [BLANK, paragraph(f"{len(run.results)} profiles: each against the best ({run.best}); every pair "
+                                       "is in ", _file("COMPARISONS.md"), ".")]
         changed = run.changed_on_base
-        lines += ["", f"On the base tests ({base_name}) alone (secondary): " + (
-            "the same verdicts." if not changed else
-            "; ".join(verdict(b) for b in changed) + ".") + " Every pair: [COMPARISONS.md](COMPARISONS.md).", ""]
+        lines += [BLANK, paragraph(f"On the base tests ({base_name}) alone (secondary): ",
+                                   "the same verdicts." if not changed else Text("; ").join(
+                                       [verdict(b) for b in changed]) + ".",
+                                   " Every pair: ", _file("COMPARISONS.md"), "."), BLANK]
         lines += _margins(run)
         lines += _what_it_would_take(run)
     if len(run.results) > 1:
-        lines += [f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different outcomes "
-                  f"among the local profiles: [PROBLEMS.md](PROBLEMS.md) (also [problems.csv](problems.csv)).", ""]
+        lines += [paragraph(f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different "
+                            "outcomes among the local profiles: ", _file("PROBLEMS.md"), " (also ",
+                            _file("problems.csv"), ")."), BLANK]
     return lines
 
 
-def _agreements(rows: list[LocalRow]) -> list[str]:
+def _file(name: str) -> Link:
+    """A link to a file the report writes beside REPORT.md."""
+    return Link(name, name)
+
+
+def _agreements(analysis: Analysis) -> list[str]:
     """Per profile with a reference profile: how many of its answers are the reference's, and how the
     others split: what quantization changed, at no extra GPU cost."""
-    by_name = {row.profile: row for row in rows}
-    table = []
-    for row in rows:
-        reference = by_name.get(row.reference)
-        if reference is None:
-            continue
-        for key, result in row.results.items():
-            if key in reference.results and not is_subset(key):
-                a = agreement(result, reference.results[key])
-                differ = a.problems - a.identical
-                table.append([row.profile, row.reference, label(key), f"{a.identical} of {a.problems}", str(differ),
-                              str(a.both_pass), str(a.both_fail), str(a.only_profile), str(a.only_reference)])
+    table = [[a.profile, a.reference, label(a.run), f"{a.identical} of {a.problems}", str(a.problems - a.identical),
+              str(a.both_pass), str(a.both_fail), str(a.only_profile), str(a.only_reference)] for a in analysis.agreements]
     if not table:
         return []
     return ["## Agreement with the reference profiles", "",
@@ -172,7 +173,7 @@ def _pct(level: float) -> str:
     return f"{100 * level:.2f}".rstrip("0").rstrip(".")
 
 
-def _family_note(comparisons: list[Comparison]) -> str:
+def _family_note(comparisons: list[Comparison]) -> Text:
     """How a run's comparisons are judged: the primary family's size and level, and what is secondary."""
     primary = [c for c in comparisons if c.primary]
     parts = []
@@ -181,12 +182,12 @@ def _family_note(comparisons: list[Comparison]) -> str:
         parts.append(f"the pairs' verdicts: Holm over {c.family} primary comparison{'s' if c.family != 1 else ''}, "
                      f"intervals at {_pct(1 - c.level)}%" if c.family > 1 else "intervals at 95%")
     if len(primary) < len(comparisons):
-        parts.append("*secondary* comparisons are shown, never a verdict (each pair has one: README, *Primary "
-                     "and secondary comparisons*)")
-    return "; ".join(parts)
+        parts.append(Text(Emphasis("secondary"), " comparisons are shown, never a verdict (each pair has one: README, ",
+                          Emphasis("Primary and secondary comparisons"), ")"))
+    return Text("; ").join(parts)
 
 
-def verdict(comparison: Comparison) -> str:
+def verdict(comparison: Comparison) -> Text:
     """One plain sentence, e.g. 'q5 vs q6: 6 problems differ (2 vs 4), q5 1.2 points lower (95% interval -4.0
     to +1.6), p = 0.69: no evidence of a difference'."""
     c = comparison
@@ -208,8 +209,10 @@ def verdict(comparison: Comparison) -> str:
         text = (f"{head}{c.differ} problem{'s differ' if c.differ != 1 else ' differs'} ({c.only_a} vs {c.only_b}), "
                 f"{size}, {_p(c.p)}{adjusted}")
     if not c.significant:
-        return f"{text}: no evidence of a difference"
-    return f"{text}: **{higher} is better**" if c.primary else f"{text}: {higher} higher on this run alone (not a verdict)"
+        return Text(f"{text}: no evidence of a difference")
+    if c.primary:
+        return Text(f"{text}: ", Strong(f"{higher} is better"))
+    return Text(f"{text}: {higher} higher on this run alone (not a verdict)")
 
 
 def need_sentence(need: Need, what: str) -> str:
@@ -232,59 +235,62 @@ def need_sentence(need: Need, what: str) -> str:
     return text
 
 
-def margin_sentence(m: MarginVerdict) -> str:
+def margin_sentence(m: MarginVerdict) -> Text:
     """The verdict at the margin, in words, with its bound at the level it was reached at."""
     one = f"one-sided {_pct(1 - m.level)}%"
     if m.kind == "non-inferiority":
         if m.outcome == "within":
             worst = "not worse" if m.low >= 0 else f"at most {-m.low:.1f} points worse"
-            return f"**{m.candidate} is within {m.margin:g} points of {m.comparator}** ({one}: {worst})"
+            return Text(Strong(f"{m.candidate} is within {m.margin:g} points of {m.comparator}"), f" ({one}: {worst})")
         if m.outcome == "outside":
-            return f"**{m.candidate} is more than {m.margin:g} points worse than {m.comparator}** ({one}: at least {-m.high:.1f} points worse)"
+            return Text(Strong(f"{m.candidate} is more than {m.margin:g} points worse than {m.comparator}"),
+                        f" ({one}: at least {-m.high:.1f} points worse)")
         best = f"{m.high:.1f} points better" if m.high > 0 else f"{-m.high:.1f} points worse"
-        return (f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({one}: between "
-                f"{-m.low:.1f} points worse and {best}); " + need_sentence(m.need, "the margin"))
+        return Text(f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({one}: between "
+                    f"{-m.low:.1f} points worse and {best}); " + need_sentence(m.need, "the margin"))
     both = f"{_pct(1 - 2 * m.level)}% interval {m.low:+.1f} to {m.high:+.1f}"
     if m.outcome == "within":
-        return f"**{m.candidate} and {m.comparator} are within {m.margin:g} points of each other** ({both})"
+        return Text(Strong(f"{m.candidate} and {m.comparator} are within {m.margin:g} points of each other"), f" ({both})")
     if m.outcome == "outside":
         higher, gap = (m.candidate, m.low) if m.low > 0 else (m.comparator, -m.high)
-        return f"**{m.candidate} and {m.comparator} differ by more than {m.margin:g} points** ({higher} at least {gap:.1f} higher; {both})"
-    return (f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({both}); "
-            + need_sentence(m.need, "the margin"))
+        return Text(Strong(f"{m.candidate} and {m.comparator} differ by more than {m.margin:g} points"),
+                    f" ({higher} at least {gap:.1f} higher; {both})")
+    return Text(f"{m.candidate} vs {m.comparator}: inconclusive at {m.margin:g} points ({both}); "
+                + need_sentence(m.need, "the margin"))
 
 
-def _margins(run: RunAnalysis) -> list[str]:
+def _margins(run: RunAnalysis) -> list[Block]:
     """The verdicts at the margin of the pairs shown: non-inferiority to a reference profile, else equivalence."""
     shown = [c for c in run.shown(PAIRS_INLINE) if c.margin is not None]
     if not shown:
         return []
     first = shown[0].margin
     count = round(ALPHA / first.level)
-    kind = ("non-inferiority to the `reference_profile`" if first.kind == "non-inferiority"
-            else "equivalence: two one-sided tests")
+    kind = (Text("non-inferiority to the ", Code("reference_profile")) if first.kind == "non-inferiority"
+            else Text("equivalence: two one-sided tests"))
     level = f"each one-sided test at {_pct(first.level)}%" + (f" (5% over {count} verdicts)" if count > 1 else "")
-    lines = [f"Within {run.margin:g} points? ({kind}; {level}):", ""]
-    lines += [("- " if c.primary else "- secondary: ") + margin_sentence(c.margin) for c in shown]
-    return [*lines, ""]
+    lines = [paragraph(f"Within {run.margin:g} points? (", kind, f"; {level}):"), BLANK]
+    lines += [item("" if c.primary else "secondary: ", margin_sentence(c.margin)) for c in shown]
+    return [*lines, BLANK]
 
 
-def _what_it_would_take(run: RunAnalysis) -> list[str]:
+def _what_it_would_take(run: RunAnalysis) -> list[Block]:
     """Per pair shown: the smallest difference this data could detect, at the level of its verdict; where it
     found none, what detecting the target would need; for seed-paired sampled runs, what pairing saved."""
     shown = run.shown(PAIRS_INLINE)
     target = f"{shown[0].target:g} points" if shown else ""
-    lines = [f"What it would take ({POWER:.0%} power at each comparison's level, plus tests): the smallest difference "
-             f"each comparison could detect, and for \"no evidence\", what detecting {target} would need:", ""]
+    lines = [paragraph(f"What it would take ({POWER:.0%} power at each comparison's level, plus tests): the smallest "
+                       f"difference each comparison could detect, and for \"no evidence\", what detecting {target} "
+                       "would need:"), BLANK]
     for c in shown:
         if c.detectable is not None:
-            text = f"- {c.a} vs {c.b}: detects {c.detectable:.1f} points or more"
+            text = f"{c.a} vs {c.b}: detects {c.detectable:.1f} points or more"
         elif c.method == "exact McNemar":
-            text = (f"- {c.a} vs {c.b}: nothing is detectable at this discordance: {c.differ} of {c.n} problems differ, so "
+            text = (f"{c.a} vs {c.b}: nothing is detectable at this discordance: {c.differ} of {c.n} problems differ, so "
                     f"no gap above {100 * c.differ / c.n if c.n else 0:.1f} points can show, and the exact test finds even "
                     f"that one less than {POWER:.0%} of the time")
         else:
-            text = (f"- {c.a} vs {c.b}: nothing is detectable: only {c.differ} problem{'s' if c.differ != 1 else ''}' "
+            text = (f"{c.a} vs {c.b}: nothing is detectable: only {c.differ} problem{'s' if c.differ != 1 else ''}' "
                     f"pass rates differ, too few for the permutation test to reach its level")
         if not c.significant and c.need is not None:
             text += "; " + need_sentence(c.need, target)
@@ -295,8 +301,8 @@ def _what_it_would_take(run: RunAnalysis) -> list[str]:
                      f"{k.gain:.1f}x")
         elif c.unpaired_why:
             text += f"; not paired by seed: {c.unpaired_why}"
-        lines.append(text)
-    return [*lines, ""]
+        lines.append(item(text))
+    return [*lines, BLANK]
 
 
 def _scores_table(rows: list[LocalRow], published: list) -> list[str]:
@@ -481,7 +487,7 @@ def render_comparisons(analysis: Analysis) -> str:
 def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, published: list,
                   charts: list[tuple[str, str]] | None = None, page: str | None = None) -> str:
     """REPORT.md: verdicts first (intervals, paired comparisons, published neighbours), then tables."""
-    verdicts = [line for run in analysis.runs for line in run_verdicts(run)]
+    verdicts = [line for run in analysis.runs for line in blocks_markdown(run_verdicts(run))]
     lines = [
         "# EvalPlus benchmark report",
         "",
@@ -498,7 +504,7 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
     else:
         lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
     lines += _scores_table(rows, published)
-    lines += _agreements(rows)
+    lines += _agreements(analysis)
     lines += _reasoning(rows)
     lines += _failures(rows)
     if charts:

@@ -24,6 +24,15 @@ SHORT = {PASSED: "pass", "wrong output": "wrong", "exception": "raised", "time l
          "no code / syntax error": "no code", "cut at token cap": "cut", "cut while thinking": "thinking",
          "looped": "looped", "empty answer": "empty"}
 PHASES = ("base", "plus")
+# how report.html colours a category (its CSS class cat-<kind>) and what it says of it
+KIND = {PASSED: "pass", "wrong output": "fail", "exception": "fail", "time limit": "time"}  # others: "other"
+WHY = {
+    "cut at token cap": "The answer was cut at the token cap (finish_reason length) before it was complete.",
+    "cut while thinking": "The token budget ran out while the model was still reasoning: no answer was written.",
+    "looped": "The model repeated itself until the budget ran out (a loop).",
+    "empty answer": "The model's answer was empty.",
+    "no code / syntax error": "The answer holds no loadable code with the entry point.",
+}
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,39 @@
 network: it opens from file:// and can be copied off the GPU box).
 
 Rendered from the same rows and Analysis as REPORT.md (nothing here computes a statistic): the verdicts
-are REPORT.md's own lines (`markdown.run_verdicts`), the charts its SVG files, the problem matrix the
+are REPORT.md's own sentences (`markdown.run_verdicts`, prose blocks rendered as HTML), the charts its SVG files, the problem matrix the
 analysis's outcomes. What only the page shows is read from the run folders (`collect.read_answers`):
 each answer, its failure as eval_results.json recorded it, its raw text, reasoning and token counts.
+
+The page's data: one JSON object in <script id="page-data">, read by page.js. Its short keys keep a page of
+20 profiles x 542 problems small; each is named here, and nowhere else is the format decided.
+
+    categories  [{name, short, passed, kind, why?}]: the outcome categories (outcomes.CATEGORIES) in order;
+                kind: its colour (pass | fail | time | other, CSS class cat-<kind>); why: what it means
+    classes     highlight.CLASSES: the kinds of code marks, in order
+    texts       every text once (answers, prompts, reasoning), referred to by index ("text id")
+    marks       {text id: [gap, length, class index, ...]}: a code text's highlighting (highlight.marks)
+    profiles    {profile: {description, quant}} from models.conf
+    runs        [run]: every evaluated run folder but the pooled one, in the report's order
+
+    run      {key (the run folder, results.run_key: what links name), label, subset, prompts (found),
+              columns: [{name, selfTest, answers (per problem), samples (the file evaluated), detail
+              (failures recorded what they showed: fingerprints.DETAIL_SINCE)}], problems: [problem]}
+    problem  {id (task id), cells: [cell | null per column], answers: [entry | null per column],
+              d: 1 where the profiles' outcomes differ, prompt: text id}
+    cell     [category index, base passed (0/1), plus passed (0/1), plus pass rate (sampled answers only)]
+    entry    {a: [answer] (the first ANSWERS_SHOWN), more: {category: count} of the others}
+    answer   {s: the program judged (text id), cat, b, p (as in a cell), exc: the exception type, r: the raw
+              response (text id, where it differs), t / tt: reasoning's head and tail (text ids), tn: its
+              characters, fr: finish_reason, ct / pt: completion and prompt tokens, lat: latency (s), stop:
+              why benchlib ended it, f: failure}
+    failure  {phase, kind (verdicts.KINDS), sentence, exception, message, input (index), reason, recorded,
+              onInput, raised, showsOutputs (verdicts.Failure's properties), in / expected / actual:
+              excerpts {text, size, at_least}}
+
+The view's state lives in the address (page.js, "the view's state in the URL"): #problems?<view> or
+#problem=<run key>/<task>?<view>, so a view can be reloaded and shared, and a problem's link names its
+run by key, stable across reports.
 
 Safety: every model-written text travels as JSON data (with `<`, `>`, `&` escaped) and the page's script
 puts it into text nodes, never into markup; the Content-Security-Policy allows only the page's own
@@ -15,9 +45,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import json
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,14 +53,15 @@ from typing import Callable
 
 from .. import __version__
 from ..evaluation.verdicts import failure_of
-from ..fingerprints import DETAIL_SINCE
 from ..results import utc_now
 from .analysis import CATEGORIES, COMBINED, PASSED, SHORT, Analysis, Outcome, RunAnalysis, classify
+from .outcomes import KIND, WHY
 from .collect import Answer, LocalRow, RunRecord, read_answers
 from .highlight import CLASSES, MarkCache
 from .markdown import label, run_verdicts
+from .prose import blocks_html
 
-__all__ = ["render_page", "verdicts_html", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL"]
+__all__ = ["render_page", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL"]
 
 ANSWERS_SHOWN = 20  # sampled answers carried per problem and profile (the others: counted, and where they are)
 REASONING_HEAD = 6000  # characters of an answer's reasoning shown from its start ...
@@ -77,14 +106,15 @@ def _failure(answer: Answer, outcome: Outcome, detail: bool) -> dict | None:
     if failure is None:
         return None
     shown = {"phase": phase, "kind": failure.kind, "sentence": failure.sentence, "exception": failure.exception,
-             "message": failure.message, "input": failure.input, "recorded": detail,
+             "message": failure.message, "input": failure.input, "reason": failure.reason, "recorded": detail,
+             "onInput": failure.on_input, "raised": failure.raised, "showsOutputs": failure.shows_outputs,
              **{name: cut.to_json() for name, cut in (("in", failure.shown_input), ("expected", failure.expected),
                                                        ("actual", failure.actual)) if cut is not None}}
     if "in" not in shown and not detail:  # an older file: evalplus's field holds the input, shortened
-        tests = answer.verdict.get(f"{phase}_fail_tests")
-        if isinstance(tests, list) and tests and isinstance(tests[0], str):
-            shown["in"] = {"text": tests[0], "size": len(tests[0])}
-    return {k: v for k, v in shown.items() if v not in (None, "")}
+        failing = answer.failing_input(phase)
+        if failing is not None:
+            shown["in"] = {"text": failing, "size": len(failing)}
+    return {k: v for k, v in shown.items() if v is not None and v != ""}
 
 
 def _answer(answer: Answer, outcome: Outcome, texts: _Texts, detail: bool) -> dict:
@@ -134,17 +164,15 @@ def _columns(run: RunAnalysis, rows: list[LocalRow]) -> list[_Column]:
         record = records.get((result.profile, run.key))
         if record is None:
             continue
-        version = record.evaluated.get("eval_version")
         columns.append(_Column(result.profile, result.outcomes, result.rates, result.answers, result.self_test, record,
-                               detail=isinstance(version, int) and version >= DETAIL_SINCE))
+                               detail=record.details_recorded))
     return columns
 
 
 def _run_data(run: RunAnalysis, rows: list[LocalRow], texts: _Texts, prompts: PromptSource) -> dict:
     columns = _columns(run, rows)
     answers = [read_answers(column.run) for column in columns]
-    files = dict.fromkeys((described.get("name", ""), described.get("md5", ""))
-                          for described in (c.run.evaluated.get("dataset", {}) for c in columns))
+    files = dict.fromkeys(c.run.dataset_file for c in columns)
     found = next((p for p in (prompts(key, md5) for key, md5 in files if key and md5) if p), None)  # the first found
     tasks = list(dict.fromkeys([*run.tasks, *(t for c in columns for t in c.outcomes)]))
     disagree = set(run.disagreements)
@@ -178,47 +206,9 @@ def _run_data(run: RunAnalysis, rows: list[LocalRow], texts: _Texts, prompts: Pr
     return {
         "key": run.key, "label": label(run.key), "subset": run.subset,
         "columns": [{"name": c.name, "selfTest": c.self_test, "answers": c.answers,
-                     "samples": str(c.run.evaluated.get("samples", "")), "detail": c.detail} for c in columns],
+                     "samples": c.run.samples_file, "detail": c.detail} for c in columns],
         "problems": problems, "prompts": found is not None,
     }
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
-_CODE = re.compile(r"`([^`]+)`")
-
-
-def _inline(text: str) -> str:
-    """The Markdown REPORT.md's verdict lines use (bold, code, relative links), as escaped HTML."""
-    out = html.escape(text, quote=True)
-    out = _BOLD.sub(r"<strong>\1</strong>", out)
-    out = _CODE.sub(r"<code>\1</code>", out)
-    return _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', out)
-
-
-def verdicts_html(lines: list[str]) -> str:
-    """REPORT.md's verdict lines (`markdown.run_verdicts`) as HTML: headings, list items, paragraphs."""
-    parts: list[str] = []
-    items: list[str] = []
-
-    def close() -> None:
-        if items:
-            parts.append("<ul>" + "".join(f"<li>{item}</li>" for item in items) + "</ul>")
-            items.clear()
-
-    for line in lines:
-        if line.startswith("### "):
-            close()
-            parts.append(f"<h3>{_inline(line[4:])}</h3>")
-        elif line.startswith("- "):
-            items.append(_inline(line[2:]))
-        elif line.strip():
-            close()
-            parts.append(f"<p>{_inline(line)}</p>")
-        else:
-            close()
-    close()
-    return "\n".join(parts)
 
 
 def _chart(path: Path, alt: str) -> dict | None:
@@ -252,9 +242,10 @@ def render_page(rows: list[LocalRow], analysis: Analysis, charts: list[tuple[Pat
 
     texts = _Texts()
     runs = [_run_data(run, rows, texts, prompts) for run in analysis.runs if run.key != COMBINED]
-    verdicts = [{"label": label(run.key), "html": verdicts_html(run_verdicts(run))} for run in analysis.runs]
+    verdicts = [{"label": label(run.key), "html": blocks_html(run_verdicts(run))} for run in analysis.runs]
     data = {
-        "categories": [{"name": c, "short": SHORT[c], "passed": c == PASSED} for c in CATEGORIES],
+        "categories": [{"name": c, "short": SHORT[c], "passed": c == PASSED, "kind": KIND.get(c, "other"),
+                        **({"why": WHY[c]} if c in WHY else {})} for c in CATEGORIES],
         "classes": list(CLASSES),
         "runs": runs,
         "marks": texts.marks(highlight),

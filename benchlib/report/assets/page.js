@@ -1,7 +1,8 @@
 "use strict";
-// report.html's behaviour: the problem matrix (filters, sorting) and a problem's answers, failures and diff.
-// Every text written by a model or the dataset is put into text nodes (textContent, append(string)),
-// never parsed as HTML.
+// report.html's behaviour, in sections: helpers; code; the matrix (filters, sorting); the view's state in
+// the URL; one problem (its answers, failures and diff); routing. The data it reads is documented in
+// page.py's docstring. Every text written by a model or the dataset is put into text nodes (textContent,
+// append(string)), never parsed as HTML.
 (function () {
   const D = JSON.parse(document.getElementById("page-data").textContent);
   const CAT = D.categories;
@@ -17,13 +18,7 @@
   function $(id) { return document.getElementById(id); }
   function number(n) { return Number(n).toLocaleString("en-US"); }
 
-  function catClass(index) {
-    const name = CAT[index].name;
-    if (CAT[index].passed) return "cat-pass";
-    if (name === "wrong output" || name === "exception") return "cat-fail";
-    if (name === "time limit") return "cat-time";
-    return "cat-other";
-  }
+  function catClass(index) { return "cat-" + CAT[index].kind; }
   function outcomeText(cell, first) {
     if (cell[2]) return "pass";
     const short = CAT[cell[0]].short;
@@ -114,6 +109,7 @@
         if (box2.checked) state.hidden.delete(column.name); else state.hidden.add(column.name);
         state.column = -1;
         renderMatrix();
+        remember();
       });
       label.append(box2, " " + column.name + (column.selfTest ? " (self-test)" : ""));
       box.append(label);
@@ -126,7 +122,7 @@
     const head = el("thead");
     const headRow = el("tr");
     const taskHead = el("th", "", "Problem");
-    taskHead.addEventListener("click", () => { state.column = -1; renderMatrix(); });
+    taskHead.addEventListener("click", () => { state.column = -1; renderMatrix(); remember(); });
     headRow.append(taskHead, el("th", "", "Differ"));
     columns.forEach(c => {
       const column = run().columns[c];
@@ -134,7 +130,7 @@
       const about = D.profiles[column.name];
       th.title = (about && about.description ? about.description + (about.quant ? " (" + about.quant + ")" : "") + "\n" : "") +
         "click: sort by this profile's outcome (failures first)";
-      th.addEventListener("click", () => { state.column = c; renderMatrix(); });
+      th.addEventListener("click", () => { state.column = c; renderMatrix(); remember(); });
       headRow.append(th);
     });
     head.append(headRow);
@@ -175,21 +171,68 @@
       option.value = String(i);
       runSelect.append(option);
     });
-    runSelect.addEventListener("change", () => { state.run = Number(runSelect.value); state.column = -1; renderColumns(); renderMatrix(); });
+    runSelect.addEventListener("change", () => {
+      state.run = Number(runSelect.value); state.column = -1; renderColumns(); renderMatrix(); remember();
+    });
     const catSelect = $("category");
     CAT.forEach((c, i) => {
       const option = el("option", "", c.name);
       option.value = String(i);
       catSelect.append(option);
     });
-    catSelect.addEventListener("change", () => { state.category = catSelect.value; renderMatrix(); });
-    $("search").addEventListener("input", event => { state.search = event.target.value.trim().toLowerCase(); renderMatrix(); });
-    $("disagree").addEventListener("change", event => { state.disagree = event.target.checked; renderMatrix(); });
-    $("sort").addEventListener("change", event => { state.sort = event.target.value; state.column = -1; renderMatrix(); });
+    catSelect.addEventListener("change", () => { state.category = catSelect.value; renderMatrix(); remember(); });
+    $("search").addEventListener("input", event => {
+      state.search = event.target.value.trim().toLowerCase(); renderMatrix(); remember();
+    });
+    $("disagree").addEventListener("change", event => { state.disagree = event.target.checked; renderMatrix(); remember(); });
+    $("sort").addEventListener("change", event => {
+      state.sort = event.target.value; state.column = -1; renderMatrix(); remember();
+    });
+  }
+
+  // ---- the view's state in the URL: #problems?<view> or #problem=<run key>/<task>?<view> ----
+  // <view>: run (its key), outcome (a category's name), q (search), differ=1, sort, by (the profile sorted
+  // by), hide (profiles hidden, comma-separated). Reloading or sharing the address shows the same view.
+  function viewQuery() {
+    const q = new URLSearchParams();
+    q.set("run", run().key);
+    if (state.category !== "") q.set("outcome", CAT[Number(state.category)].name);
+    if (state.search) q.set("q", state.search);
+    if (state.disagree) q.set("differ", "1");
+    if (state.sort !== "disagree") q.set("sort", state.sort);
+    if (state.column >= 0) q.set("by", run().columns[state.column].name);
+    if (state.hidden.size) q.set("hide", Array.from(state.hidden).join(","));
+    return q.toString();
+  }
+  function runIndexOf(key) {
+    const found = D.runs.findIndex(r => r.key === key);
+    return found >= 0 ? found : /^\d+$/.test(key) && D.runs[Number(key)] ? Number(key) : -1;  // (older links: an index)
+  }
+  function applyQuery(text) {
+    const q = new URLSearchParams(text || "");
+    const index = q.has("run") ? runIndexOf(q.get("run")) : state.run;
+    state.run = index >= 0 ? index : 0;
+    const category = CAT.findIndex(c => c.name === q.get("outcome"));
+    state.category = category >= 0 ? String(category) : "";
+    state.search = (q.get("q") || "").toLowerCase();
+    state.disagree = q.get("differ") === "1";
+    state.sort = ["disagree", "order", "failures"].indexOf(q.get("sort")) >= 0 ? q.get("sort") : "disagree";
+    state.hidden = new Set((q.get("hide") || "").split(",").filter(Boolean));
+    state.column = run() ? run().columns.findIndex(c => c.name === q.get("by")) : -1;
+    $("run").value = String(state.run);
+    $("category").value = state.category;
+    $("search").value = state.search;
+    $("disagree").checked = state.disagree;
+    $("sort").value = state.sort;
+  }
+  function remember() {  // the overview's state, without a new history entry per keystroke
+    if (!$("overview").hidden) history.replaceState(null, "", "#problems?" + viewQuery());
   }
 
   // ---- one problem ----
-  function problemHash(runIndex, task) { return "#problem=" + runIndex + "/" + encodeURIComponent(task); }
+  function problemHash(runIndex, task) {
+    return "#problem=" + encodeURIComponent(D.runs[runIndex].key) + "/" + encodeURIComponent(task) + "?" + viewQuery();
+  }
 
   function excerptBlock(title, shown) {
     const box = el("div");
@@ -202,42 +245,33 @@
     return box;
   }
 
-  const CUT_WHY = {
-    "cut at token cap": "The answer was cut at the token cap (finish_reason length) before it was complete.",
-    "cut while thinking": "The token budget ran out while the model was still reasoning: no answer was written.",
-    "looped": "The model repeated itself until the budget ran out (a loop).",
-    "empty answer": "The model's answer was empty.",
-    "no code / syntax error": "The answer holds no loadable code with the entry point.",
-  };
-
   function failureBlock(answer, column) {
     const box = el("div", "failure");
-    const category = CAT[answer.cat].name;
+    const category = CAT[answer.cat].name, explained = CAT[answer.cat].why;
     if (answer.p) {
       box.append(el("h4", "", "Passed"), el("p", "why", "Base and plus tests pass."));
       return box;
     }
     box.append(el("h4", "", "Why it failed: " + category));
-    if (CUT_WHY[category]) box.append(el("p", "why", CUT_WHY[category]));
+    if (explained) box.append(el("p", "why", explained));
     const f = answer.f;
     if (!f) {
       box.append(el("p", "missing", "The evaluation recorded no failure detail for this answer."));
       return box;
     }
     let why = (f.phase === "base" ? "Base tests: " : "Plus tests (base tests passed): ") + f.sentence;
-    if (f.input !== undefined && f.kind !== "load_error") why += " on input #" + f.input;
+    if (f.input !== undefined && f.onInput) why += " on input #" + f.input;
     box.append(el("p", "why", why + "."));
-    if ((f.kind === "raised" || f.kind === "load_error") && f.exception) {
+    if (f.raised && f.exception) {
       box.append(el("h4", "", "Exception"));
       box.append(el("pre", "wrap", f.exception + (f.message ? ": " + f.message : "")));
     }
     if (f.in) box.append(excerptBlock("Input (the arguments)", f.in));
     if (f.expected) box.append(excerptBlock("Expected output", f.expected));
     if (f.actual) box.append(excerptBlock("Actual output", f.actual));
-    if (f.kind === "vanished" && f.reason) box.append(el("p", "why", "The check's process ended: " + f.reason + "."));
-    const needs = ["wrong_output", "raised", "timeout"].indexOf(f.kind) >= 0;
-    if (!f.recorded && needs) {
-      box.append(el("p", "missing", "The expected and actual output" + (f.kind === "raised" ? " and the exception's message" : "") +
+    if (f.reason) box.append(el("p", "why", "The check's process ended: " + f.reason + "."));
+    if (!f.recorded && f.showsOutputs) {
+      box.append(el("p", "missing", "The expected and actual output" + (f.raised && f.onInput ? " and the exception's message" : "") +
         " were not recorded: this answer was evaluated by an older benchlib. `doit eval:" + column.name +
         "` rechecks it and records them."));
     }
@@ -467,7 +501,7 @@
     const problem = r.problems[pi];
     const nav = el("div", "problem-nav");
     const back = el("button", "", "← all problems");
-    back.addEventListener("click", () => { location.hash = "#problems"; });
+    back.addEventListener("click", () => { location.hash = "#problems?" + viewQuery(); });
     nav.append(back);
     const at = state.visible.indexOf(pi);
     const step = delta => {
@@ -509,11 +543,14 @@
     }
   }
 
+  // ---- routing ----
   function route() {
-    const match = /^#problem=(\d+)\/(.+)$/.exec(location.hash);
+    const [where, query] = location.hash.split("?", 2);
+    const match = /^#problem=([^/]+)\/(.+)$/.exec(where);
     const overview = $("overview"), view = $("problem");
-    if (match && D.runs[Number(match[1])]) {
-      const runIndex = Number(match[1]);
+    if (query !== undefined && D.runs.length) { applyQuery(query); renderColumns(); renderMatrix(); }
+    const runIndex = match ? runIndexOf(decodeURIComponent(match[1])) : -1;
+    if (match && runIndex >= 0) {
       if (runIndex !== state.run) { state.run = runIndex; $("run").value = String(runIndex); renderColumns(); renderMatrix(); }
       renderProblem(runIndex, decodeURIComponent(match[2]));
       overview.hidden = true;
@@ -522,7 +559,7 @@
     } else {
       view.hidden = true;
       overview.hidden = false;
-      const target = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+      const target = where.length > 1 ? document.getElementById(where.slice(1)) : null;
       if (target) target.scrollIntoView();
     }
   }
@@ -532,7 +569,7 @@
     if (view.hidden || event.target.tagName === "INPUT" || event.target.tagName === "SELECT") return;
     if (event.key === "ArrowRight" && view.onkey) view.onkey(1);
     if (event.key === "ArrowLeft" && view.onkey) view.onkey(-1);
-    if (event.key === "Escape") location.hash = "#problems";
+    if (event.key === "Escape") location.hash = "#problems?" + viewQuery();
   });
 
   setUpFilters();
