@@ -2,7 +2,7 @@
 
     python bench/bench_page.py [--folder DIR] [--profiles 6] [--scale 20]
 
-Six model-like profiles (tests/support.model_like_samples: canonical solutions, some broken the way
+Six model-like profiles (tests/builders.model_like_samples: canonical solutions, some broken the way
 models break code; one sampled with 5 answers per problem, one with reasoning text) are evaluated for real
 on HumanEval+ and on the MBPP+ pre-release file (the evaluation is cached in --folder). Then: `doit
 report`'s time (the highlighting cache cold, then warm), the page's size, and the time Chromium takes to

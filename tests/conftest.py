@@ -1,5 +1,5 @@
-"""Two suites from one command. `pytest` runs the quick suite (every module, no end-to-end run: a few
-minutes at most); `pytest --full` adds the tests marked `e2e` (real servers and doit runs, a second Docker
+"""Two suites from one command. `pytest` runs the quick suite (every module, no end-to-end run; README
+gives its count and time); `pytest --full` adds the tests marked `e2e` (real servers and doit runs, a second Docker
 engine, the hostile suite in every sandbox, evalplus side by side), which CI runs. A test that needs what
 this machine lacks (the datasets, llama-server, a Docker engine) skips saying what it needs, and the
 summary counts them, so missing end-to-end coverage is never silent."""

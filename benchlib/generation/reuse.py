@@ -43,9 +43,9 @@ class ReusePlan:
 
     old_cap: int
     new_cap: int
-    records: dict[str, dict]  # task_id -> the old record, reusable as it is
-    spot: list[str]  # reusable answers to regenerate first: any difference cancels the reuse
-    derived: dict[str, dict] = field(default_factory=dict)  # task_id -> its record at the new cap, derived
+    records: dict[str, dict]  # answer key (`answer_key`: task and answer index) -> the old record, as it is
+    spot: list[str]  # answer keys of reusable answers to regenerate first: any difference cancels the reuse
+    derived: dict[str, dict] = field(default_factory=dict)  # answer key -> its record at the new cap, derived
 
 
 MARGIN = 32  # tokens: a reasoning this far past the new cap is past it however the text re-tokenizes

@@ -1,7 +1,7 @@
 """The wire format between the evaluator and the sandboxed runner, both directions, in one place.
 
 Standard library only: the runner imports it inside the sandbox (a bare `python3`, perhaps a container
-with nothing else installed), the evaluator imports it as `benchlib.wire`.
+with nothing else installed), the evaluator imports it as `benchlib.inside.wire`.
 
 Evaluator -> runner (the runner's stdin):
   b"P" + 8-byte length + pickle {"seq", "code", "entry_point", "inputs", "time_limits",

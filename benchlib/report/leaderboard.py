@@ -63,7 +63,7 @@ def _published(entry: dict) -> PublishedScore:
 
 
 def load_leaderboard(path: Path) -> tuple[dict, list[PublishedScore]]:
-    """(metadata, published models) of a reference-scores.json; ([], {}) when there is none."""
+    """(metadata, published models) of a reference-scores.json; ({}, []) when there is none."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if not isinstance(data.get("models"), list):
