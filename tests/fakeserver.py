@@ -6,11 +6,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeServer:
-    """plan: list of (status, body) or callables(request_body) -> (status, body); the last one repeats."""
+    """plan: list of (status, body) or callables(request_body) -> (status, body); the last one repeats.
+    `template`: what /apply-template renders a chat request as (its prompt's text), or None: that route is
+    missing (404), as on servers that are not llama-server; it is answered apart from the plan."""
 
-    def __init__(self, plan=None, health=200):
+    def __init__(self, plan=None, health=200, template=None):
         self.plan = list(plan or [])
         self.health = health
+        self.template = template
         self.requests = []
         self.streamed = 0  # events written of streamed answers
         self.lock = threading.Lock()
@@ -36,6 +39,12 @@ class FakeServer:
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/apply-template":
+                    if server.template is None:
+                        self._send(404, {"error": {"message": "File Not Found", "code": 404}})
+                    else:
+                        self._send(200, {"prompt": server.template(body)})
+                    return
                 with server.lock:
                     server.requests.append(body)
                     step = server.plan[0] if len(server.plan) == 1 else server.plan.pop(0)
@@ -82,53 +91,83 @@ def completion(content, finish_reason="stop", reasoning=None, tokens=10):
 class ScriptedReasoner:
     """A deterministic, greedy "reasoning model" for a dataset: for each problem a fixed reasoning text and
     a fixed answer (the canonical solution in markdown), as one stream of tokens of CHARS characters each;
-    a request with max_tokens M gets the first M tokens of the stream, reasoning first (`reasoning_content`,
-    or inline `<think>` text with `inline=True`): cut while thinking, cut while answering, or whole. Its
-    /tokenize counts the same tokens. `plan(task_id) -> (reasoning tokens, looped)` shapes each problem."""
+    a request with max_tokens M gets the first M tokens of the stream, reasoning first: cut while thinking,
+    cut while answering, or whole. `plan(task_id) -> (reasoning tokens, looped[, answer loops])` shapes each
+    problem. `shape` is how the reasoning reaches the client, as real servers send it:
+
+        reasoning_content  a separate field (llama-server with a reasoning format)
+        reasoning          a separate field named as vLLM 0.11+ and OpenRouter name it
+        inline             `<think>...</think>` in the content (--reasoning-format none, unknown templates)
+        template           the chat template opened the thinking (FakeServer's `template` renders a prompt
+                           ending in <think>): the content is bare reasoning, `</think>`, then the answer
+
+    `tokenize`: its /tokenize counts the same tokens (False: 404, as vLLM or OpenRouter); `usage_reasoning`:
+    usage.completion_tokens_details.reasoning_tokens is reported."""
 
     CHARS = 8
+    SHAPES = ("reasoning_content", "reasoning", "inline", "template")
 
-    def __init__(self, dataset, plan, inline=False, delay=0.0):
+    def __init__(self, dataset, plan, inline=False, delay=0.0, shape=None, tokenize=True, usage_reasoning=False):
         from benchlib.generation.prompt import build_messages
 
-        self.inline = inline
+        self.shape = shape or ("inline" if inline else "reasoning_content")
+        assert self.shape in self.SHAPES, self.shape
+        self.tokenize = tokenize
+        self.usage_reasoning = usage_reasoning
         self.delay = delay  # seconds per answer
         self.by_prompt = {}
         for task_id, problem in dataset.problems.items():
-            tokens, loops = plan(task_id)
+            tokens, loops, *answer_loops = plan(task_id)
             size = tokens * self.CHARS
             if loops:
                 thought = ("Wait, maybe not. " * (size // 17 + 1))[:size]
             else:  # never repeating itself
                 thought = "".join(f"Step {i}: case {i * 7919 % 104729} of {task_id}. " for i in range(size // 20 + 1))[:size]
             answer = f"```python\n{problem['prompt']}{problem['canonical_solution']}```\n"
+            if answer_loops and answer_loops[0]:  # an answer that never ends: the same line, over and over
+                answer = "```python\n" + "    x = x + 1  # again\n" * 4000
             self.by_prompt[build_messages(problem["prompt"])[1]["content"]] = (thought, answer)
+
+    @staticmethod
+    def template(body):
+        """FakeServer's /apply-template for the `template` shape: a prompt that opens the thinking."""
+        return "".join(f"<|{m['role']}|>{m['content']}\n" for m in body["messages"]) + "<|assistant|>\n<think>\n"
+
+    def _message(self, thinking, answering, whole_thought):
+        """(reasoning field, content) of this shape."""
+        closed = "</think>" + answering if whole_thought else ""
+        if self.shape == "inline":
+            return None, f"<think>{thinking}{closed}"
+        if self.shape == "template":
+            return None, f"{thinking}{closed}"
+        return thinking, answering
 
     def __call__(self, body):
         if "messages" not in body:  # /tokenize
+            if not self.tokenize:
+                return 404, {"error": {"message": "File Not Found", "code": 404}}
             return 200, {"tokens": list(range(-(-len(body.get("content", "")) // self.CHARS)))}
         thought, answer = self.by_prompt[body["messages"][1]["content"]]
         if self.delay:
             import time
 
             time.sleep(self.delay)
-        budget = body.get("max_tokens", 10**9) * self.CHARS
+        budget = (body.get("max_completion_tokens") or body.get("max_tokens", 10**9)) * self.CHARS
         thinking, answering = thought[:budget], answer[: max(0, budget - len(thought))]
         finish = "stop" if len(thought) + len(answer) <= budget else "length"
         used = -(-(len(thinking) + len(answering)) // self.CHARS)
+        usage = {"prompt_tokens": 50, "completion_tokens": used}
+        if self.usage_reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": -(-len(thinking) // self.CHARS)}
+        field = "reasoning" if self.shape == "reasoning" else "reasoning_content"
+        reasoning, content = self._message(thinking, answering, len(thinking) == len(thought))
         if body.get("stream"):  # one event per token, reasoning first, then the finish and the usage
             step = self.CHARS
-            events = [{"choices": [{"index": 0, "delta": {"reasoning_content": thinking[i:i + step]}}]}
-                      for i in range(0, len(thinking), step)]
-            events += [{"choices": [{"index": 0, "delta": {"content": answering[i:i + step]}}]}
-                       for i in range(0, len(answering), step)]
-            events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
-                           "usage": {"prompt_tokens": 50, "completion_tokens": used}})
+            events = [{"choices": [{"index": 0, "delta": {field: reasoning[i:i + step]}}]}
+                      for i in range(0, len(reasoning or ""), step)]
+            events += [{"choices": [{"index": 0, "delta": {"content": content[i:i + step]}}]}
+                       for i in range(0, len(content), step)]
+            events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}], "usage": usage})
             return 200, events
-        if self.inline:
-            message = {"role": "assistant",
-                       "content": f"<think>{thinking}" + (f"</think>{answering}" if len(thinking) == len(thought) else "")}
-        else:
-            message = {"role": "assistant", "content": answering, "reasoning_content": thinking}
-        return 200, {"choices": [{"index": 0, "finish_reason": finish, "message": message}],
-                     "usage": {"prompt_tokens": 50, "completion_tokens": used}}
+        message = {"role": "assistant", "content": content, **({field: reasoning} if reasoning is not None else {})}
+        return 200, {"choices": [{"index": 0, "finish_reason": finish, "message": message}], "usage": usage}

@@ -359,14 +359,26 @@ REASONING_PLAN = {  # task -> (reasoning tokens, looped): what each problem exer
 }
 
 
-@pytest.mark.parametrize("inline", [False, True], ids=["reasoning_content", "inline-think"])
-def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(project, humaneval, inline):
-    """A scripted reasoning model (detected by the token-cap probe): the run at its budget, the
-    leaderboard's 768-token run derived from it where it can be, and that row equal, task by task, to a
-    real 768-token run."""
+REASONING_SHAPES = {  # id -> (ScriptedReasoner's keywords, whether it can count reasoning tokens)
+    "reasoning_content": ({"shape": "reasoning_content"}, True),
+    "vllm-reasoning-usage": ({"shape": "reasoning", "tokenize": False, "usage_reasoning": True}, True),
+    "inline-think": ({"shape": "inline"}, True),
+    "template-opened": ({"shape": "template"}, True),
+    "no-count": ({"shape": "reasoning_content", "tokenize": False}, False),
+}
+
+
+@pytest.mark.parametrize("shape", list(REASONING_SHAPES))
+def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(project, humaneval, shape):
+    """A scripted reasoning model (detected by the token-cap probe), in every shape a server sends its
+    reasoning: the run at its budget, the leaderboard's 768-token run derived from it where it can be (the
+    reasoning tokens reported by the server or counted by its tokenizer; where neither, nothing derived and
+    the manifest says why), and that row equal, task by task, to a real 768-token run."""
+    keywords, counted = REASONING_SHAPES[shape]
     data = few_problems(project, humaneval)
     few = few_tasks(humaneval, list(REASONING_PLAN), project)
-    with FakeServer([ScriptedReasoner(few, REASONING_PLAN.get, inline=inline)]) as model:
+    template = ScriptedReasoner.template if keywords["shape"] == "template" else None
+    with FakeServer([ScriptedReasoner(few, REASONING_PLAN.get, **keywords)], template=template) as model:
         conf = f"[bench-think]\nserver = external\nbase_url = {model.url}\nparallel = 2\n"
         (project / "models.conf").write_text(conf)
         env = doit_env(project, BENCH_DATA_DIR=str(data))
@@ -389,26 +401,41 @@ def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(
     manifest = json.loads((results_dir / "bench-think" / "humaneval" / "manifest.json").read_text())["generation"]
     reuse = manifest["reuse"]
     assert manifest["token_cap"]["reasoning"] is True and manifest["reasoning_budget"]["max_tokens"] == 8192
-    assert reuse["derived_cut_while_thinking"] == 2 and reuse["spot_check"] == "passed"  # /32 and /100
-    # /0 and /163 ended by themselves: both spot-checked (the 5 longest reusable), so none reused unasked
-    assert (reuse["reused"], reuse["spot_checked"], reuse["regenerated"]) == (0, 2, 3)  # /53 + the spot check
-    assert asked_derived == 3  # what the 768 run asked: nothing derived was requested
+    assert manifest["server"].get("template_opens_thinking", False) is (shape == "template-opened")
     samples = {json.loads(line)["task_id"]: json.loads(line)
                for line in (results_dir / "bench-think" / "humaneval" / "samples.jsonl").read_text().splitlines()}
     reals = {json.loads(line)["task_id"]: json.loads(line)
              for line in (results_dir / "bench-real" / "humaneval" / "samples.jsonl").read_text().splitlines()}
     for task in REASONING_PLAN:
-        assert samples[task]["solution"] == reals[task]["solution"], task
-        assert samples[task]["finish_reason"] == reals[task]["finish_reason"], task
-    assert samples["HumanEval/32"]["derived"].startswith("from the 8192-token run")
+        for key in ("solution", "finish_reason", "empty_answer"):
+            assert samples[task][key] == reals[task][key], (task, key)
+    assert samples["HumanEval/32"]["empty_answer"] and samples["HumanEval/32"]["reasoning"]  # cut while thinking
+    assert not samples["HumanEval/0"]["empty_answer"] and "def " in samples["HumanEval/0"]["solution"]
+    if counted:
+        assert reuse["derived_cut_while_thinking"] == 2 and reuse["spot_check"] == "passed"  # /32 and /100
+        # /0 and /163 ended by themselves: both spot-checked (the 5 longest reusable), so none reused unasked
+        assert (reuse["reused"], reuse["spot_checked"], reuse["regenerated"]) == (0, 2, 3)  # /53 + the spot check
+        assert asked_derived == 3  # what the 768 run asked: nothing derived was requested
+        assert samples["HumanEval/32"]["derived"].startswith("from the 8192-token run")
+    else:
+        assert reuse["derived_cut_while_thinking"] == 0 and reuse["regenerated"] == 5 and asked_derived == 5
+        assert "no /tokenize" in reuse["not_derived"] and "derived" not in samples["HumanEval/32"]
+        assert "nothing derived from the 8192-token run" in (results_dir / "bench-think" / "humaneval" / "codegen.log").read_text()
     report = (results_dir / "REPORT.md").read_text()
     assert "### HumanEval+ at 8192 tokens (5 problems) — the reasoning budget" in report
     both = next(line for line in report.splitlines() if line.startswith("| bench-think "))
-    assert "| 40.0 " in both and "| 80.0 at 8192 " in both and "reused 0, derived 2, asked 3" in both
+    made = "reused 0, derived 2, asked 3" if counted else "reused 0, derived 0, asked 5"
+    assert "| 40.0 " in both and "| 80.0 at 8192 " in both and made in both
     summary = json.loads((results_dir / "summary.json").read_text())
     think = next(p for p in summary["profiles"] if p["profile"] == "bench-think")["datasets"]
-    assert think["humaneval"]["categories"]["cut while thinking"] == 1 and think["humaneval"]["categories"]["looped"] == 1
+    real_row = next(p for p in summary["profiles"] if p["profile"] == "bench-real")["datasets"]
+    for row in (think, real_row):  # the same categories, derived or asked, in every shape
+        assert row["humaneval"]["categories"]["cut while thinking"] == 1 and row["humaneval"]["categories"]["looped"] == 1
+        assert row["humaneval"]["categories"]["cut at token cap"] == 1  # /53: its answer runs past 768
     assert think["humaneval-budget8192"]["categories"]["looped"] == 1
+    reasoning = manifest["reasoning"]
+    assert reasoning["detected"] and reasoning["cut_while_thinking"] == 1 and reasoning["looped"] == 1
+    assert reasoning["source"].startswith("estimated from characters") is (not counted)
 
 
 @pytest.mark.e2e

@@ -26,19 +26,33 @@ class Completion:
     completion_tokens: int | None
     latency: float
     timings: dict = field(default_factory=dict)  # llama-server's prompt/predicted ms and counts
-    content_was_empty: bool = False
+    answer_empty: bool = False  # no answer once the reasoning is taken out (`content` is empty or blank)
     stopped: str = ""  # why benchlib ended the answer itself ("looped"), "" when the server did
+    reasoning_tokens: int | None = None  # as the server reports them (usage.completion_tokens_details)
 
 
-def split_reasoning(content: str, reasoning: str) -> tuple[str, str]:
-    """Move inline `<think>...</think>` text out of the answer (code is taken from the answer only)."""
+def split_reasoning(content: str, reasoning: str, opened: bool = False) -> tuple[str, str]:
+    """(answer, reasoning): inline `<think>...</think>` text moved out of the answer (code is taken from the
+    answer only), in every shape a model writes it: a separate field (`reasoning`), inline and closed,
+    inline and cut while thinking (no closing tag), or, where the chat template opened the thinking itself
+    (`opened`: its prompt ends with `<think>`), bare reasoning up to the closing tag, or with none at all
+    when the budget ran out first."""
     if "</think>" in content:
         head, _, tail = content.rpartition("</think>")
         thought = head.replace("<think>", "", 1).strip()
         return tail.lstrip("\n"), "\n".join(x for x in (reasoning, thought) if x)
     if content.lstrip().startswith("<think>"):  # cut off while still thinking
         return "", "\n".join(x for x in (reasoning, content.lstrip()[len("<think>"):]) if x)
+    if opened and content.strip():  # the template opened it, and no closing tag came: all of it is reasoning
+        return "", "\n".join(x for x in (reasoning, content) if x)
     return content, reasoning
+
+
+def _reasoning_tokens(usage: dict) -> int | None:
+    """The reasoning tokens a server reports (OpenAI's usage.completion_tokens_details; vLLM, OpenRouter)."""
+    details = usage.get("completion_tokens_details")
+    count = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
 
 
 class ChatClient:
@@ -52,8 +66,9 @@ class ChatClient:
 
     def __init__(self, base_url: str, timeout: float, attempts: int = 6, backoff: float = 1.0,
                  gone_reason: Callable[[], str] | None = None, stop: threading.Event | None = None,
-                 path: str = "/v1/chat/completions") -> None:
+                 path: str = "/v1/chat/completions", opened_thinking: bool = False) -> None:
         self.url = base_url.rstrip("/") + path
+        self.opened_thinking = opened_thinking  # the chat template opens the thinking (split_reasoning)
         self.timeout = timeout
         self.attempts = attempts
         self.backoff = backoff
@@ -89,9 +104,9 @@ class ChatClient:
             else:
                 if response.status_code == 200:
                     if watch is None:
-                        return _parse(response, time.monotonic() - started)
+                        return _parse(response, time.monotonic() - started, self.opened_thinking)
                     try:
-                        return _stream(response, started, watch)
+                        return _stream(response, started, watch, self.opened_thinking)
                     except requests.RequestException as exc:  # cut mid-stream: the whole answer again
                         last = f"{type(exc).__name__}: {exc}"
                         response.close()
@@ -122,7 +137,7 @@ class ChatClient:
 WATCH_EVERY = 64  # streamed pieces between two looks of the watch (the detector reads the whole text)
 
 
-def _stream(response: requests.Response, started: float, watch: Callable[[str], bool]) -> Completion:
+def _stream(response: requests.Response, started: float, watch: Callable[[str], bool], opened: bool = False) -> Completion:
     """A streamed answer (server-sent events, chat or completions), read to its end or until `watch`
     says stop; closing the connection makes llama-server cancel the request and free its slot."""
     content, reasoning, finish, usage, timings, pieces, stopped = [], [], None, {}, {}, 0, ""
@@ -156,13 +171,14 @@ def _stream(response: requests.Response, started: float, watch: Callable[[str], 
     finally:
         response.close()
     raw_content = "".join(content)
-    answer, thought = split_reasoning(raw_content, "".join(reasoning))
+    answer, thought = split_reasoning(raw_content, "".join(reasoning), opened)
     return Completion(
         content=answer, reasoning=thought, finish_reason="length" if stopped else finish,
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=pieces if stopped or not usage.get("completion_tokens") else usage["completion_tokens"],
-        latency=time.monotonic() - started, content_was_empty=not raw_content.strip(), stopped=stopped,
-        timings={k: v for k, v in timings.items() if isinstance(v, (int, float))})
+        latency=time.monotonic() - started, answer_empty=not answer.strip(), stopped=stopped,
+        timings={k: v for k, v in timings.items() if isinstance(v, (int, float))},
+        reasoning_tokens=None if stopped else _reasoning_tokens(usage))
 
 
 def _error_message(response: requests.Response) -> str:
@@ -174,7 +190,7 @@ def _error_message(response: requests.Response) -> str:
         return response.text.strip()[:500] or response.reason
 
 
-def _parse(response: requests.Response, latency: float) -> Completion:
+def _parse(response: requests.Response, latency: float, opened: bool = False) -> Completion:
     try:
         data = response.json()
         choice = data["choices"][0]
@@ -184,11 +200,11 @@ def _parse(response: requests.Response, latency: float) -> Completion:
     message = choice.get("message") or {}
     raw_content = message.get("content") if "message" in choice else choice.get("text")  # chat | completions
     reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-    content, reasoning = split_reasoning(raw_content or "", reasoning)
+    content, reasoning = split_reasoning(raw_content or "", reasoning, opened)
     usage = data.get("usage") or {}
     timings = {k: v for k, v in (data.get("timings") or {}).items() if isinstance(v, (int, float))}
     return Completion(
         content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
         prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
-        latency=latency, timings=timings, content_was_empty=not (raw_content or "").strip(),
+        latency=latency, timings=timings, answer_empty=not content.strip(), reasoning_tokens=_reasoning_tokens(usage),
     )

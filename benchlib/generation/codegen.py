@@ -32,7 +32,7 @@ from ..servers.base import server_props
 from ..storage import Journal, atomic_write_text
 from .prompt import PromptStyle, sanitize
 from .loops import looped
-from .reasoning import count_tokens, reasoning_summary
+from .reasoning import count_tokens, reasoning_counts, reasoning_summary, template_opens_thinking
 from .request import Request
 from .reuse import ReusePlan, answer_key, key_of, plan_from_longer, plan_reuse, same_answer, split_key
 from .slots import check_slots, measure
@@ -78,7 +78,7 @@ def _record(task_id: str, problem: dict, completion: Completion, style: PromptSt
         "raw_solution": raw,
         "reasoning": completion.reasoning,
         "finish_reason": completion.finish_reason,
-        "empty_answer": completion.content_was_empty,
+        "empty_answer": completion.answer_empty,
         "prompt_tokens": completion.prompt_tokens,
         "completion_tokens": completion.completion_tokens,
         "latency": round(completion.latency, 3),
@@ -86,6 +86,8 @@ def _record(task_id: str, problem: dict, completion: Completion, style: PromptSt
     }
     if completion.stopped:  # ended by benchlib, not the server (stop_loops)
         record["stopped"] = completion.stopped
+    if completion.reasoning_tokens is not None:  # as the server counted them (where it reports them)
+        record["reasoning_tokens"] = completion.reasoning_tokens
     return record
 
 
@@ -176,7 +178,7 @@ class Generation:
         self.reuse_report = {"old_max_tokens": reuse.old_cap, "reused": 0 if differing else len(reusable) - len(spot),
                              "derived_cut_while_thinking": 0 if differing else len(derived),
                              "spot_checked": len(spot), "spot_check": "failed" if differing else "passed",
-                             "differing": differing}
+                             "differing": differing, **({"not_derived": reuse.not_derived} if reuse.not_derived else {})}
 
     def _ask(self, key: str) -> dict:
         """One request (in a worker thread): one answer to a problem, as a samples record."""
@@ -292,8 +294,14 @@ class Session:
             if measured is not None:
                 check_slots(profile, dataset, measured)
                 info["longest_prompt_tokens"] = measured
+        opened = template_opens_thinking(server.base_url) if request.style.chat else False
+        if opened is not None:
+            info["template_opens_thinking"] = opened
+        if opened:
+            log.info("the chat template opens the thinking (its prompt ends with <think>): an answer's text is "
+                     "reasoning up to </think>")
         client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason,
-                            path=request.style.path)
+                            path=request.style.path, opened_thinking=bool(opened))
         cap = {"field": "max_tokens", "honoured": None, "reasoning": None}
         if server.probe_token_cap:
             cap = probe_token_cap(client, request, dataset.problems[dataset.task_ids[0]]["prompt"])
@@ -331,11 +339,16 @@ class Session:
         return long
 
     def plan_from(self, long: Run, main: Run) -> ReusePlan:
-        """What the run at max_tokens takes from the long run (`plan_from_longer`)."""
+        """What the run at max_tokens takes from the long run (`plan_from_longer`): without a count of each
+        answer's reasoning tokens nothing can be derived, and the log and the manifest say why."""
         records = read_records(long.folder.samples)
-        counts = {key_of(r): n for r in records if r.get("reasoning")
-                  for n in [self.count(r["reasoning"])] if n is not None}
-        return plan_from_longer(records, long.max_tokens, main.max_tokens, counts, self.dataset, self.request.style)
+        counts, source = reasoning_counts(records, self.count)
+        plan = plan_from_longer(records, long.max_tokens, main.max_tokens, counts, self.dataset, self.request.style)
+        if not counts and any(r.get("reasoning") for r in records):
+            plan.not_derived = source
+            self.log.warning(f"nothing derived from the {long.max_tokens}-token run: {source}; answers still "
+                             f"thinking at {main.max_tokens} tokens are asked again")
+        return plan
 
     def run(self, run: Run, reuse: ReusePlan | None, long: LongRun | None = None) -> GenerationRecord:
         """One run into its folder; its manifest record (written by `generate`)."""

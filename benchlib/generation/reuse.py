@@ -46,6 +46,7 @@ class ReusePlan:
     records: dict[str, dict]  # answer key (`answer_key`: task and answer index) -> the old record, as it is
     spot: list[str]  # answer keys of reusable answers to regenerate first: any difference cancels the reuse
     derived: dict[str, dict] = field(default_factory=dict)  # answer key -> its record at the new cap, derived
+    not_derived: str = ""  # why nothing could be derived (no count of the reasoning tokens), "" otherwise
 
 
 MARGIN = 32  # tokens: a reasoning this far past the new cap is past it however the text re-tokenizes
@@ -82,6 +83,8 @@ def _cut_while_thinking(record: dict, old_cap: int, new_cap: int, reasoning_toke
             "reasoning": thought[: max(1, len(thought) * new_cap // max(reasoning_tokens, 1))],
             "finish_reason": "length", "empty_answer": True, "prompt_tokens": record.get("prompt_tokens"),
             "completion_tokens": new_cap,
+            # where the server reports reasoning tokens, a real run at new_cap would: all of them reasoning
+            **({"reasoning_tokens": new_cap} if isinstance(record.get("reasoning_tokens"), int) else {}),
             "derived": f"from the {old_cap}-token run: its reasoning alone ran past {new_cap} tokens"}
 
 
