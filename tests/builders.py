@@ -84,6 +84,7 @@ def fake_evaluation(results: Path, profile: str, outcomes: dict, *, dataset: str
         "eval_version": 2 if legacy else EVAL_VERSION, "header": {**evaluation_header(dataset), **({"eval_version": 2} if legacy else {})},
         "hash": md5,
         "pass_at_1": scores, **({"pass_at_k": pass_at_k(per_task)} if pass_at_k(per_task) else {}),
+        "n_tasks": n, "n_samples": sum(len(records) for records in per_task.values()),
         "eval": per_task, "dataset": {"md5": md5, "tasks": n}, "samples": str(paths.samples),
         "date": "2026-11-26 00:00 UTC", "eval_seconds": 1.0,
         "sandbox": {"backend": "local" if sandboxed else "unsafe", "sandboxed": sandboxed, "label": "test"}}))

@@ -283,3 +283,37 @@ def test_one_primary_verdict_per_pair_over_both_datasets(tmp_path):
     together = next(line for line in lines if "(8 vs 6)" in line)
     assert together.startswith("- bench-a vs bench-b: 14 problems differ") and together.endswith("no evidence of a difference")
     assert "*secondary* comparisons are shown, never a verdict" in text
+
+
+def test_how_much_longer_a_quant_thinks_than_its_reference(tmp_path):
+    """Per reasoning model: reasoning tokens (median, 90th percentile, counted in the long run where there is
+    one), the share that ran out of tokens, and against the reference profile the ratio on the problems
+    both answered with its bootstrap interval: a quant that thinks 30% longer on every problem shows 1.30x."""
+    from benchlib.manifest import GenerationRecord, LongRun, write_generation
+    from benchlib.results import run_folder
+
+    results = tmp_path / "results"
+    lengths = {t: 400 + 37 * i for i, t in enumerate(TASKS)}
+    for name, factor in (("bench-q8", 1.0), ("bench-q4", 1.3)):
+        per_answer = {t: round(n * (factor + (0.2 * (-1) ** i if factor != 1 else 0))) for i, (t, n) in enumerate(lengths.items())}
+        reasoning = {"detected": True, "answers": len(TASKS), "source": "counted by the server's tokenizer",
+                     "reasoning_tokens": {"median": 1100, "p90": 1800, "max": 1900}, "hit_budget": 4,
+                     "per_answer": per_answer, "looped": 0, "cut_while_thinking": 0}
+        fake_evaluation(results, name, outcomes(set(range(30))))
+        long = run_folder(results, name, "humaneval", budget=8192)
+        long.root.mkdir(parents=True)
+        (long.eval_results).write_text((run_folder(results, name, "humaneval").eval_results).read_text())
+        write_generation(long, GenerationRecord(header={"max_tokens": 8192}, reasoning=reasoning))
+        write_generation(run_folder(results, name, "humaneval"),
+                         GenerationRecord(header={"max_tokens": 768}, reasoning={"detected": True, "answers": 40},
+                                          reasoning_budget=LongRun(8192, "humaneval-budget8192", auto=True)))
+    text = report(tmp_path, make(tmp_path, "[bench-q8]\nserver = none\nsamples = x\n\n"
+                                           "[bench-q4]\nserver = none\nsamples = y\nreference_profile = bench-q8\n"))
+    q4 = next(line for line in text.splitlines() if line.startswith("| bench-q4 ") and "ran out" not in line
+              and "x bench-q8" in line)
+    assert "| HumanEval+ at 8192 tokens " in q4 and "| 1,100 " in q4 and "| 1,800 " in q4 and "| 10% " in q4
+    ratio = re.search(r"(\d\.\d\d)x bench-q8 \((\d\.\d\d)–(\d\.\d\d), 40 problems\)", q4)
+    assert ratio and 1.25 <= float(ratio.group(1)) <= 1.35 and float(ratio.group(2)) < 1.3 < float(ratio.group(3)) < 1.5
+    summary = json.loads((results / "summary.json").read_text())
+    q8 = next(t for t in summary["thinking"] if t["profile"] == "bench-q8")
+    assert q8["reference"] is None and q8["median"] == 1100 and q8["tokens_from"] == "humaneval-budget8192"

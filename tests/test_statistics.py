@@ -197,3 +197,22 @@ def test_nothing_detectable_where_too_few_rates_differ():
 def test_holm_step_down():
     assert stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
     assert stats.holm([]) == []
+
+
+def test_the_thinking_ratios_interval_covers_the_true_ratio_about_95_percent_of_the_time():
+    """stats.ratio_interval (how much longer a quant thinks than its reference): on realistic lengths
+    (log-normal per problem, a few near the budget), with per-problem noise around a true ratio of 1.3,
+    the 95% bootstrap interval holds the true ratio of the sums (the population's, the 8192-token cap
+    included: 1.2755 by 5 million draws) in 90-98% of 300 seeded runs (measured: 93.7%)."""
+    import numpy as np
+
+    truth = 1.2755
+    rng = np.random.default_rng(11)
+    covered = 0
+    runs = 300
+    for run in range(runs):
+        base = np.minimum(rng.lognormal(mean=7.0, sigma=0.8, size=164), 8192)
+        quant = np.minimum(base * 1.3 * rng.lognormal(0, 0.25, size=164) / np.exp(0.25 ** 2 / 2), 8192)
+        ratio, low, high = stats.ratio_interval(quant, base, resamples=2000, seed=run)
+        covered += low <= truth <= high
+    assert 0.90 * runs <= covered <= 0.98 * runs, covered

@@ -99,10 +99,21 @@ def reasoning_summary(paths: RunFolder, count: Callable[[str], int | None]) -> d
         split.append((reasoning_tokens, total - reasoning_tokens))
 
     def spread(values: list[int]) -> dict:
-        return {"median": round(statistics.median(values)), "max": max(values)}
+        return {"median": round(statistics.median(values)), "p90": round(_quantile(values, 0.9)), "max": max(values)}
 
     kinds = [cut_kind(r) for r in records]
     summary.update(source=source, reasoning_tokens=spread([a for a, _ in split]), answer_tokens=spread([b for _, b in split]),
                    looped=kinds.count("looped"), cut_while_thinking=kinds.count("cut while thinking"),
-                   stopped_looping=sum(r.get("stopped") == "looped" for r in records))
+                   stopped_looping=sum(r.get("stopped") == "looped" for r in records),
+                   hit_budget=sum(r.get("finish_reason") == "length" for r in records),
+                   per_answer={key_of(r): a for r, (a, _) in zip(records, split) if r.get("reasoning")})
     return summary
+
+
+def _quantile(values: list[int], q: float) -> float:
+    """The q-quantile of `values` (linear interpolation, as numpy's default)."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

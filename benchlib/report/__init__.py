@@ -27,12 +27,12 @@ from typing import Callable
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
 from ..storage import atomic_write_text
-from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, agreement, analyse
-from .collect import LocalRow, collect_local, is_subset
+from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, ThinkingLength, agreement, analyse, thinking_length
+from .collect import LocalRow, collect_local, is_budget, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
 
-REPORT_VERSION = 8  # bump with any change to what the report shows
+REPORT_VERSION = 9  # bump with any change to what the report shows
 
 
 def _run_order(key: str) -> tuple:
@@ -60,7 +60,35 @@ def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) 
     analysis.agreements = [replace(agreement(result, reference.results[key]), run=key)
                            for row in rows if (reference := by_name.get(row.reference)) is not None
                            for key, result in row.results.items() if key in reference.results and not is_subset(key)]
+    analysis.thinking = _thinking(rows)
     return analysis
+
+
+def _thinking(rows: list[LocalRow]) -> list[ThinkingLength]:
+    """Per reasoning model and run (not its long run: that is where the tokens come from), how long it thinks
+    and, with a reference profile, how much longer than the reference."""
+    def source(row: LocalRow, key: str):
+        runs = {run.key: run for run in row.runs}
+        run = runs.get(key)
+        if run is None or is_budget(key):
+            return None
+        long = run.generation.reasoning_budget
+        counted = runs.get(long.folder) if long and long.folder in runs else run
+        return counted if counted.generation.reasoning.get("detected") else None
+
+    by_name = {row.profile: row for row in rows}
+    found = []
+    for row in rows:
+        for run in row.runs:
+            counted = source(row, run.key)
+            if counted is None:
+                continue
+            reference = by_name.get(row.reference)
+            theirs = source(reference, run.key) if reference is not None else None
+            found.append(thinking_length(row.profile, run.key, counted.key, counted.generation.reasoning,
+                                         int(counted.evaluated.get("n_samples") or 0),
+                                         (reference.profile, theirs.generation.reasoning) if theirs else None))
+    return found
 
 
 def _together(rows: list[LocalRow], keys: list[str]) -> list[ProfileResults]:

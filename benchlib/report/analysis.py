@@ -18,7 +18,7 @@ and page.py render them; the numbers come from statistics.py (pure functions, te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import combinations
 
@@ -140,6 +140,7 @@ class Analysis:
 
     runs: list[RunAnalysis]
     agreements: list["Agreement"] = field(default_factory=list)
+    thinking: list["ThinkingLength"] = field(default_factory=list)  # reasoning models' thinking lengths
 
     def run(self, key: str) -> RunAnalysis | None:
         return next((r for r in self.runs if r.key == key), None)
@@ -293,3 +294,42 @@ def agreement(result: ProfileResults, reference: ProfileResults) -> Agreement:
     return Agreement(result.profile, reference.profile, result.dataset, len(common), len(same),
                      sum(mine[t] and theirs[t] for t in other), sum(not mine[t] and not theirs[t] for t in other),
                      sum(mine[t] and not theirs[t] for t in other), sum(theirs[t] and not mine[t] for t in other))
+
+
+@dataclass(frozen=True)
+class ThinkingLength:
+    """How long a reasoning model thinks on one run (its long run's answers where it has one), and, against
+    its reference profile, how much longer: quantized reasoning models think longer (README: Reasoning models)."""
+
+    profile: str
+    run: str  # the run key its row is reported under (the leaderboard's run)
+    tokens_from: str  # the run folder the reasoning tokens were counted in (the long run's, where there is one)
+    answers: int  # answers that carry reasoning
+    median: int | None
+    p90: int | None
+    hit_budget: float | None  # share of the answers that ran out of tokens (finish_reason = length)
+    reference: str | None = None
+    common: int = 0  # problems both answered with reasoning
+    ratio: float | None = None  # its reasoning tokens over the reference's, on those problems
+    low: float | None = None  # 95% bootstrap interval of the ratio (over problems)
+    high: float | None = None
+
+
+def thinking_length(profile: str, run: str, tokens_from: str, reasoning: dict, answers: int,
+                    reference: tuple[str, dict] | None = None) -> ThinkingLength:
+    """ThinkingLength from a run's reasoning summary (`generation.reasoning.reasoning_summary`, the
+    manifest's) and, with `reference` (its name, its summary), the ratio on the first answers both hold."""
+    spread = reasoning.get("reasoning_tokens") or {}
+    hit = reasoning.get("hit_budget")
+    length = ThinkingLength(profile, run, tokens_from, int(reasoning.get("answers") or 0), spread.get("median"),
+                            spread.get("p90"), hit / answers if isinstance(hit, int) and answers else None)
+    if reference is None:
+        return length
+    mine, theirs = reasoning.get("per_answer") or {}, reference[1].get("per_answer") or {}
+    common = [key for key in mine if "#" not in key and key in theirs]  # first answers (reuse.answer_key)
+    if not common:
+        return replace(length, reference=reference[0])
+    ratio, low, high = stats.ratio_interval([mine[k] for k in common], [theirs[k] for k in common])
+    if ratio != ratio:  # NaN: the reference's answers hold no reasoning tokens to compare with
+        return replace(length, reference=reference[0], common=len(common))
+    return replace(length, reference=reference[0], common=len(common), ratio=ratio, low=low, high=high)

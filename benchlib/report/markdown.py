@@ -388,7 +388,7 @@ def _details_table(rows: list[LocalRow]) -> list[str]:
                      tablefmt="github", disable_numparse=True), ""]
 
 
-def _reasoning(rows: list[LocalRow]) -> list[str]:
+def _reasoning(rows: list[LocalRow], analysis: Analysis) -> list[str]:
     """Reasoning models: the leaderboard's row beside the reasoning-budget row, and what the thinking cost.
     Only where a model reasons or has a budget run."""
     table = []
@@ -426,7 +426,33 @@ def _reasoning(rows: list[LocalRow]) -> list[str]:
             tabulate(table, headers=["Profile", "Dataset", f"plus at {LEADERBOARD_MAX_TOKENS}", "plus at the budget",
                                      f"the {LEADERBOARD_MAX_TOKENS} row's answers", "reasoning tokens", "answer tokens",
                                      "cut while thinking", "looped"],
+                     tablefmt="github", disable_numparse=True), "", *_thinking(analysis)]
+
+
+def _thinking(analysis: Analysis) -> list[str]:
+    """How long each reasoning model thinks, and how much longer than its reference profile."""
+    if not analysis.thinking:
+        return []
+    table = []
+    for t in analysis.thinking:
+        versus = "-"
+        if t.reference and t.ratio is not None:
+            versus = f"{t.ratio:.2f}x {t.reference} ({t.low:.2f}–{t.high:.2f}, {t.common} problems)"
+        elif t.reference:
+            versus = f"{t.reference}: no problem both answered with reasoning counted"
+        table.append([t.profile, label(t.run), label(t.tokens_from), str(t.answers), _count(t.median), _count(t.p90),
+                      "-" if t.hit_budget is None else f"{t.hit_budget:.0%}", versus])
+    return ["How long they think: reasoning tokens per answer (median, 90th percentile), the share of answers "
+            "that ran out of tokens, and against the `reference_profile` the ratio of reasoning tokens on the "
+            "problems both answered, with its 95% bootstrap interval over problems (quantized reasoning models "
+            "tend to think longer: a ratio above 1 costs latency at any thinking budget).", "",
+            tabulate(table, headers=["Profile", "Dataset", "counted in", "answers with reasoning", "median",
+                                     "90th percentile", "ran out of tokens", "against the reference"],
                      tablefmt="github", disable_numparse=True), ""]
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -505,7 +531,7 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
         lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
     lines += _scores_table(rows, published)
     lines += _agreements(analysis)
-    lines += _reasoning(rows)
+    lines += _reasoning(rows, analysis)
     lines += _failures(rows)
     if charts:
         lines += ["## Charts", ""]

@@ -226,6 +226,22 @@ def bootstrap_interval(d, confidence: float, resamples: int = BASE_RESAMPLES, se
     return float(np.quantile(means, tail)), float(np.quantile(means, 1 - tail))
 
 
+def ratio_interval(x, y, confidence: float = 0.95, resamples: int = BASE_RESAMPLES,
+                   seed: int = 0) -> tuple[float, float, float]:
+    """(ratio, low, high): sum(x) / sum(y) over paired values (one pair per problem), with its percentile
+    bootstrap interval over problems (a problem's two values resampled together)."""
+    import numpy as np
+
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(a) == 0 or b.sum() <= 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(a), size=(resamples, len(a)))
+    ratios = a[picks].sum(axis=1) / np.maximum(b[picks].sum(axis=1), 1e-12)
+    tail = (1 - confidence) / 2
+    return float(a.sum() / b.sum()), float(np.quantile(ratios, tail)), float(np.quantile(ratios, 1 - tail))
+
+
 def normal_detectable(d, alpha: float, power: float = POWER) -> float | None:
     """The smallest mean difference (a proportion) the two-sided sign-flip test at `alpha` detects with
     `power` on problems like these; None when it cannot reach `alpha` at all (too few problems differ: its
