@@ -62,6 +62,13 @@ class Profile:
         "a reasoning model's long run, in tokens, besides the leaderboard-comparable one at max_tokens (which is "
         "derived from it where it can be); 0: 8192 for a model detected as reasoning, where its slots hold it; "
         "at most max_tokens: none"))
+    thinking_budgets: str = field(default="", metadata=_meta(
+        "a reasoning model's score at each thinking budget (llama-server's --reasoning-budget), from its long run: "
+        "budgets in tokens, e.g. `1024, 2048, 4096`; empty: powers of two up to the long run's 90th percentile of "
+        "reasoning tokens; `none`: no curve (README: Reasoning models)"))
+    reasoning_budget_message: str = field(default="", metadata=_meta(
+        "the text llama-server forces before the closing tag when a thinking budget runs out "
+        "(--reasoning-budget-message); the curve appends it too"))
     n_samples: int = field(default=1, metadata=_meta(
         "answers per problem; more than 1 samples them (temperature > 0, a seed per problem and answer) for "
         "pass@k and comparisons that can see a few points (README: Sampled answers); 1 is the leaderboard's"))
@@ -95,6 +102,20 @@ class Profile:
     def sampled(self) -> bool:
         """Answers are sampled (temperature > 0), not the leaderboard's single greedy answer."""
         return self.temperature > 0
+
+    @property
+    def curve_budgets(self) -> tuple[int, ...] | None:
+        """`thinking_budgets` as budgets, ascending; None: auto (from the long run); (): none. ValueError when
+        it is neither."""
+        text = self.thinking_budgets.strip().lower()
+        if not text:
+            return None
+        if text == "none":
+            return ()
+        budgets = sorted({int(part) for part in text.replace(" ", "").split(",") if part})
+        if not budgets or budgets[0] < 1:
+            raise ValueError(text)
+        return tuple(budgets)
 
     @property
     def extras(self) -> dict:
@@ -283,6 +304,12 @@ def _check_profile(profile: Profile, where) -> None:
         raise ConfigError(f"{where(name, 'top_p')}: 'top_p' must be above 0 and at most 1, not {profile.top_p}")
     if profile.reasoning_budget < 0:
         raise ConfigError(f"{where(name, 'reasoning_budget')}: 'reasoning_budget' must be 0 (auto) or a number of tokens")
+    try:
+        profile.curve_budgets
+    except ValueError:
+        raise ConfigError(f"{where(name, 'thinking_budgets')}: 'thinking_budgets' must be budgets in tokens separated "
+                          f"by commas, empty (auto) or `none`, not {profile.thinking_budgets!r}",
+                          "e.g. thinking_budgets = 1024, 2048, 4096") from None
     for key in ("parallel", "max_tokens", "health_timeout", "request_timeout", "ctx_size"):
         if getattr(profile, key) < 1:
             raise ConfigError(f"{where(name, key)}: '{key}' must be at least 1")

@@ -50,6 +50,7 @@ class GenerationRecord:
     reuse: dict | None = None  # what a changed token cap or a long run reused, derived and spot-checked
     reasoning: dict = field(default_factory=dict)  # generation.reasoning.reasoning_summary
     reasoning_budget: LongRun | None = None  # the long run this one took from, if any
+    curve: dict = field(default_factory=dict)  # the thinking-budget curve made from that long run: budgets, auto, why not
 
     @classmethod
     def from_json(cls, data: object) -> "GenerationRecord":

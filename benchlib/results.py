@@ -98,23 +98,26 @@ class RunFolder:
 
 
 class RunKey(NamedTuple):
-    """What a run folder under results/<profile>/ holds: `<dataset>[-subset<k>][-budget<n>]`."""
+    """What a run folder under results/<profile>/ holds: `<dataset>[-subset<k>][-budget<n>[-think<b>]]`."""
 
     dataset: str
     subset: int = 0  # 0: every problem; k: the smoke-test selection of k
     budget: int = 0  # 0: the profile's max_tokens; n: a reasoning model's long run at n tokens
+    think: int = 0  # b: a point of its thinking-budget curve (at most b tokens of thinking), taken from that run
 
 
-def run_key(dataset: str, subset: int = 0, budget: int = 0) -> str:
-    """The folder of a run under results/<profile>/: the dataset, `<dataset>-subset<k>` for a subset, and
-    `-budget<n>` for a reasoning model's run at its reasoning budget."""
-    return run_identity(dataset, subset) + (f"-budget{budget}" if budget else "")
+def run_key(dataset: str, subset: int = 0, budget: int = 0, think: int = 0) -> str:
+    """The folder of a run under results/<profile>/: the dataset, `<dataset>-subset<k>` for a subset,
+    `-budget<n>` for a reasoning model's run at its reasoning budget, and `-think<b>` for a point of its
+    thinking-budget curve."""
+    return run_identity(dataset, subset) + (f"-budget{budget}" if budget else "") + (f"-think{think}" if think else "")
 
 
 def parse_run_key(key: str) -> RunKey | None:
     """The RunKey of a run folder's name; None if it is not one."""
-    match = re.fullmatch(r"(%s)(?:-subset(\d+))?(?:-budget(\d+))?" % "|".join(map(re.escape, DATASET_KEYS)), key)
-    return RunKey(match.group(1), int(match.group(2) or 0), int(match.group(3) or 0)) if match else None
+    match = re.fullmatch(r"(%s)(?:-subset(\d+))?(?:-budget(\d+)(?:-think(\d+))?)?" % "|".join(map(re.escape, DATASET_KEYS)),
+                         key)
+    return RunKey(match.group(1), *(int(match.group(i) or 0) for i in (2, 3, 4))) if match else None
 
 
 def run_folder_at(results: Path, profile: str, key: str) -> RunFolder:
@@ -123,8 +126,8 @@ def run_folder_at(results: Path, profile: str, key: str) -> RunFolder:
     return RunFolder(profile_dir=profile_dir, root=profile_dir / key)
 
 
-def run_folder(results: Path, profile: str, dataset: str, subset: int = 0, budget: int = 0) -> RunFolder:
-    return run_folder_at(results, profile, run_key(dataset, subset, budget))
+def run_folder(results: Path, profile: str, dataset: str, subset: int = 0, budget: int = 0, think: int = 0) -> RunFolder:
+    return run_folder_at(results, profile, run_key(dataset, subset, budget, think))
 
 
 def run_keys(results: Path, profile: str) -> list[str]:
@@ -134,8 +137,8 @@ def run_keys(results: Path, profile: str) -> list[str]:
     if not folder.is_dir():
         return []
     runs = {p.name: parse_run_key(p.name) for p in folder.iterdir() if p.is_dir()}
-    found = [(DATASET_KEYS.index(parsed.dataset), parsed.subset, parsed.budget, name) for name, parsed in runs.items()
-             if parsed]
+    found = [(DATASET_KEYS.index(parsed.dataset), parsed.subset, parsed.budget, parsed.think, name)
+             for name, parsed in runs.items() if parsed]
     return [name for *_, name in sorted(found)]
 
 

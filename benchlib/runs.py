@@ -7,6 +7,10 @@ For the run's dataset and subset, a profile makes:
     main   results/<profile>/<dataset>[-subset<k>]/            at max_tokens (the leaderboard's 768): always
     long   results/<profile>/<dataset>[-subset<k>]-budget<n>/  a reasoning model's run at its budget n, made
            first; the main run takes from it what it determines (generation.reuse.plan_from_longer)
+    curve  .../<dataset>[-subset<k>]-budget<n>-think<b>/       a point of its thinking-budget curve: what a
+           run at n tokens with at most b of thinking (llama-server's --reasoning-budget b) answers, taken
+           from the long run (generation.curve): one per budget of `thinking_budgets`, or (auto) the
+           budgets chosen from the long run's reasoning lengths, recorded in the main run's manifest
 
 The long run exists where `reasoning_budget` > max_tokens (configured, known when doit builds its tasks),
 or, with reasoning_budget = 0 (auto), where the token-cap probe finds a reasoning model at run time
@@ -34,10 +38,11 @@ DEFAULT_REASONING_BUDGET = 8192  # the long run of a model detected as reasoning
 class Run:
     """One run of a profile: its folder, the profile as this run asks the server, and its fingerprint."""
 
-    kind: str  # "main" | "long"
+    kind: str  # "main" | "long" | "curve"
     profile: Profile  # with this run's max_tokens
     folder: RunFolder
     dataset_id: str  # settings.dataset_id(): the dataset file and subset the samples answer
+    think: int = 0  # a curve point's thinking budget
 
     @property
     def max_tokens(self) -> int:
@@ -45,8 +50,14 @@ class Run:
 
     @property
     def header(self) -> dict:
-        """fingerprints.generation_header: doit's config_changed value, the journal's and the manifest's."""
-        return generation_header(self.profile, self.dataset_id)
+        """fingerprints.generation_header: doit's config_changed value, the journal's and the manifest's
+        (a curve point's: its long run's, with the thinking budget and the message forced when it runs out)."""
+        header = generation_header(self.profile, self.dataset_id)
+        if self.kind == "curve":
+            header["thinking_budget"] = self.think
+            if self.profile.reasoning_budget_message:
+                header["budget_message"] = self.profile.reasoning_budget_message
+        return header
 
     def record(self) -> GenerationRecord:
         return read_generation(self.folder)
@@ -68,8 +79,8 @@ class ProfileRuns:
     dataset_id: str
     project: Path  # where a relative `samples =` (server = none) is found
 
-    def folder(self, budget: int = 0) -> RunFolder:
-        return run_folder(self.results, self.profile.name, self.dataset, self.subset, budget)
+    def folder(self, budget: int = 0, think: int = 0) -> RunFolder:
+        return run_folder(self.results, self.profile.name, self.dataset, self.subset, budget, think)
 
     @property
     def main(self) -> Run:
@@ -86,15 +97,34 @@ class ProfileRuns:
         """The long run at `budget` tokens."""
         return Run("long", replace(self.profile, max_tokens=budget), self.folder(budget), self.dataset_id)
 
+    def point(self, long: Run, think: int) -> Run:
+        """The curve point at `think` tokens of thinking, taken from `long`."""
+        return Run("curve", long.profile, self.folder(long.max_tokens, think), self.dataset_id, think)
+
+    def curve_budgets(self, long: Run, auto: list[int] | None = None) -> list[int]:
+        """The thinking budgets of the curve from `long`: the profile's, or (auto) `auto`, the budgets chosen
+        from the long run (`generation.curve.auto_budgets`); only those below the long run's max_tokens."""
+        configured = self.profile.curve_budgets
+        budgets = list(configured) if configured is not None else list(auto or [])
+        return [b for b in budgets if b < long.max_tokens]
+
     @property
     def known(self) -> list[Run]:
-        """The runs known now: the main run, and the long run if configured, or recorded by the main run's
-        last generation (auto-detected). Reads one small manifest: cheap enough for doit's task creation."""
-        budget = self.long_budget() if self.generates else 0
-        if not budget and self.profile.reasoning_budget == 0 and self.generates:
-            recorded = self.main.record().reasoning_budget
+        """The runs known now: the main run; the long run if configured, or recorded by the main run's last
+        generation (auto-detected); the curve's points, configured or recorded. Reads one small manifest:
+        cheap enough for doit's task creation."""
+        if not self.generates:
+            return [self.main]
+        record = self.main.record()
+        budget = self.long_budget()
+        if not budget and self.profile.reasoning_budget == 0:
+            recorded = record.reasoning_budget
             budget = recorded.max_tokens if recorded and recorded.auto else 0
-        return [self.main] + ([self.long(budget)] if budget else [])
+        if not budget:
+            return [self.main]
+        long = self.long(budget)
+        auto = record.curve.get("budgets") if record.curve.get("auto") else None
+        return [self.main, long] + [self.point(long, b) for b in self.curve_budgets(long, auto)]
 
     def scored(self, run: Run) -> Path:
         """The samples an evaluation of `run` scores: its own, or (server = none) the file the profile names."""

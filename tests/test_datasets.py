@@ -89,9 +89,10 @@ def test_a_variant_is_one_registry_entry_and_everything_follows(tmp_path):
     assert (mini.base_label, mini.plus_label) == ("HumanEval Mini", "HumanEval+ Mini")
     assert "humaneval-mini" in DATASET_KEYS and mini.leaderboard_keys == ()
     assert SCORE_KEYS == ("humaneval", "humaneval+", "mbpp", "mbpp+")  # variants add no published score
-    assert parse_run_key(run_key("humaneval-mini", 20)) == ("humaneval-mini", 20, 0)
-    assert parse_run_key(run_key("humaneval-mini", 20, 8192)) == ("humaneval-mini", 20, 8192)
-    assert parse_run_key("humaneval-noextreme") == ("humaneval-noextreme", 0, 0)
+    assert parse_run_key(run_key("humaneval-mini", 20)) == ("humaneval-mini", 20, 0, 0)
+    assert parse_run_key(run_key("humaneval", 0, 8192, 1024)) == ("humaneval", 0, 8192, 1024)
+    assert parse_run_key(run_key("humaneval-mini", 20, 8192)) == ("humaneval-mini", 20, 8192, 0)
+    assert parse_run_key("humaneval-noextreme") == ("humaneval-noextreme", 0, 0, 0)
     assert "`humaneval-mini`" in variables_table() and "HumanEvalPlus-NoExtreme-v0.1.10.jsonl" in variables_table()
     folder = write(tmp_path / "data", "HumanEvalPlus-Mini-v0.1.10.jsonl.gz", [TASK])
     settings = load_settings(tmp_path, environ={"BENCH_DATASET": "humaneval-mini", "BENCH_DATA_DIR": str(folder.parent),

@@ -438,6 +438,67 @@ def test_a_reasoning_model_gets_both_rows_and_the_derived_one_equals_a_real_run(
     assert reasoning["source"].startswith("estimated from characters") is (not counted)
 
 
+@pytest.mark.parametrize("drift", [False, True], ids=["continued", "spot-check-fails"])
+def test_each_point_of_the_thinking_budget_curve_equals_a_real_run_at_that_budget(project, humaneval, drift):
+    """The curve from one long run (8192 tokens): at 128, 512 and 1024 tokens of thinking, the answers that
+    finished thinking within the budget are taken, the others continued after the forced end of thinking
+    (budget message, then the closing tag as its special token); each point equals, answer by answer and
+    verdict by verdict, a real run at that budget (the server's per-request budget). Where continuation
+    and a real run differ (`drift`), the spot check catches it and the point is asked as real runs."""
+    data = few_problems(project, humaneval)
+    few = few_tasks(humaneval, list(REASONING_PLAN), project)
+    model = ScriptedReasoner(few, REASONING_PLAN.get, budget_message="Time to answer.", drift=drift)
+    plain = lambda body: "".join(f"<|{m['role']}|>{m['content']}\n" for m in body["messages"]) + "<|assistant|>\n"  # noqa: E731
+    budgets = (128, 512, 1024)
+    with FakeServer([model], template=plain) as server:
+        conf = (f"[bench-think]\nserver = external\nbase_url = {server.url}\nparallel = 2\n"
+                f"thinking_budgets = {', '.join(map(str, budgets))}\nreasoning_budget_message = Time to answer.\n")
+        for budget in budgets:  # real runs at each budget: the server's own countdown, every problem asked
+            conf += (f"\n[bench-real{budget}]\nserver = external\nbase_url = {server.url}\nparallel = 2\n"
+                     f"max_tokens = 8192\nreasoning_budget = 8192\nthinking_budgets = none\n"
+                     f'request_extras = {{"reasoning_budget": {budget}}}\n')
+        (project / "models.conf").write_text(conf)
+        env = doit_env(project, BENCH_DATA_DIR=str(data))
+        doit(project, env=env)
+        again = doit(project, env=env)  # everything is up to date: nothing asked again
+        assert "-- gen:bench-think" in again.stdout
+    results_dir = project / "results"
+    main = json.loads((results_dir / "bench-think" / "humaneval" / "manifest.json").read_text())["generation"]
+    assert main["curve"]["budgets"] == list(budgets) and not main["curve"]["auto"]
+    records = lambda folder: {json.loads(line)["task_id"]: json.loads(line) for line in
+                              (folder / "samples.jsonl").read_text().splitlines()}
+    status = lambda folder: {t: (r[0]["base_status"], r[0]["plus_status"]) for t, r in
+                             json.loads((folder / "eval_results.json").read_text())["eval"].items()}
+    scores = []
+    for budget in budgets:
+        point = results_dir / "bench-think" / f"humaneval-budget8192-think{budget}"
+        real = results_dir / f"bench-real{budget}" / "humaneval"
+        ours, theirs = records(point), records(real)
+        for task in REASONING_PLAN:
+            assert (ours[task]["raw_solution"], ours[task]["finish_reason"]) == \
+                (theirs[task]["raw_solution"], theirs[task]["finish_reason"]), (budget, task)
+        assert status(point) == status(real), budget
+        info = json.loads((point / "manifest.json").read_text())["generation"]["curve"]
+        assert info["taken"] == sum(REASONING_PLAN[t][0] <= budget for t in REASONING_PLAN)
+        caught = drift and budget < 1024  # at 1024 this drift changes no answer: nothing to catch
+        assert info["spot_check"]["outcome"] == ("failed" if caught else "passed") and info["asked_at_budget"] is caught
+        if not drift:
+            assert info["decoded"] < info["separate_run_tokens"]  # only the answers after the cut are generated
+        scores.append(json.loads((point / "eval_results.json").read_text())["pass_at_1"]["plus"])
+    assert scores == sorted(scores) and scores[0] < scores[-1]  # more thinking, more solved (this model)
+    report = (results_dir / "REPORT.md").read_text()
+    assert "## Score at each thinking budget" in report
+    table = report[report.index("## Score at each thinking budget"):]
+    row = next(line for line in table.splitlines() if line.startswith("| bench-think "))
+    assert all(f"| {score:.1f} (" in row for score in scores) and "at 768" in row
+    assert "What the curve cost:" in table and (results_dir / "charts" / "curve-humaneval-budget8192.svg").is_file()
+    assert "### HumanEval+ at 8192 tokens, thinking" not in report  # points are a curve, never verdicts
+    summary = json.loads((results_dir / "summary.json").read_text())
+    curve = next(c for c in summary["curves"] if c["profile"] == "bench-think")
+    points = [p for p in curve["points"] if not p["long"]]
+    assert [p["think"] for p in points] == list(budgets) and [p["plus"] for p in points] == scores
+
+
 @pytest.mark.e2e
 def test_kill_9_during_a_reasoning_models_budget_run_then_rerun_resumes(project, humaneval, tmp_path):
     data = few_problems(project, humaneval)

@@ -72,22 +72,35 @@ def probe_token_cap(client: ChatClient, request: Request, task_prompt: str) -> d
 
 def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle) -> dict:
     raw = style.solution(problem["prompt"], completion.content)  # what evalplus's raw samples hold
+    return _record_fields(task_id, solution=sanitize(raw, problem["entry_point"]), raw=raw,
+                          reasoning=completion.reasoning, finish=completion.finish_reason, empty=completion.answer_empty,
+                          prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                          latency=completion.latency, timings=completion.timings, stopped=completion.stopped,
+                          reasoning_tokens=completion.reasoning_tokens)
+
+
+def _record_fields(task_id: str, *, solution: str, raw: str, reasoning: str, finish: str | None, empty: bool,
+                   prompt_tokens: int | None, completion_tokens: int | None, latency: float, timings: dict,
+                   stopped: str = "", reasoning_tokens: int | None = None, continued: str = "") -> dict:
+    """A samples record, its fields in the file's order (one place: every way an answer is made uses it)."""
     record = {
         "task_id": task_id,
-        "solution": sanitize(raw, problem["entry_point"]),
-        "raw_solution": raw,
-        "reasoning": completion.reasoning,
-        "finish_reason": completion.finish_reason,
-        "empty_answer": completion.answer_empty,
-        "prompt_tokens": completion.prompt_tokens,
-        "completion_tokens": completion.completion_tokens,
-        "latency": round(completion.latency, 3),
-        "timings": completion.timings,
+        "solution": solution,
+        "raw_solution": raw,  # what evalplus's raw samples hold
+        "reasoning": reasoning,
+        "finish_reason": finish,
+        "empty_answer": empty,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "latency": round(latency, 3),
+        "timings": timings,
     }
-    if completion.stopped:  # ended by benchlib, not the server (stop_loops)
-        record["stopped"] = completion.stopped
-    if completion.reasoning_tokens is not None:  # as the server counted them (where it reports them)
-        record["reasoning_tokens"] = completion.reasoning_tokens
+    if stopped:  # ended by benchlib, not the server (stop_loops)
+        record["stopped"] = stopped
+    if reasoning_tokens is not None:  # as the server counted them (where it reports them)
+        record["reasoning_tokens"] = reasoning_tokens
+    if continued:  # a curve point's answer made after the forced end of thinking (curve.py)
+        record["continued"] = continued
     return record
 
 
@@ -137,8 +150,7 @@ class Generation:
             self.resume(journal)
             self.progress = Progress(self.job.label, len(keys), self.log, done=len(self.done))
             try:
-                if self.reuse is not None:
-                    self.reuse_answers(journal, self.reuse)
+                self.take(journal)
                 self.requested += self.request(journal, keys)
             finally:
                 self.progress.close()
@@ -149,6 +161,12 @@ class Generation:
         self.done = {key_of(r): r for r in journal if "task_id" in r and key_of(r) in wanted}
         if self.done:
             self.log.info(f"resuming: {len(self.done)} of {len(wanted)} samples already generated")
+
+    def take(self, journal: Journal) -> None:
+        """Answers taken without asking the model for them again (here: a reuse plan's; a curve point
+        takes the long run's answers that finished thinking within its budget)."""
+        if self.reuse is not None:
+            self.reuse_answers(journal, self.reuse)
 
     def reuse_answers(self, journal: Journal, reuse: ReusePlan) -> None:
         """Regenerate what the new cap changes, spot check included; then reuse the rest, or nothing."""
@@ -350,13 +368,21 @@ class Session:
                              f"thinking at {main.max_tokens} tokens are asked again")
         return plan
 
+    def job(self, run: Run, label: str = "generation") -> GenerationJob:
+        """The generation job of `run` in this session."""
+        return GenerationJob(dataset=self.dataset, paths=run.folder, client=self.client,
+                             request=self.request.at(run.max_tokens), parallel=run.profile.parallel, header=run.header,
+                             answers=run.profile.n_samples, label=label)
+
     def run(self, run: Run, reuse: ReusePlan | None, long: LongRun | None = None) -> GenerationRecord:
         """One run into its folder; its manifest record (written by `generate`)."""
+        return self.record(run, Generation(self.job(run), self.log, reuse).run(), long)
+
+    def record(self, run: Run, summary: GenerationSummary, long: LongRun | None = None,
+               curve: dict | None = None) -> GenerationRecord:
+        """The manifest record of a run just made (`summary`), with its reasoning summary."""
         profile, dataset = run.profile, self.dataset
         request = self.request.at(run.max_tokens)
-        job = GenerationJob(dataset=dataset, paths=run.folder, client=self.client, request=request,
-                            parallel=profile.parallel, header=run.header, answers=profile.n_samples, label="generation")
-        summary = Generation(job, self.log, reuse).run()
         self.log.info(f"generation done: {summary.samples} samples ({summary.generated_now} new) in {summary.seconds} s "
                       f"at max_tokens {run.max_tokens}, {summary.hit_token_limit} hit the token limit, "
                       f"{summary.empty_answers} empty answers")
@@ -373,23 +399,29 @@ class Session:
             seconds=summary.seconds, completion_tokens=summary.completion_tokens,
             tokens_per_second=round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
             hit_token_limit=summary.hit_token_limit, empty_answers=summary.empty_answers, date=utc_now(),
-            reuse=summary.reuse, reasoning=reasoning, reasoning_budget=long)
+            reuse=summary.reuse, reasoning=reasoning, reasoning_budget=long, curve=curve or {})
 
 
 def generate(runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: logging.Logger) -> None:
     """Every run of a profile with a running server (see the module's docstring), each run's manifest
     written as it completes. A reasoning model's long run comes first (unless its samples are already
     made under its settings); the run at max_tokens takes from it what it determines."""
+    from .curve import make_curve
+
     session = Session.open(runs, dataset, server, log)
     main = runs.main
-    reuse = plan_reuse(main.folder, main.header, log)  # a changed token cap: answers that still stand
     long = session.long_run()
-    recorded = None
+    recorded, reuse = None, None
     if long is not None:
         log.info(f"the reasoning budget first: {long.max_tokens} tokens, into {long.folder.root.name}/; the run at "
                  f"{main.max_tokens} takes from it what it determines")
         if not long.generated:
             write_generation(long.folder, session.run(long, None))
-        reuse = session.plan_from(long, main)
         recorded = LongRun(long.max_tokens, long.folder.root.name, auto=not runs.profile.reasoning_budget)
-    write_generation(main.folder, session.run(main, reuse, recorded))
+    if main.generated:  # made before (a curve point was added): kept, its record brought up to date below
+        record = replace(main.record(), reasoning_budget=recorded)
+    else:
+        reuse = session.plan_from(long, main) if long is not None else plan_reuse(main.folder, main.header, log)
+        record = session.run(main, reuse, recorded)
+    curve = make_curve(session, runs, long) if long is not None else {}
+    write_generation(main.folder, replace(record, curve=curve))

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import Profile
-from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key
+from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key, run_key
 from ..storage import atomic_write_text
-from .analysis import COMBINED, MARGIN, Analysis, ProfileResults, ThinkingLength, agreement, analyse, thinking_length
-from .collect import LocalRow, collect_local, is_budget, is_subset
+from .analysis import (COMBINED, MARGIN, Analysis, Curve, ProfileResults, ThinkingLength, agreement, analyse,
+                       curve_point, thinking_length)
+from .collect import LocalRow, collect_local, is_budget, is_curve, is_subset
 
 __all__ = ["write_report", "analyse_rows", "REPORT_VERSION"]
 
@@ -48,7 +49,7 @@ def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) 
     """The analysis of the collected rows: every run folder with evaluated results, in the report's order."""
     from ..datasets import DATASETS
 
-    keys = sorted({key for row in rows for key in row.results}, key=_run_order)
+    keys = sorted({key for row in rows for key in row.results if not is_curve(key)}, key=_run_order)
     evaluated = {key: [row.results[key] for row in rows if key in row.results] for key in keys}
     leaderboard = {key: spec.leaderboard + "+" for key, spec in DATASETS.items() if spec.leaderboard}
     together = _together(rows, list(leaderboard))
@@ -61,7 +62,35 @@ def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) 
                            for row in rows if (reference := by_name.get(row.reference)) is not None
                            for key, result in row.results.items() if key in reference.results and not is_subset(key)]
     analysis.thinking = _thinking(rows)
+    analysis.curves = _curves(rows)
     return analysis
+
+
+def _curves(rows: list[LocalRow]) -> list[Curve]:
+    """Each reasoning model's thinking-budget curve per long run: its points (curve run folders), the long run
+    as the last point, the leaderboard's row beside them, and what the curve cost."""
+    curves = []
+    for row in rows:
+        records = {run.key: run for run in row.runs}
+        grouped: dict[str, list[int]] = {}
+        for key in row.results:
+            parsed = parse_run_key(key)
+            if parsed and parsed.think:
+                grouped.setdefault(run_key(parsed.dataset, parsed.subset, parsed.budget), []).append(parsed.think)
+        for long_key, budgets in grouped.items():
+            parsed = parse_run_key(long_key)
+            main_key = run_key(parsed.dataset, parsed.subset)
+            points = [curve_point(b, row.results[run_key(parsed.dataset, parsed.subset, parsed.budget, b)])
+                      for b in sorted(budgets)]
+            if long_key in row.results:
+                points.append(curve_point(parsed.budget, row.results[long_key], long=True))
+            costs = [records[run_key(parsed.dataset, parsed.subset, parsed.budget, b)].generation.curve
+                     for b in budgets if run_key(parsed.dataset, parsed.subset, parsed.budget, b) in records]
+            total = lambda name: sum(int(c.get(name) or 0) for c in costs)  # noqa: E731
+            main = row.results.get(main_key)
+            curves.append(Curve(row.profile, long_key, main_key, points, main.score("plus") if main else None,
+                                total("decoded"), total("prefilled"), total("separate_run_tokens")))
+    return curves
 
 
 def _thinking(rows: list[LocalRow]) -> list[ThinkingLength]:

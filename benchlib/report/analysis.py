@@ -141,6 +141,7 @@ class Analysis:
     runs: list[RunAnalysis]
     agreements: list["Agreement"] = field(default_factory=list)
     thinking: list["ThinkingLength"] = field(default_factory=list)  # reasoning models' thinking lengths
+    curves: list["Curve"] = field(default_factory=list)  # reasoning models' score at each thinking budget
 
     def run(self, key: str) -> RunAnalysis | None:
         return next((r for r in self.runs if r.key == key), None)
@@ -333,3 +334,36 @@ def thinking_length(profile: str, run: str, tokens_from: str, reasoning: dict, a
     if ratio != ratio:  # NaN: the reference's answers hold no reasoning tokens to compare with
         return replace(length, reference=reference[0], common=len(common))
     return replace(length, reference=reference[0], common=len(common), ratio=ratio, low=low, high=high)
+
+
+@dataclass(frozen=True)
+class BudgetPoint:
+    """One point of a thinking-budget curve: the plus and base scores at `think` tokens of thinking."""
+
+    think: int  # tokens of thinking; the long run's own max_tokens for its last point
+    plus: float
+    low: float  # 95% interval of the plus score (Wilson, or the sampled rows' own)
+    high: float
+    base: float
+    problems: int
+    long: bool = False  # the long run itself (no thinking budget: only its max_tokens)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A reasoning model's score at each thinking budget on one run (`generation.curve`), beside its long
+    run and the leaderboard's row; what the curve cost against separate runs at each budget."""
+
+    profile: str
+    run: str  # the long run's key: the curve's points are taken from it
+    leaderboard_run: str  # the run at max_tokens (the leaderboard's row), its key
+    points: list[BudgetPoint]  # ascending, the long run last
+    leaderboard: float | None  # the plus score of the leaderboard's row (max_tokens), for comparison only
+    decoded: int  # tokens the curve generated (the answers after a cut)
+    prefilled: int  # prompt tokens it processed for them (templated prompt and the kept thinking)
+    separate: int  # tokens separate runs at each budget would have generated
+
+
+def curve_point(think: int, result: ProfileResults, long: bool = False) -> BudgetPoint:
+    low, high = result.interval("plus")
+    return BudgetPoint(think, result.score("plus"), low, high, result.score("base"), result.n, long)

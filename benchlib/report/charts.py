@@ -2,14 +2,16 @@
 
 - neighbours-<dataset>.svg: the local profiles (with their 95% intervals) among the published models
   nearest to them, plus tests;
-- speed-<dataset>.svg: score against generation speed (tokens/s) of each local profile.
+- speed-<dataset>.svg: score against generation speed (tokens/s) of each local profile;
+- curve-<long run>.svg: a reasoning model's score at each thinking budget (one line per profile, 95%
+  intervals), its long run as the last point, the leaderboard's row as a dashed line.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from .analysis import Analysis, ProfileResults, published_interval
+from .analysis import Analysis, Curve, ProfileResults, published_interval
 from ..datasets import DATASETS
 from .leaderboard import PublishedScore
 
@@ -112,6 +114,35 @@ def _speed_chart(figure, results: list[ProfileResults], dataset: str, path: Path
     return True
 
 
+COLOURS = ("#d1495b", "#00798c", "#edae49", "#30638e", "#66a182", "#8d96a3", "#2e4057")
+
+
+def _curve_chart(figure, curves: list[Curve], path: Path) -> None:
+    fig = figure(figsize=(8.5, 5.0))
+    ax = fig.subplots()
+    for i, curve in enumerate(curves):
+        colour = COLOURS[i % len(COLOURS)]
+        xs = [p.think for p in curve.points]
+        ys = [p.plus for p in curve.points]
+        errors = [[max(0.0, p.plus - p.low) for p in curve.points], [max(0.0, p.high - p.plus) for p in curve.points]]
+        ax.errorbar(xs, ys, yerr=errors, fmt="-o", color=colour, ecolor=colour, capsize=3, markersize=5,
+                    label=curve.profile)
+        if curve.leaderboard is not None:
+            ax.axhline(curve.leaderboard, color=colour, linestyle="--", linewidth=0.8, alpha=0.7)
+    ax.set_xscale("log", base=2)
+    ticks = sorted({p.think for c in curves for p in c.points})
+    ax.set_xticks(ticks, [f"{t:,}" + (" (none)" if any(p.long and p.think == t for c in curves for p in c.points)
+                                      else "") for t in ticks])
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("thinking budget (tokens; the last point: the long run, no budget)")
+    ax.set_ylabel("pass@1, plus tests (%)")
+    ax.set_title("Score at each thinking budget (bars: 95% intervals; dashed: the leaderboard's row)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
 def draw_charts(analysis: Analysis, published: list[PublishedScore], folder: Path) -> list[tuple[str, str]]:
     """Draw the charts of the evaluated local profiles; [(path, alt text)]. Stale charts are removed."""
     # full datasets with published scores, models only (not the self-test), in the report's profile order
@@ -120,7 +151,7 @@ def draw_charts(analysis: Analysis, published: list[PublishedScore], folder: Pat
                   if (greedy := [r for r in run.matrix if not r.sampled])}
     folder = Path(folder)
     wanted: list[tuple[str, str]] = []
-    if by_dataset:
+    if by_dataset or analysis.curves:
         import matplotlib
         from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend, faster import
 
@@ -135,6 +166,12 @@ def draw_charts(analysis: Analysis, published: list[PublishedScore], folder: Pat
             path = folder / f"speed-{dataset}.svg"
             if _speed_chart(Figure, results, dataset, path):
                 wanted.append((str(path), f"{label} pass@1 against generation speed (tokens/s) per local profile"))
+        from .markdown import label as run_label
+
+        for run in dict.fromkeys(c.run for c in analysis.curves):
+            path = folder / f"curve-{run}.svg"
+            _curve_chart(Figure, [c for c in analysis.curves if c.run == run], path)
+            wanted.append((str(path), f"{run_label(run)}: pass@1 at each thinking budget per reasoning model"))
     if folder.is_dir():
         keep = {Path(p).name for p, _ in wanted}
         for old in folder.glob("*.svg"):

@@ -24,13 +24,19 @@ from ..samples import read_records
 from ..servers import is_self_test
 from .outcomes import ProfileResults, classify, digest
 
-__all__ = ["RunRecord", "LocalRow", "Answer", "collect_local", "read_answers", "is_subset", "is_budget"]
+__all__ = ["RunRecord", "LocalRow", "Answer", "collect_local", "read_answers", "is_subset", "is_budget", "is_curve"]
 
 
 def is_subset(key: str) -> bool:
     """Whether a run folder holds a subset (a smoke test), never ranked among full-dataset scores."""
     parsed = parse_run_key(key)
     return bool(parsed and parsed.subset)
+
+
+def is_curve(key: str) -> bool:
+    """Whether a run folder holds a point of a thinking-budget curve (reported as a curve, never a verdict)."""
+    parsed = parse_run_key(key)
+    return bool(parsed and parsed.think)
 
 
 def is_budget(key: str) -> bool:

@@ -30,10 +30,11 @@ def label(key: str, plus: bool = True) -> str:
     reasoning model's run at its budget."""
     if key == COMBINED:
         return " and ".join(spec.plus_label if plus else spec.base_label for spec in SCORED) + " together"
-    dataset, subset, budget = parse_run_key(key) or RunKey(key)
+    dataset, subset, budget, think = parse_run_key(key) or RunKey(key)
     spec = DATASETS.get(dataset)
     name = (spec.plus_label if plus else spec.base_label) if spec else dataset + ("+" if plus else "")
-    return name + (f" subset of {subset}" if subset else "") + (f" at {budget} tokens" if budget else "")
+    return (name + (f" subset of {subset}" if subset else "") + (f" at {budget} tokens" if budget else "")
+            + (f", thinking at most {think}" if think else ""))
 
 
 def _fmt(value: float | None) -> str:
@@ -426,7 +427,41 @@ def _reasoning(rows: list[LocalRow], analysis: Analysis) -> list[str]:
             tabulate(table, headers=["Profile", "Dataset", f"plus at {LEADERBOARD_MAX_TOKENS}", "plus at the budget",
                                      f"the {LEADERBOARD_MAX_TOKENS} row's answers", "reasoning tokens", "answer tokens",
                                      "cut while thinking", "looped"],
-                     tablefmt="github", disable_numparse=True), "", *_thinking(analysis)]
+                     tablefmt="github", disable_numparse=True), "", *_thinking(analysis), *_curves(analysis)]
+
+
+def _curves(analysis: Analysis) -> list[str]:
+    """Each reasoning model's score at each thinking budget, per long run, and what the curve cost."""
+    if not analysis.curves:
+        return []
+    lines = ["## Score at each thinking budget", "",
+             "pass@1 (plus tests, 95% interval) of what a run with llama-server's `--reasoning-budget B` answers, "
+             "for each B: taken from the long run (its answers that finished thinking within B as they are; the "
+             "others continued after the forced end of thinking; README: Reasoning models). The long run (no "
+             "thinking budget) is the last column; the leaderboard's row is beside it, for comparison only: "
+             "neither is ranked among the published scores.", ""]
+    for run in dict.fromkeys(c.run for c in analysis.curves):
+        curves = [c for c in analysis.curves if c.run == run]
+        budgets = sorted({p.think for c in curves for p in c.points if not p.long})
+        longs = sorted({p.think for c in curves for p in c.points if p.long})
+        table = []
+        for c in curves:
+            at = {p.think: p for p in c.points if not p.long}
+            long = next((p for p in c.points if p.long), None)
+            cell = lambda p: "-" if p is None else f"{p.plus:.1f} ({p.low:.1f}–{p.high:.1f})"  # noqa: E731
+            table.append([c.profile, *(cell(at.get(b)) for b in budgets), cell(long),
+                          _fmt(c.leaderboard) + f" at {LEADERBOARD_MAX_TOKENS}" if c.leaderboard is not None else "-"])
+        long_head = f"no budget (the {', '.join(map(str, longs))}-token run)" if longs else "no budget"
+        lines += [f"{label(run).split(' at ')[0]}:", "",
+                  tabulate(table, headers=["Profile", *(f"thinking ≤ {b:,}" for b in budgets), long_head,
+                                           "leaderboard row"], tablefmt="github", disable_numparse=True), ""]
+    cost = [c for c in analysis.curves if c.separate]
+    if cost:
+        decoded, prefilled, separate = (sum(getattr(c, name) for c in cost) for name in ("decoded", "prefilled", "separate"))
+        lines += [f"What the curve cost: {decoded:,} tokens generated (and {prefilled:,} prompt tokens processed) "
+                  f"where a separate run at each budget would generate {separate:,}"
+                  + (f" ({separate / decoded:.1f}x as many)" if decoded else "") + ".", ""]
+    return lines
 
 
 def _thinking(analysis: Analysis) -> list[str]:

@@ -32,9 +32,10 @@ def render_summary(rows: list[LocalRow], analysis: Analysis) -> str:
         profiles.append(entry)
     comparisons = {run.key: {phase: [_comparison(c) for c in items] for phase, items in run.comparisons.items()}
                    for run in analysis.runs}
-    thinking = {"thinking": [_rounded(asdict(t)) for t in analysis.thinking]} if analysis.thinking else {}
+    extra = {**({"thinking": [_rounded(asdict(t)) for t in analysis.thinking]} if analysis.thinking else {}),
+             **({"curves": [_rounded(asdict(c)) for c in analysis.curves]} if analysis.curves else {})}
     return json.dumps({"generated": utc_now(), "benchlib": __version__, "profiles": profiles,
-                       "comparisons": comparisons, **thinking}, indent=1) + "\n"
+                       "comparisons": comparisons, **extra}, indent=1) + "\n"
 
 
 def _rounded(value):
