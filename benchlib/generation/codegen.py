@@ -9,6 +9,7 @@ sanitizing, and the samples file.
         long run         a reasoning model's run at its budget, first (runs.ProfileRuns.long_budget)
         plan             what the run at max_tokens reuses: from the long run, or a changed cap's answers
         Session.run      one run: Generation(GenerationJob) into its folder, then its manifest record
+        curve            the score at each thinking budget, taken from the long run (curve.make_curve)
 """
 
 from __future__ import annotations
