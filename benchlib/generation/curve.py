@@ -17,7 +17,9 @@ answers (`CurvePoint`):
 
 Each point is a run folder of its own (runs.py: `<dataset>-budget<n>-think<B>`), resumable, evaluated and
 reported like any other. Only for greedy answers (a sampled thinking is not the same prefix) and servers
-with those endpoints (llama-server); elsewhere the manifest says why there is no curve.
+with those endpoints (llama-server); elsewhere the manifest says why there is no curve. The continuation
+knows `<think>` tags; a model whose thinking is marked otherwise (GPT-OSS's channels) fails the spot check
+and its points are asked as real runs at each budget.
 """
 
 from __future__ import annotations
@@ -204,7 +206,9 @@ class CurvePoint(Generation):
         started = time.monotonic()
         try:
             thought = continuation.tokens(long.get("reasoning") or "")[: self.think]
-            opening = [] if self.opened else continuation.tokens(OPEN, special=True)
+            # the model's own opening, as models write it ("<think>\n"; the servers' parsers strip the newline
+            # from the reasoning they return); a template that opened the thinking has it in the prompt
+            opening = [] if self.opened else continuation.tokens(OPEN, special=True) + continuation.tokens("\n")
             forced = self._forced()
             prompt = continuation.prompt(problem["prompt"]) + opening + thought + forced
             content, finish, generated, timings = continuation.complete(
