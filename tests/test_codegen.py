@@ -302,3 +302,29 @@ def test_sampled_answers_one_request_each_seeded_by_problem_and_index(tmp_path, 
         run(tmp_path / "b", fail_after=5)
     resumed, asked_again = run(tmp_path / "b")
     assert len(asked_again) == 7 and resumed.samples.read_bytes() == paths.samples.read_bytes()
+
+
+def test_a_runs_request_settings_are_one_value():
+    """Request: the body of every answer, the probe's (greedy, the cap field) and the manifest's copy."""
+    from dataclasses import replace
+
+    from benchlib.config import Profile
+    from benchlib.generation.prompt import PROMPT_STYLES
+    from benchlib.generation.request import Request
+
+    profile = Profile(name="bench-x", server="external", base_url="http://x", temperature=0.8, n_samples=3,
+                      request_extras='{"cache_prompt": true}', stop_loops=True)
+    request = Request.of(profile, "humaneval", {"cache_prompt": False, "slot": 1})
+    body = request.body("def f():\n", "HumanEval/0", 2)
+    assert body["cache_prompt"] is True and body["slot"] == 1  # the profile's extras win over the server's
+    assert body["temperature"] == 0.8 and isinstance(body["seed"], int) and request.stop_loops
+    assert body["seed"] != request.body("def f():\n", "HumanEval/0", 1)["seed"]  # seeded per answer
+    capped = replace(request, cap_field="max_completion_tokens").at(64)
+    assert capped.body("x")["max_tokens"] == capped.body("x")["max_completion_tokens"] == 64
+    settings = request.settings(answers=3)
+    assert "messages" not in settings and settings["answers_per_problem"] == 3
+    assert settings["seed"].startswith("per problem and answer")
+    greedy = Request.of(Profile(name="bench-y", server="external", base_url="http://x", prompt_style="completion"),
+                        "mbpp")
+    assert greedy.style is PROMPT_STYLES["completion"] and "\nassert" in greedy.body("x")["stop"]
+    assert "seed" not in greedy.body("x") and greedy.body("x")["temperature"] == 0.0
