@@ -128,7 +128,8 @@ class ScriptedReasoner:
         self.budget_message = budget_message
         self.drift = drift  # /completion answers otherwise than a real run would (a spot check must catch it)
         self.delay = delay  # seconds per answer
-        self.by_prompt = {}
+        self.by_prompt = {}  # user message -> (thinking, answer)
+        self.by_task = {}  # task -> (thinking, answer)
         self.task_of = {}  # user message -> task
         self.need = {}  # task -> thinking tokens it needs to answer right after a forced end (None: never)
         self.wrong = {}  # task -> its answer when it had to stop thinking too early
@@ -149,7 +150,7 @@ class ScriptedReasoner:
             answer = f"```python\n{problem['prompt']}{problem['canonical_solution']}```\n"
             if answer_loops and answer_loops[0]:  # an answer that never ends: the same line, over and over
                 answer = "```python\n" + "    x = x + 1  # again\n" * 4000
-            self.by_prompt[user] = (thought, answer)
+            self.by_prompt[user] = self.by_task[task_id] = (thought, answer)
 
     # tokens, as llama-server's endpoints see them: CHARS-character pieces, the tags special with parse_special
 
@@ -177,17 +178,14 @@ class ScriptedReasoner:
     def answer_after(self, task_id, thought_tokens):
         """What the model answers once its thinking was ended after `thought_tokens` tokens."""
         need = self.need[task_id]
-        return self.by_prompt_answer(task_id) if need is not None and thought_tokens >= need else self.wrong[task_id]
-
-    def by_prompt_answer(self, task_id):
-        return next(answer for user, (_, answer) in self.by_prompt.items() if self.task_of[user] == task_id)
+        return self.by_task[task_id][1] if need is not None and thought_tokens >= need else self.wrong[task_id]
 
     def complete(self, body):
         """/completion with a prompt of token ids: templated prompt, <think>, the thinking, forced tokens."""
         ids = body["prompt"]
         prompt = self.text(ids)
         task_id = next(task for user, task in self.task_of.items() if user in prompt)
-        thought, _ = next(v for user, v in self.by_prompt.items() if self.task_of[user] == task_id)
+        thought, _ = self.by_task[task_id]
         forced = self.ids(self.budget_message) + [self.vocab["</think>"]] if self.budget_message else [self.vocab["</think>"]]
         opened = max(i for i, token in enumerate(ids) if token == self.vocab["<think>"])
         thinking = self.text(ids[opened + 1:len(ids) - len(forced)]).lstrip("\n")

@@ -35,7 +35,7 @@ from ..errors import GenerationError
 from ..storage import Journal
 from .codegen import Generation, GenerationJob, _record, _record_fields
 from .prompt import build_messages, sanitize
-from .reasoning import CLOSE, OPEN
+from .reasoning import CLOSE, OPEN, quantile
 from .reuse import key_of, split_key
 
 __all__ = ["CurvePoint", "Continuation", "auto_budgets", "SPOT_CHECK", "taken_as_is", "BUDGET_FIELD"]
@@ -51,8 +51,7 @@ def auto_budgets(reasoning_tokens: list[int], long_max: int) -> list[int]:
     largest of them."""
     if not reasoning_tokens:
         return []
-    ordered = sorted(reasoning_tokens)
-    p90 = ordered[min(len(ordered) - 1, int(0.9 * (len(ordered) - 1) + 0.5))]
+    p90 = quantile(reasoning_tokens, 0.9)  # as the reasoning summary states it
     budgets, budget = [], SMALLEST
     while budget < long_max:
         budgets.append(budget)
@@ -78,6 +77,7 @@ class Continuation:
     timeout: float
     extra: dict = field(default_factory=dict)  # the server's request fields (cache_prompt, ...)
     templates: dict = field(default_factory=dict)  # task prompt -> the templated prompt's tokens
+    tokenized: dict = field(default_factory=dict)  # (text, special) -> its tokens: each reasoning once, not per point
 
     def _post(self, path: str, body: dict) -> dict:
         try:
@@ -101,7 +101,10 @@ class Continuation:
         return ""
 
     def tokens(self, text: str, special: bool = False) -> list[int]:
-        return list(self._post("/tokenize", {"content": text, "add_special": False, "parse_special": special})["tokens"])
+        if (text, special) not in self.tokenized:
+            self.tokenized[text, special] = list(self._post("/tokenize", {"content": text, "add_special": False,
+                                                                          "parse_special": special})["tokens"])
+        return self.tokenized[text, special]
 
     def text(self, tokens: list[int]) -> str:
         return str(self._post("/detokenize", {"tokens": tokens})["content"])

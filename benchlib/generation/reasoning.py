@@ -8,7 +8,7 @@ from ..results import RunFolder
 from ..samples import read_records
 from .loops import cut_kind
 
-__all__ = ["count_tokens", "reasoning_summary", "template_opens_thinking", "reasoning_counts"]
+__all__ = ["count_tokens", "reasoning_summary", "template_opens_thinking", "reasoning_counts", "quantile"]
 
 OPEN, CLOSE = "<think>", "</think>"
 
@@ -99,7 +99,7 @@ def reasoning_summary(paths: RunFolder, count: Callable[[str], int | None]) -> d
         split.append((reasoning_tokens, total - reasoning_tokens))
 
     def spread(values: list[int]) -> dict:
-        return {"median": round(statistics.median(values)), "p90": round(_quantile(values, 0.9)), "max": max(values)}
+        return {"median": round(statistics.median(values)), "p90": round(quantile(values, 0.9)), "max": max(values)}
 
     kinds = [cut_kind(r) for r in records]
     summary.update(source=source, reasoning_tokens=spread([a for a, _ in split]), answer_tokens=spread([b for _, b in split]),
@@ -110,7 +110,7 @@ def reasoning_summary(paths: RunFolder, count: Callable[[str], int | None]) -> d
     return summary
 
 
-def _quantile(values: list[int], q: float) -> float:
+def quantile(values: list[int], q: float) -> float:
     """The q-quantile of `values` (linear interpolation, as numpy's default)."""
     ordered = sorted(values)
     position = q * (len(ordered) - 1)

@@ -80,12 +80,11 @@ def _curves(rows: list[LocalRow]) -> list[Curve]:
         for long_key, budgets in grouped.items():
             parsed = parse_run_key(long_key)
             main_key = run_key(parsed.dataset, parsed.subset)
-            points = [curve_point(b, row.results[run_key(parsed.dataset, parsed.subset, parsed.budget, b)])
-                      for b in sorted(budgets)]
+            at = {b: run_key(parsed.dataset, parsed.subset, parsed.budget, b) for b in sorted(budgets)}
+            points = [curve_point(b, row.results[key]) for b, key in at.items()]
             if long_key in row.results:
                 points.append(curve_point(parsed.budget, row.results[long_key], long=True))
-            costs = [records[run_key(parsed.dataset, parsed.subset, parsed.budget, b)].generation.curve
-                     for b in budgets if run_key(parsed.dataset, parsed.subset, parsed.budget, b) in records]
+            costs = [records[key].generation.curve for key in at.values() if key in records]
             total = lambda name: sum(int(c.get(name) or 0) for c in costs)  # noqa: E731
             main = row.results.get(main_key)
             curves.append(Curve(row.profile, long_key, main_key, points, main.score("plus") if main else None,

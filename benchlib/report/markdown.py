@@ -452,7 +452,7 @@ def _curves(analysis: Analysis) -> list[str]:
             table.append([c.profile, *(cell(at.get(b)) for b in budgets), cell(long),
                           _fmt(c.leaderboard) + f" at {LEADERBOARD_MAX_TOKENS}" if c.leaderboard is not None else "-"])
         long_head = f"no budget (the {', '.join(map(str, longs))}-token run)" if longs else "no budget"
-        lines += [f"{label(run).split(' at ')[0]}:", "",
+        lines += [f"{label(curves[0].leaderboard_run)}:", "",
                   tabulate(table, headers=["Profile", *(f"thinking ≤ {b:,}" for b in budgets), long_head,
                                            "leaderboard row"], tablefmt="github", disable_numparse=True), ""]
     cost = [c for c in analysis.curves if c.separate]

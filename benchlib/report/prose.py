@@ -18,36 +18,30 @@ __all__ = ["Text", "Strong", "Emphasis", "Code", "Link", "Block", "heading", "it
 
 
 @dataclass(frozen=True)
-class Strong:
+class _Wrapped:
+    """A text between a Markdown delimiter, or in an HTML element: each kind names its own two."""
+
     text: str
+    DELIMITER = ""
+    TAG = ""
 
     def markdown(self) -> str:
-        return f"**{self.text}**"
+        return f"{self.DELIMITER}{self.text}{self.DELIMITER}"
 
     def html(self) -> str:
-        return f"<strong>{_html.escape(self.text)}</strong>"
+        return f"<{self.TAG}>{_html.escape(self.text)}</{self.TAG}>"
 
 
-@dataclass(frozen=True)
-class Emphasis:
-    text: str
-
-    def markdown(self) -> str:
-        return f"*{self.text}*"
-
-    def html(self) -> str:
-        return f"<em>{_html.escape(self.text)}</em>"
+class Strong(_Wrapped):
+    DELIMITER, TAG = "**", "strong"
 
 
-@dataclass(frozen=True)
-class Code:
-    text: str
+class Emphasis(_Wrapped):
+    DELIMITER, TAG = "*", "em"
 
-    def markdown(self) -> str:
-        return f"`{self.text}`"
 
-    def html(self) -> str:
-        return f"<code>{_html.escape(self.text)}</code>"
+class Code(_Wrapped):
+    DELIMITER, TAG = "`", "code"
 
 
 @dataclass(frozen=True)
