@@ -178,6 +178,9 @@ class CurvePoint(Generation):
         body = {**job.request.body(problem["prompt"], task_id), BUDGET_FIELD: self.think}
         record = _record(task_id, problem, job.client.complete(body), job.request.style)
         record["continued"] = f"asked at a thinking budget of {self.think} tokens (the server's {BUDGET_FIELD})"
+        with self.lock:  # a real run generates its thinking too: counted in what the curve cost
+            self.decoded += record.get("completion_tokens") or 0
+            self.prefilled += record.get("prompt_tokens") or 0
         return record
 
     def spot_check(self) -> dict:
@@ -288,6 +291,7 @@ def _make_point(session, runs, long, point, records, counts, continuation) -> di
     made = maker(False)
     summary = made.run()
     spot = made.spot_check()
+    spent = [made]  # every pass's tokens count in the cost: the continuation and its spot check, then real runs
     if spot["outcome"] == "failed":
         log.warning(f"thinking budget {point.think}: {len(spot['differing'])} of {spot['checked']} spot-checked answers "
                     f"differ from a real run at that budget (first: {spot['differing'][0]}): asking every cut answer "
@@ -295,13 +299,15 @@ def _make_point(session, runs, long, point, records, counts, continuation) -> di
         point.folder.samples.unlink()
         made = maker(True)
         summary = made.run()
+        spent.append(made)
     elif spot["outcome"] == "unsupported":
         log.warning(f"thinking budget {point.think}: the server ignores the request's `{BUDGET_FIELD}` (its answers "
                     "think past it): the continued answers stand unchecked")
     written = read_records(point.folder.samples)
     info = {"think": point.think, "taken": sum("taken" in r for r in written),
-            "continued": sum("continued" in r for r in written), "decoded": made.decoded,
-            "prefilled": made.prefilled, "separate_run_tokens": sum(r.get("completion_tokens") or 0 for r in written),
+            "continued": sum("continued" in r for r in written), "decoded": sum(m.decoded for m in spent),
+            "prefilled": sum(m.prefilled for m in spent),
+            "separate_run_tokens": sum(r.get("completion_tokens") or 0 for r in written),
             "spot_check": spot, "asked_at_budget": made.real}
     write_generation(point.folder, session.record(point, summary, curve=info))
     return info
