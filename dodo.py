@@ -3,6 +3,7 @@
     doit                      every bench-* profile, then results/REPORT.md
     doit eval:bench-reference one profile (generates first if needed)
     doit report               REPORT.md from whatever results exist
+    doit canary:bench-x       ask the pinned canary problems again and compare with the stored answers
     doit dataset=mbpp ...     MBPP+ instead of HumanEval+ (or BENCH_DATASET=mbpp)
     doit list --all           every task
 
@@ -24,7 +25,7 @@ from benchlib.errors import BenchError
 from benchlib.fingerprints import evaluation_header
 from benchlib.results import report_files
 from benchlib.scheduling import HOST_META, STAGES, schedule, stage_reporter
-from benchlib.servers import host_of
+from benchlib.servers import hosts_of, runs_server
 from benchlib.settings import load_settings
 
 GEN, EVAL = STAGES  # the task groups of the two stages
@@ -73,15 +74,16 @@ def task_gen():
         runs = SETTINGS.runs(profile)
         if not runs.generates:
             continue
-        host = host_of(profile)
+        hosts = hosts_of(profile)
         yield {
             "name": name,
             "doc": f"generate {SETTINGS.dataset} samples with {profile.description or profile.model or profile.server}"
-                   f" (host: {host or profile.base_url})",
-            "meta": {HOST_META: host} if host else {},
+                   f" (host{'s' if len(hosts) > 1 else ''}: {', '.join(hosts) or profile.base_url})",
+            "meta": {HOST_META: hosts} if hosts else {},
             "actions": [(pipeline.generate, [name, SETTINGS])],
             "targets": runs.samples_targets,
-            "uptodate": [config_changed(runs.main.header)],
+            # a changed server (model file, binary, image, flags) runs the stage: its canary decides
+            "uptodate": [config_changed(runs.main.header), (pipeline.server_unchanged, [name, SETTINGS])],
             "clean": [(_clean_samples, [name, runs])],
         }
 
@@ -99,6 +101,21 @@ def task_eval():
             "uptodate": [config_changed(evaluation_header(DATASET_ID)),
                          (pipeline.evaluation_isolated_enough, [name, SETTINGS])],
             "clean": [(_remove, runs.evaluated_files)],
+        }
+
+
+def task_canary():
+    """Ask a profile's pinned canary problems again and compare with its stored answers (not in `doit`)."""
+    for name, profile in PROFILES.items():
+        if not runs_server(profile):
+            continue
+        hosts = hosts_of(profile)
+        yield {
+            "name": name,
+            "doc": f"canary of {name}: {profile.canary_problems} pinned problems asked again",
+            "meta": {HOST_META: hosts} if hosts else {},
+            "actions": [(pipeline.canary, [name, SETTINGS])],
+            "uptodate": [False],
         }
 
 

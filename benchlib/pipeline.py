@@ -25,7 +25,8 @@ from .results import RunFolder, clear_status, inputs_fingerprint, read_or_empty,
 from .servers import is_self_test, runs_server
 from .settings import Settings
 
-__all__ = ["generate", "evaluate", "report", "refresh_report", "report_fingerprint", "load_profile"]
+__all__ = ["generate", "canary", "evaluate", "report", "refresh_report", "report_fingerprint", "load_profile",
+           "server_changed", "server_unchanged"]
 
 
 def load_profile(settings: Settings, name: str) -> Profile:
@@ -80,7 +81,10 @@ def generate(name: str, settings: Settings):
 
         runs = settings.runs(profile)
         if all(run.generated for run in runs.known):
-            return  # already complete for these settings
+            changed = server_changed(profile, runs, settings)
+            if not changed:
+                return  # already complete for these settings, and the server that made them is unchanged
+            log.info(f"the server changed since the samples were made ({'; '.join(changed)}): starting it for the canary")
         dataset = settings.load_dataset()
         subset = f" (the fixed subset of {len(dataset.problems)})" if settings.subset else ""
         answers = (f" x {profile.n_samples} answers at temperature {profile.temperature:g}"
@@ -98,10 +102,64 @@ def generate(name: str, settings: Settings):
                 else:
                     log.debug(f"slots: {run.profile.parallel} x (max_tokens {run.max_tokens} + prompt "
                               f"{'' if need.exact else '<= '}{need.prompt}) <= ctx_size {run.profile.ctx_size}")
-        with servers.start(profile, settings, paths, log) as server:
-            generate_with(runs, dataset, server, log)
+        with servers.start(profile, settings, paths, log) as fleet:
+            generate_with(runs, dataset, fleet, log)
 
     return _run_stage("generation", name, settings, lambda paths: paths.codegen_log, body)
+
+
+def canary(name: str, settings: Settings):
+    """doit action (`doit canary:<profile>`): start the profile's servers and ask the canary's pinned problems
+    again, whether or not the server changed; the verdict in the log and the main run's manifest. Runs
+    nothing else unless on_server_change = regenerate and answers differ."""
+
+    def body(profile: Profile, paths: RunFolder, log: logging.Logger) -> None:
+        from . import servers
+        from .errors import GenerationError
+        from .generation.canary import stored_answers
+        from .generation.codegen import generate as generate_with
+
+        runs = settings.runs(profile)
+        if not servers.runs_server(profile):
+            raise GenerationError(f"[{name}] server = {profile.server} runs no model server: nothing to ask again")
+        if stored_answers(runs) is None:
+            raise GenerationError(f"[{name}] has no stored answers to compare with",
+                                  f"generate them first: doit gen:{name}")
+        with servers.start(profile, settings, paths, log) as fleet:
+            generate_with(runs, settings.load_dataset(), fleet, log, force_canary=True)
+
+    return _run_stage("canary", name, settings, lambda paths: paths.codegen_log, body)
+
+
+def server_changed(profile: Profile, runs, settings: Settings) -> list[str]:
+    """What changed, by what can be known without starting the server (provenance.local_identity: the model
+    file, the llama-server binary, a local engine's image, the flags), since the servers recorded in the
+    main run's manifest (or checked by its last canary); [] when nothing did or nothing is recorded."""
+    from . import servers
+    from .servers.provenance import changes, local_identity
+
+    if not servers.runs_server(profile):
+        return []
+    recorded = runs.main.record().identities
+    if not recorded:
+        return []
+    found: list[str] = []
+    known = list(recorded.values())
+    for replica in servers.replicas_of(profile):
+        now = local_identity(replica, settings)
+        was = recorded.get(replica.label) or known[0]
+        found += [change for change in changes(was, now) if change not in found]
+    return found
+
+
+def server_unchanged(name: str, settings: Settings) -> bool:
+    """doit's up-to-date check of a generation: False when its server changed since its samples
+    (`server_changed`), so the stage runs and its canary decides."""
+    try:
+        profile = load_profile(settings, name)
+        return not server_changed(profile, settings.runs(profile), settings)
+    except (BenchError, OSError):
+        return True  # the stage itself reports what is wrong
 
 
 def evaluate(name: str, settings: Settings):

@@ -19,7 +19,7 @@ from pathlib import Path
 from .datasets import DATASETS, run_identity
 from .storage import atomic_write_json, read_json
 
-__all__ = ["RunFolder", "run_folder", "report_path", "profile_names", "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
+__all__ = ["RunFolder", "ServerFiles", "run_folder", "report_path", "profile_names", "read_status", "set_failed", "clear_status", "report_inputs", "inputs_fingerprint", "read_or_empty",
            "DATASET_KEYS", "ReportFiles", "utc_now", "RunKey", "run_key", "parse_run_key", "run_keys", "run_folder_at", "report_files"]
 
 DATASET_KEYS = tuple(DATASETS)  # the folder names under results/<profile>/ (their subsets: run_key)
@@ -77,6 +77,14 @@ class RunFolder:
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 
+    def server_files(self, replica: str = "") -> "ServerFiles":
+        """The log and pid file of one server: server.log for a profile's only server, server-<replica>.log
+        for each of several replicas."""
+        if not replica:
+            return ServerFiles(self.server_log, self.server_pid)
+        slug = re.sub(r"[^A-Za-z0-9._-]+", "_", replica).strip("_")[:60]
+        return ServerFiles(self.root / f"server-{slug}.log", self.root / f"server-{slug}.pid")
+
     @property
     def status(self) -> Path:  # why the last run of this profile failed, if it did
         return self.root / "status.json"
@@ -84,7 +92,8 @@ class RunFolder:
     @property
     def generated(self) -> list[Path]:
         """What `doit clean gen:<profile>` removes."""
-        return [self.samples, self.samples_journal, self.generation_stats, self.codegen_log, self.server_log]
+        return [self.samples, self.samples_journal, self.generation_stats, self.codegen_log, self.server_log,
+                *sorted(self.root.glob("server-*.log"))]
 
     @property
     def evaluated(self) -> list[Path]:
@@ -95,6 +104,14 @@ class RunFolder:
     def report_reads(self) -> list[Path]:
         """The files of this profile the report reads."""
         return [self.eval_results, self.status, self.manifest, self.samples, self.samples_journal]
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """Where one model server writes its log and its pid (`RunFolder.server_files`)."""
+
+    server_log: Path
+    server_pid: Path
 
 
 class RunKey(NamedTuple):

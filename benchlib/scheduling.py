@@ -9,9 +9,9 @@ lock) while another host idles, and the evaluations would pile up at the end. So
 
 - hands out ready tasks whose name starts with `prefer` (the evaluations) first: model k is evaluated on
   one worker while model k+1 generates on another;
-- holds back a task whose `meta["host"]` names a host that another dispatched task is using, without
-  taking a worker, until that task finishes; held tasks of one host keep their order (models.conf's).
-  `doit -n K` so keeps up to K hosts busy. The host lock (servers.start) still guarantees one server per
+- holds back a task whose `meta["host"]` names a host (a profile with replicas names several) that
+  another dispatched task is using, without taking a worker, until that task finishes; held tasks of one
+  host keep their order (models.conf's). `doit -n K` so keeps up to K hosts busy. The host lock (servers.start) still guarantees one server per
   host when two doit processes meet; this only keeps workers from sleeping on it.
 
 Plain `doit` (one worker) runs gen, eval, gen, eval ... in models.conf order.
@@ -33,12 +33,13 @@ __all__ = ["schedule", "HOST_META", "end_with_doit", "stage_reporter", "STAGES"]
 
 STAGES = ("gen", "eval")  # the task groups of the stages (dodo.py names its tasks so)
 
-HOST_META = "host"  # the task `meta` key naming the host a task occupies
+HOST_META = "host"  # the task `meta` key naming the hosts a task occupies (a tuple; one host: a string too)
 
 
-def _host(node) -> str | None:
+def _hosts(node) -> tuple[str, ...]:
     meta = getattr(getattr(node, "task", None), "meta", None) or {}
-    return meta.get(HOST_META)
+    hosts = meta.get(HOST_META) or ()
+    return (hosts,) if isinstance(hosts, str) else tuple(hosts)
 
 
 def schedule(prefer: str) -> bool:
@@ -68,11 +69,15 @@ def schedule(prefer: str) -> bool:
         self._benchlib_held.setdefault(host, deque()).append(node)
         self.waiting.add(node)  # the dispatcher then says "hold on" instead of "done"
 
+    def taken(busy, node) -> str | None:
+        """A host of `node` that another dispatched task is using, None if all of them are free."""
+        return next((host for host in _hosts(node) if busy.get(host, node) is not node), None)
+
     def get_next_node(self, ready, tasks_to_run):
         busy, _ = state(self)
         for node in list(ready):
-            host = _host(node)
-            if host is not None and busy.get(host, node) is not node:
+            host = taken(busy, node)
+            if host is not None:
                 ready.remove(node)
                 hold(self, node, host)
         while True:
@@ -83,11 +88,10 @@ def schedule(prefer: str) -> bool:
                 chosen = next_node(self, ready, tasks_to_run)
             if chosen is None:
                 return None
-            host = _host(chosen)
+            host = taken(busy, chosen)
             if host is None:
-                return chosen
-            if busy.get(host, chosen) is chosen:
-                busy[host] = chosen
+                for mine in _hosts(chosen):
+                    busy[mine] = chosen
                 return chosen
             hold(self, chosen, host)  # a new node from tasks_to_run, for a busy host
 
@@ -96,11 +100,12 @@ def schedule(prefer: str) -> bool:
         if processed is None or processed.run_status == "run":
             return  # not finished: selected to run (its setup tasks first)
         busy, held = state(self)
-        host = _host(processed)
-        if host is not None and busy.get(host) is processed:
+        for host in _hosts(processed):
+            if busy.get(host) is not processed:
+                continue
             del busy[host]
             queue = held.get(host)
-            if queue:
+            if queue:  # back to ready: the next look holds it again if another of its hosts is busy
                 node = queue.popleft()
                 self.waiting.discard(node)
                 self.ready.append(node)

@@ -179,15 +179,18 @@ def generation(dataset, paths, client, *, model: str = "m", max_tokens: int = 76
                answers: int = 1, sampling: tuple[float, float] | None = None, reuse=None, log=None):
     """One generation run as the stage runs it (codegen.Generation), its request settings by keyword."""
     from benchlib.generation.codegen import Generation, GenerationJob
+    from benchlib.generation.pool import Pool
     from benchlib.generation.prompt import PROMPT_STYLES
     from benchlib.generation.request import Request
     from support import quiet_log
 
     request = Request(model=model, max_tokens=max_tokens, family=dataset.spec.family, style=PROMPT_STYLES[style],
                       extra=dict(extra or {}), sampling=sampling, stop_loops=stop_loops)
-    job = GenerationJob(dataset=dataset, paths=paths, client=client, request=request, parallel=parallel,
+    log = log or quiet_log()
+    pool = client if isinstance(client, Pool) else Pool.single(client, parallel, log)
+    job = GenerationJob(dataset=dataset, paths=paths, pool=pool, request=request,
                         header=header if header is not None else {}, answers=answers)
-    return Generation(job, log or quiet_log(), reuse).run()
+    return Generation(job, log, reuse).run()
 
 
 def evaluation(samples, dataset, paths, sandbox, *, cache, workers: int = 2, log=None, **job) -> dict:

@@ -217,7 +217,8 @@ def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval
     from benchlib.generation.codegen import generate
     from benchlib.manifest import read_generation
     from benchlib.runs import ProfileRuns
-    from benchlib.servers import ServerHandle
+    from benchlib.servers import Replica, ServerHandle
+    from benchlib.servers.fleet import Fleet
 
     dataset = humaneval.subset(3)
     profile = Profile(name="bench-x", server="external", base_url="http://x", parallel=1,
@@ -226,7 +227,7 @@ def test_request_extras_reach_every_request_and_the_manifest(tmp_path, humaneval
         handle = ServerHandle(base_url=server.url, gone_reason=lambda: "", extra_body={"cache_prompt": False},
                               probe_token_cap=False)
         runs = ProfileRuns(profile, tmp_path, "humaneval", 0, "HumanEvalPlus-v0.1.10", tmp_path)
-        generate(runs, dataset, handle, quiet_log())
+        generate(runs, dataset, Fleet([handle], [Replica("", profile)]), quiet_log())
     section = read_generation(runs.main.folder).to_json()
     assert section["header"] == runs.main.header
     asked = [body for body in server.requests if "messages" in body]  # (the others count reasoning tokens)

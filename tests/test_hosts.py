@@ -19,7 +19,7 @@ import pytest
 import docker_images
 from benchlib.config import load_profiles
 from benchlib.errors import ServerError
-from benchlib.servers import host_of
+from benchlib.servers import hosts_of
 from benchlib.servers.hosts import LOCAL, DockerHost, lock_file
 from projects import doit, doit_env, wait_for_lines
 from support import free_port
@@ -91,9 +91,9 @@ def test_which_lock_a_profile_holds(tmp_path):
                     "[bench-x]\nserver = external\nbase_url = http://h:1\nhost =\n\n[bench-s]\nserver = none\n"
                     "samples = s.jsonl\n")
     profiles = load_profiles(conf)
-    assert {name: host_of(profile) for name, profile in profiles.items()} == {
-        "bench-c": "gpu2", "bench-l": LOCAL, "bench-n": LOCAL, "bench-r": LOCAL, "bench-e": "gpu3", "bench-x": None,
-        "bench-s": None}
+    assert {name: hosts_of(profile) for name, profile in profiles.items()} == {
+        "bench-c": ("gpu2",), "bench-l": (LOCAL,), "bench-n": (LOCAL,), "bench-r": (LOCAL,), "bench-e": ("gpu3",),
+        "bench-x": (), "bench-s": ()}
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -133,7 +133,8 @@ def test_orphan_from_a_killed_run_is_reaped(tmp_path):
 def test_reference_server_lifecycle_leaves_nothing_behind(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
     paths = run_folder(tmp_path, profile.name, "humaneval")
-    with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
+    with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as fleet:
+        server = fleet.primary
         assert requests.get(server.base_url + "/health", timeout=5).status_code == 200
         assert server.probe_token_cap is False  # it answers canonically, whatever the cap
         pid = int(paths.server_pid.read_text().split()[0])
@@ -146,7 +147,8 @@ def test_server_is_stopped_when_the_body_raises(tmp_path, datasets):
     profile = Profile(name="bench-reference", server="reference", health_timeout=60)
     paths = run_folder(tmp_path, profile.name, "humaneval")
     with pytest.raises(KeyboardInterrupt):
-        with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as server:
+        with servers.start(profile, settings_for(tmp_path), paths, quiet_log()) as fleet:
+            server = fleet.primary
             raise KeyboardInterrupt
     with pytest.raises(requests.ConnectionError):
         requests.get(server.base_url + "/health", timeout=2)
@@ -194,7 +196,7 @@ def test_every_backend_has_the_same_shape(tmp_path):
     for name, backend in servers.BACKENDS.items():
         if backend.module:
             module = importlib.import_module(f"benchlib.servers.{backend.module}")
-            assert list(inspect.signature(module.start).parameters) == ["profile", "settings", "paths", "log"], name
+            assert list(inspect.signature(module.start).parameters) == ["profile", "settings", "files", "log"], name
         else:  # no server: its profiles name the file to score, and starting one says so
             assert backend.scores_a_file and backend.requires == "samples"
             with pytest.raises(ServerError, match="runs no model server"):
@@ -205,6 +207,7 @@ def test_every_backend_has_the_same_shape(tmp_path):
     with FakeServer([]) as fake:
         profile = Profile(name="bench-e", server="external", base_url=fake.url, health_timeout=5)
         with servers.start(profile, settings_for(tmp_path), run_folder(tmp_path, "bench-e", "humaneval"),
-                           quiet_log()) as handle:
+                           quiet_log()) as fleet:
+            handle = fleet.primary
             assert isinstance(handle, servers.ServerHandle) and handle.base_url == fake.url
             assert handle.info["backend"] == "external" and handle.gone_reason() == ""

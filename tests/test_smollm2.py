@@ -49,7 +49,8 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
     first20 = dataset.task_ids[:20]
     dataset.problems = {t: dataset.problems[t] for t in first20}
     paths = run_folder(tmp_path / "again", PROFILE, "humaneval")
-    with servers.start(profile, settings, paths, quiet_log()) as server:
+    with servers.start(profile, settings, paths, quiet_log()) as fleet:
+        server = fleet.primary
         client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason)
         generation(dataset, paths, client, model=profile.request_model, max_tokens=profile.max_tokens,
                    parallel=profile.parallel, header=generation_header(profile, "again"), extra=server.extra_body)

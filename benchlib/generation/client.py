@@ -12,9 +12,14 @@ import requests
 
 from ..errors import GenerationError
 
-__all__ = ["ChatClient", "Completion", "split_reasoning"]
+__all__ = ["ChatClient", "Completion", "ReplicaLost", "split_reasoning"]
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+
+
+class ReplicaLost(GenerationError):
+    """The server stopped, or gave no answer through every retry: lost to this run (the answer it was making
+    can be asked of another replica), unlike a request the server rejects."""
 
 
 @dataclass
@@ -29,6 +34,7 @@ class Completion:
     answer_empty: bool = False  # no answer once the reasoning is taken out (`content` is empty or blank)
     stopped: str = ""  # why benchlib ended the answer itself ("looped"), "" when the server did
     reasoning_tokens: int | None = None  # as the server reports them (usage.completion_tokens_details)
+    system_fingerprint: str = ""  # the build that answered, where the response names it (llama-server does)
 
 
 def split_reasoning(content: str, reasoning: str, opened: bool = False) -> tuple[str, str]:
@@ -125,10 +131,10 @@ class ChatClient:
                 last = f"HTTP {response.status_code}: {message}"
             dead = self.gone_reason()
             if dead:
-                raise GenerationError(f"the model server stopped: {dead}", "see server.log; rerun to resume")
+                raise ReplicaLost(f"the model server stopped: {dead}", "see server.log; rerun to resume")
             if attempt + 1 < self.attempts:
                 self.stop.wait(min(self.backoff * 2**attempt, max(0.0, deadline - time.monotonic())))
-        raise GenerationError(
+        raise ReplicaLost(
             f"no answer from {self.url} after {attempt + 1} attempt(s) within {self.timeout:.0f} s ({last})",
             "is the server still running? see server.log; rerun to resume where it stopped",
         )
@@ -140,7 +146,7 @@ WATCH_EVERY = 64  # streamed pieces between two looks of the watch (the detector
 def _stream(response: requests.Response, started: float, watch: Callable[[str], bool], opened: bool = False) -> Completion:
     """A streamed answer (server-sent events, chat or completions), read to its end or until `watch`
     says stop; closing the connection makes llama-server cancel the request and free its slot."""
-    content, reasoning, finish, usage, timings, pieces, stopped = [], [], None, {}, {}, 0, ""
+    content, reasoning, finish, usage, timings, pieces, stopped, fingerprint = [], [], None, {}, {}, 0, "", ""
     try:
         for line in response.iter_lines():
             if not line.startswith(b"data:"):
@@ -154,6 +160,7 @@ def _stream(response: requests.Response, started: float, watch: Callable[[str], 
                 continue
             usage = event.get("usage") or usage
             timings = event.get("timings") or timings
+            fingerprint = event.get("system_fingerprint") or fingerprint
             for choice in event.get("choices") or []:
                 delta = choice.get("delta") or {}
                 text = delta.get("content") if "delta" in choice else choice.get("text")
@@ -178,7 +185,7 @@ def _stream(response: requests.Response, started: float, watch: Callable[[str], 
         completion_tokens=pieces if stopped or not usage.get("completion_tokens") else usage["completion_tokens"],
         latency=time.monotonic() - started, answer_empty=not answer.strip(), stopped=stopped,
         timings={k: v for k, v in timings.items() if isinstance(v, (int, float))},
-        reasoning_tokens=None if stopped else _reasoning_tokens(usage))
+        reasoning_tokens=None if stopped else _reasoning_tokens(usage), system_fingerprint=_text(fingerprint))
 
 
 def _error_message(response: requests.Response) -> str:
@@ -207,4 +214,9 @@ def _parse(response: requests.Response, latency: float, opened: bool = False) ->
         content=content, reasoning=reasoning, finish_reason=choice.get("finish_reason"),
         prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
         latency=latency, timings=timings, answer_empty=not content.strip(), reasoning_tokens=_reasoning_tokens(usage),
+        system_fingerprint=_text(data.get("system_fingerprint")),
     )
+
+
+def _text(value: object) -> str:
+    return value[:200] if isinstance(value, str) else ""

@@ -4,11 +4,14 @@ to each run's manifest: a server session (the second slot check, the token-cap p
 profile makes (which ones: runs.py), N requests in flight, a durable journal that a rerun resumes from,
 sanitizing, and the samples file.
 
-    generate(runs, dataset, server, log)     every run of a profile, with a running server:
-        Session.open     the slots checked with the server's tokenizer, the client, the probe
+    generate(runs, dataset, fleet, log)      every run of a profile, with its servers running:
+        Session.open     the slots checked with the server's tokenizer, a client per replica (pool.py), the
+                         probe, what made the answers (servers/provenance.py)
+        canary           a server changed since the stored answers: a pinned set asked again (canary.py)
         long run         a reasoning model's run at its budget, first (runs.ProfileRuns.long_budget)
         plan             what the run at max_tokens reuses: from the long run, or a changed cap's answers
         Session.run      one run: Generation(GenerationJob) into its folder, then its manifest record
+        agreement        answers from several replicas: a few asked again on another (canary.replica_agreement)
         curve            the score at each thinking budget, taken from the long run (curve.make_curve)
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, replace
@@ -30,6 +34,9 @@ from ..runs import ProfileRuns, Run
 from ..samples import read_records
 from ..servers import BACKENDS, ServerHandle
 from ..servers.base import server_props
+from ..servers.fleet import Fleet
+from ..servers.provenance import answer_flags, describe, identity
+from .pool import Member, Pool
 from ..storage import Journal, atomic_write_text
 from .prompt import PromptStyle, sanitize
 from .loops import looped
@@ -39,10 +46,11 @@ from .reuse import ReusePlan, answer_key, key_of, plan_from_longer, plan_reuse, 
 from .slots import check_slots, measure
 
 __all__ = ["generate", "Generation", "GenerationJob", "GenerationSummary", "Session", "probe_token_cap",
-           "plan_reuse", "ReusePlan"]
+           "plan_reuse", "ReusePlan", "SERVERS_MARK"]
 
 PROBE_TOKENS = 4
 VOLATILE = ("latency", "timings")  # per-request measurements, not model output
+SERVERS_MARK = "_servers"  # a journal line: the identity of each server that answers the lines after it
 
 
 @dataclass
@@ -71,18 +79,19 @@ def probe_token_cap(client: ChatClient, request: Request, task_prompt: str) -> d
     return {"field": "max_tokens", "honoured": False, "reasoning": reasoning}
 
 
-def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle) -> dict:
+def _record(task_id: str, problem: dict, completion: Completion, style: PromptStyle, replica: str = "") -> dict:
     raw = style.solution(problem["prompt"], completion.content)  # what evalplus's raw samples hold
     return _record_fields(task_id, solution=sanitize(raw, problem["entry_point"]), raw=raw,
                           reasoning=completion.reasoning, finish=completion.finish_reason, empty=completion.answer_empty,
                           prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                           latency=completion.latency, timings=completion.timings, stopped=completion.stopped,
-                          reasoning_tokens=completion.reasoning_tokens)
+                          reasoning_tokens=completion.reasoning_tokens, replica=replica)
 
 
 def _record_fields(task_id: str, *, solution: str, raw: str, reasoning: str, finish: str | None, empty: bool,
                    prompt_tokens: int | None, completion_tokens: int | None, latency: float, timings: dict,
-                   stopped: str = "", reasoning_tokens: int | None = None, continued: str = "") -> dict:
+                   stopped: str = "", reasoning_tokens: int | None = None, continued: str = "",
+                   replica: str = "") -> dict:
     """A samples record, its fields in the file's order (one place: every way an answer is made uses it)."""
     record = {
         "task_id": task_id,
@@ -102,6 +111,8 @@ def _record_fields(task_id: str, *, solution: str, raw: str, reasoning: str, fin
         record["reasoning_tokens"] = reasoning_tokens
     if continued:  # a curve point's answer made after the forced end of thinking (curve.py)
         record["continued"] = continued
+    if replica:  # which of the profile's several servers made it (pool.py)
+        record["replica"] = replica
     return record
 
 
@@ -111,12 +122,22 @@ class GenerationJob:
 
     dataset: Dataset
     paths: RunFolder
-    client: ChatClient
+    pool: Pool  # the replicas that answer, each with its slots
     request: Request  # every request setting (model, cap, style, extra fields, sampling, loop watch)
-    parallel: int  # requests in flight
     header: dict  # fingerprints.generation_header: the journal's header
     answers: int = 1  # per problem (n_samples)
     label: str = "generate"  # the progress bar's
+    servers: dict = field(default_factory=dict)  # replica -> its identity (provenance.identity), marked in the journal
+
+    @property
+    def client(self) -> ChatClient:
+        """The client single questions go to (the pool's first replica still answering)."""
+        return self.pool.client
+
+    @property
+    def parallel(self) -> int:
+        """Requests in flight: every slot of every replica."""
+        return self.pool.slots
 
     @property
     def keys(self) -> list[str]:
@@ -149,6 +170,7 @@ class Generation:
         keys = self.job.keys
         with Journal(self.job.paths.samples_journal, self.job.header) as journal:
             self.resume(journal)
+            self.mark_servers(journal)
             self.progress = Progress(self.job.label, len(keys), self.log, done=len(self.done))
             try:
                 self.take(journal)
@@ -162,6 +184,15 @@ class Generation:
         self.done = {key_of(r): r for r in journal if "task_id" in r and key_of(r) in wanted}
         if self.done:
             self.log.info(f"resuming: {len(self.done)} of {len(wanted)} samples already generated")
+
+    def mark_servers(self, journal: Journal) -> None:
+        """The servers answering from here on, in the journal (when they differ from the last mark): what
+        made each answer is then known even of a run resumed on a changed server."""
+        if not self.job.servers:
+            return
+        marks = [r[SERVERS_MARK] for r in journal if SERVERS_MARK in r]
+        if not marks or marks[-1] != self.job.servers:
+            journal.append({SERVERS_MARK: self.job.servers})
 
     def take(self, journal: Journal) -> None:
         """Answers taken without asking the model for them again (here: a reuse plan's; a curve point
@@ -204,13 +235,15 @@ class Generation:
         job = self.job
         task_id, index = split_key(key)
         problem = job.dataset.problems[task_id]
-        try:
-            completion = job.client.complete(job.request.body(problem["prompt"], task_id, index),
-                                             watch=looped if job.request.stop_loops else None)
+        body = job.request.body(problem["prompt"], task_id, index)
+        watch = looped if job.request.stop_loops else None
+        try:  # on whichever replica has a free slot; asked again on another if that one is lost meanwhile
+            completion, member = job.pool.ask(lambda client: client.complete(body, watch=watch))
         except BaseException:
-            job.client.stop.set()  # here, not in the main thread: this worker's next request must not go out
+            job.pool.stop.set()  # here, not in the main thread: this worker's next request must not go out
             raise
-        record = _record(task_id, problem, completion, job.request.style)
+        job.pool.record(member, completion.system_fingerprint)
+        record = _record(task_id, problem, completion, job.request.style, member.label if job.pool.replicated else "")
         if job.answers > 1:  # (a single answer's record is the leaderboard's, unchanged)
             record = {"task_id": task_id, "sample_index": index, **{k: v for k, v in record.items() if k != "task_id"}}
         return record
@@ -218,7 +251,7 @@ class Generation:
     def request(self, journal: Journal, keys: list[str]) -> int:
         """Generate the answers (`keys`) not done yet (longest prompts first: the long requests start early
         and the batch drains evenly), appending each to the journal; the number of requests made."""
-        problems, stop = self.job.dataset.problems, self.job.client.stop
+        problems, stop = self.job.dataset.problems, self.job.pool.stop
         pending = sorted((k for k in keys if k not in self.done), key=lambda k: -len(problems[split_key(k)[0]]["prompt"]))
         failure: BaseException | None = None
         # every request is queued at once: a worker thread takes the next one the moment its answer is in,
@@ -287,25 +320,42 @@ def _json_line(record: dict) -> str:
 
 @dataclass
 class Session:
-    """What every run of one server session shares: the server, the client, the request and its probe."""
+    """What every run of one server session shares: the servers (one, or several replicas), a client per
+    replica in one pool, the request and its probe, and what made the answers."""
 
     runs: ProfileRuns
     dataset: Dataset
-    server: ServerHandle
-    client: ChatClient
+    fleet: Fleet
+    pool: Pool
     request: Request  # at the profile's max_tokens; each run asks `request.at(its max_tokens)`
-    info: dict  # the server's facts for the manifest
+    info: dict  # the (first) server's facts for the manifest
     cap: dict  # probe_token_cap's finding
     log: logging.Logger
+    replicas: list[dict] = field(default_factory=list)  # each server's provenance (servers.provenance.describe)
     measured: int | None = None  # the longest prompt's tokens by the server's tokenizer (None: cannot say)
     counted: dict = field(default_factory=dict)  # text -> its tokens by the server's tokenizer (None: cannot say)
 
+    @property
+    def server(self) -> ServerHandle:
+        """The server single questions go to (tokenizer, chat template, probe, curve): the first replica."""
+        return self.fleet.primary
+
+    @property
+    def client(self) -> ChatClient:
+        return self.pool.client
+
+    @property
+    def identities(self) -> dict[str, dict]:
+        """Each replica's identity (provenance.identity): what decides its answers."""
+        return {r["replica"]: identity(r) for r in self.replicas}
+
     @classmethod
-    def open(cls, runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: logging.Logger) -> "Session":
-        """A session on a running server: the slots checked again with the model's own tokenizer, the
-        request fields the server needs, and the token-cap probe."""
-        profile = runs.profile
-        info = {**server.info, "props": server_props(server.base_url)}
+    def open(cls, runs: ProfileRuns, dataset: Dataset, fleet: Fleet, log: logging.Logger) -> "Session":
+        """A session on running servers: the slots checked again with the model's own tokenizer, the
+        request fields the server needs, the token-cap probe, each replica's provenance."""
+        profile, server = runs.profile, fleet.primary
+        props = {h.label: server_props(h.base_url) for h in fleet.handles}
+        info = {**server.info, "props": props[server.label]}
         request = Request.of(profile, dataset.spec.family, server.extra_body)
         measured = None
         if BACKENDS[profile.server].sizes_slots:  # the second check, with the model's own tokenizer
@@ -319,18 +369,27 @@ class Session:
         if opened:
             log.info("the chat template opens the thinking (its prompt ends with <think>): an answer's text is "
                      "reasoning up to </think>")
-        client = ChatClient(server.base_url, profile.request_timeout, gone_reason=server.gone_reason,
-                            path=request.style.path, opened_thinking=bool(opened))
+        stop = threading.Event()  # one for every replica's client: a failure stops them all
+        members = [Member(h.label, ChatClient(h.base_url, profile.request_timeout, gone_reason=h.gone_reason, stop=stop,
+                                              path=request.style.path, opened_thinking=bool(opened)), profile.parallel)
+                   for h in fleet.handles]
+        pool = Pool(members, stop, log, replicated=fleet.replicated)
+        backend = BACKENDS[profile.server]
+        replicas = [describe(h, props[h.label], answer_flags(r.profile, backend))
+                    for h, r in zip(fleet.handles, fleet.replicas)]
+        if fleet.failed:
+            info["replicas_not_started"] = dict(fleet.failed)
         cap = {"field": "max_tokens", "honoured": None, "reasoning": None}
         if server.probe_token_cap:
-            cap = probe_token_cap(client, request, dataset.problems[dataset.task_ids[0]]["prompt"])
+            cap = probe_token_cap(pool.client, request, dataset.problems[dataset.task_ids[0]]["prompt"])
             if cap["field"] != "max_tokens":
                 log.info(f"this server ignores max_tokens: sending {cap['field']} too")
             elif cap["honoured"] is False:
                 log.warning("this server ignores the token cap; answers may exceed max_tokens")
             if cap["reasoning"]:
                 log.info("the model reasons (its first tokens are reasoning): a reasoning model")
-        return cls(runs, dataset, server, client, replace(request, cap_field=cap["field"]), info, cap, log, measured)
+        return cls(runs, dataset, fleet, pool, replace(request, cap_field=cap["field"]), info, cap, log, replicas,
+                   measured)
 
     def count(self, text: str) -> int | None:
         """`text`'s tokens by the server's tokenizer, asked once per text (the long run's reasoning is
@@ -369,11 +428,11 @@ class Session:
                              f"thinking at {main.max_tokens} tokens are asked again")
         return plan
 
-    def job(self, run: Run, label: str = "generation") -> GenerationJob:
-        """The generation job of `run` in this session."""
-        return GenerationJob(dataset=self.dataset, paths=run.folder, client=self.client,
-                             request=self.request.at(run.max_tokens), parallel=run.profile.parallel, header=run.header,
-                             answers=run.profile.n_samples, label=label)
+    def job(self, run: Run, label: str = "generation", primary: bool = False) -> GenerationJob:
+        """The generation job of `run` in this session: on every replica, or (`primary`) on the first only."""
+        pool = self.pool.only(self.pool.members[0]) if primary else self.pool
+        return GenerationJob(dataset=self.dataset, paths=run.folder, pool=pool, request=self.request.at(run.max_tokens),
+                             header=run.header, answers=run.profile.n_samples, label=label, servers=self.identities)
 
     def run(self, run: Run, reuse: ReusePlan | None, long: LongRun | None = None) -> GenerationRecord:
         """One run into its folder; its manifest record (written by `generate`)."""
@@ -400,16 +459,38 @@ class Session:
             seconds=summary.seconds, completion_tokens=summary.completion_tokens,
             tokens_per_second=round(summary.completion_tokens / summary.seconds, 1) if summary.seconds else None,
             hit_token_limit=summary.hit_token_limit, empty_answers=summary.empty_answers, date=utc_now(),
-            reuse=summary.reuse, reasoning=reasoning, reasoning_budget=long, curve=curve or {})
+            reuse=summary.reuse, reasoning=reasoning, reasoning_budget=long, curve=curve or {},
+            replicas=self.provenance(run))
+
+    def provenance(self, run: Run) -> list[dict]:
+        """Each replica's provenance with what it did in `run`: its answers, the builds its responses named,
+        whether it was lost and why."""
+        from .canary import answers_by_replica
+
+        made = answers_by_replica(read_records(run.folder.samples))
+        members = {m.label: m for m in self.pool.members}
+        found = []
+        for replica in self.replicas:
+            member = members.get(replica["replica"])
+            entry = {**replica, "answers": made.get(replica["replica"], 0) if self.pool.replicated else sum(made.values())}
+            if member is not None and member.builds:
+                entry["responses_named"] = dict(member.builds)
+            if member is not None and member.lost:
+                entry["lost"] = member.lost
+            found.append(entry)
+        return found
 
 
-def generate(runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: logging.Logger) -> None:
-    """Every run of a profile with a running server (see the module's docstring), each run's manifest
-    written as it completes. A reasoning model's long run comes first (unless its samples are already
-    made under its settings); the run at max_tokens takes from it what it determines."""
+def generate(runs: ProfileRuns, dataset: Dataset, fleet: Fleet, log: logging.Logger, force_canary: bool = False) -> None:
+    """Every run of a profile with its servers running (see the module's docstring), each run's manifest
+    written as it completes. The canary first, where the servers changed since the stored answers; then a
+    reasoning model's long run (unless its samples are already made under its settings); the run at
+    max_tokens takes from it what it determines."""
+    from .canary import agreement, canary
     from .curve import make_curve
 
-    session = Session.open(runs, dataset, server, log)
+    session = Session.open(runs, dataset, fleet, log)
+    checked = canary(session, runs, force=force_canary)
     main = runs.main
     long = session.long_run()
     recorded, reuse = None, None
@@ -423,6 +504,9 @@ def generate(runs: ProfileRuns, dataset: Dataset, server: ServerHandle, log: log
         record = replace(main.record(), reasoning_budget=recorded)
     else:
         reuse = session.plan_from(long, main) if long is not None else plan_reuse(main.folder, main.header, log)
+        before = main.record()  # a run resumed under the same settings keeps the canary that let it go on
         record = session.run(main, reuse, recorded)
+        record = replace(record, agreement=agreement(session, main),
+                         canary=before.canary if before.header == main.header else {})
     curve = make_curve(session, runs, long) if long is not None else {}
-    write_generation(main.folder, replace(record, curve=curve))
+    write_generation(main.folder, replace(record, curve=curve, canary=checked or record.canary))

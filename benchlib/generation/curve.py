@@ -203,7 +203,7 @@ class CurvePoint(Generation):
             try:
                 return self.real_run(key)
             except BaseException:
-                self.job.client.stop.set()
+                self.job.pool.stop.set()
                 raise
         job, continuation = self.job, self.continuation
         task_id, _ = split_key(key)
@@ -220,7 +220,7 @@ class CurvePoint(Generation):
             content, finish, generated, timings = continuation.complete(
                 prompt, self.long_max - len(thought) - len(forced))
         except BaseException:
-            job.client.stop.set()
+            job.pool.stop.set()
             raise
         with self.lock:
             self.decoded += generated
@@ -284,7 +284,7 @@ def _make_point(session, runs, long, point, records, counts, continuation) -> di
     profile, log = runs.profile, session.log
 
     def maker(real: bool) -> CurvePoint:
-        return CurvePoint(session.job(point, label=f"thinking {point.think}"), log, records, counts, point.think,
+        return CurvePoint(session.job(point, label=f"thinking {point.think}", primary=True), log, records, counts, point.think,
                           long.max_tokens, profile.reasoning_budget_message, session.client.opened_thinking,
                           continuation, real=real)
 

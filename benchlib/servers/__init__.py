@@ -1,11 +1,13 @@
 """Model servers, one module per backend, all of one shape:
 
-    <backend>.start(profile, settings, paths, log) -> context manager yielding a ServerHandle
+    <backend>.start(profile, settings, files, log) -> context manager yielding a ServerHandle
 
-`start` here picks the backend of the profile, holds the lock of the host it runs on (one model server
-per host at a time, even under `doit -n 4`: see hosts.py), and turns SIGTERM into KeyboardInterrupt so
-the server is stopped on `kill` as on Ctrl-C (the `with` block's exit stops it; kill -9 is handled by the
-next run: PDEATHSIG and pid files for processes, the host's container record for compose).
+`start` here picks the backend of the profile, holds the lock of every host its servers run on (one model
+server per host at a time, even under `doit -n 4`: see hosts.py), starts its replicas (`replicas_of`: one
+server, or several that share the profile's answers, see fleet.py), and turns SIGTERM into
+KeyboardInterrupt so the servers are stopped on `kill` as on Ctrl-C (the `with` block's exit stops them;
+kill -9 is handled by the next run: PDEATHSIG and pid files for processes, the host's container record
+for compose).
 
 To add a backend: a module here with `start(...)`, and one entry in BACKENDS (models.conf validation,
 README's key table and `doit list` read it from there).
@@ -16,15 +18,18 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Iterator
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # imported lazily: task creation (doit list) must stay fast
     from ..config import Profile
     from ..results import RunFolder
     from ..settings import Settings
+    from .fleet import Fleet
 
-__all__ = ["Backend", "BACKENDS", "ServerHandle", "start", "runs_server", "is_self_test", "host_of"]
+__all__ = ["Backend", "BACKENDS", "ServerHandle", "Replica", "start", "runs_server", "is_self_test", "hosts_of",
+           "replicas_of"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,10 @@ class Backend:
     self_test: bool = False  # answers with the dataset's own canonical solutions: a check of benchlib, not a model
     docker_host: bool = False  # its `host` may be a Docker host URL (ssh://, tcp://, ...), not only a name
     sizes_slots: bool = False  # benchlib starts llama-server with the profile's ctx_size and parallel
+    local_replicas: bool = False  # `replicas = N` starts N servers of it on this machine
+    takes_devices: bool = False  # `devices` gives each of them its GPUs (CUDA_VISIBLE_DEVICES)
+    replicas_by_url: bool = False  # several `base_url`s are replicas of one model
+    reads_log: bool = False  # its server's log is benchlib's to read (the GPU it names, for the provenance)
 
     @property
     def scores_a_file(self) -> bool:
@@ -47,12 +56,13 @@ class Backend:
 
 BACKENDS = {
     "compose": Backend("compose", "compose", "model", "docker compose, as production", hosted=True, docker_host=True,
-                       sizes_slots=True),
-    "native": Backend("native", "native", "model", "a `llama-server` process", sizes_slots=True),
+                       sizes_slots=True, reads_log=True),
+    "native": Backend("native", "native", "model", "a `llama-server` process", sizes_slots=True, local_replicas=True,
+                      takes_devices=True, reads_log=True),
     "external": Backend("external", "external", "base_url", "an already running OpenAI-compatible URL, never started "
-                        "or stopped", exclusive=False, hosted=True),
+                        "or stopped", exclusive=False, hosted=True, replicas_by_url=True),
     "reference": Backend("reference", "reference", "", "built-in self-test: canonical solutions over HTTP",
-                         self_test=True),
+                         self_test=True, local_replicas=True),
     "none": Backend("none", "", "samples", "no server: score an existing samples file", exclusive=False),
 }
 
@@ -66,6 +76,48 @@ class ServerHandle:
     extra_body: dict = field(default_factory=dict)  # request fields this server needs (e.g. cache_prompt)
     info: dict = field(default_factory=dict)  # for the manifest
     probe_token_cap: bool = True  # whether a tiny request can tell which field caps answers
+    label: str = ""  # which replica of the profile this is (Replica.label)
+    log_text: Callable[[], str] = lambda: ""  # the start of the server's own log (the devices it names), "" if unseen
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One server of a profile: the profile as that server runs (its one host, URL, port and devices), and
+    the label that names it in the samples, the manifest and its log file (server-<label>.log)."""
+
+    label: str
+    profile: "Profile"
+
+    @property
+    def host(self) -> str | None:
+        """The host whose lock this server holds, None where it holds none (see `hosts_of`)."""
+        from .hosts import LOCAL
+
+        backend = BACKENDS[self.profile.server]
+        if backend.hosted and self.profile.host:
+            return self.profile.host
+        return LOCAL if backend.exclusive and backend.module else None
+
+
+def replicas_of(profile: "Profile") -> list[Replica]:
+    """The servers of a profile: one, or several that share its answers (README: Several boxes serving one
+    profile): `replicas` (or `devices`) local servers, the hosts of `host`, the URLs of `base_url`."""
+    from .hosts import LOCAL, host_label
+
+    backend = BACKENDS[profile.server]
+    if backend.local_replicas and max(profile.replicas, len(profile.device_groups)) > 1:
+        groups = profile.device_groups
+        count = max(profile.replicas, len(groups))
+        return [Replica(f"{LOCAL}-{i + 1}", replace(profile, replicas=1, devices=groups[i] if groups else ""))
+                for i in range(count)]
+    if backend.replicas_by_url and len(profile.base_urls) > 1:
+        urls, hosts = profile.base_urls, [h.strip() for h in profile.host.split(",") if h.strip()]
+        hosts = hosts if len(hosts) == len(urls) else [hosts[0] if hosts else ""] * len(urls)
+        labels = hosts if len(set(hosts)) == len(hosts) and all(hosts) else [urlsplit(u).netloc for u in urls]
+        return [Replica(label, replace(profile, base_url=url, host=host)) for label, url, host in zip(labels, urls, hosts)]
+    if backend.hosted and len(profile.hosts) > 1:
+        return [Replica(host_label(host), replace(profile, host=host)) for host in profile.hosts]
+    return [Replica("", replace(profile, host=profile.hosts[0]) if backend.hosted else profile)]
 
 
 def runs_server(profile: "Profile") -> bool:
@@ -77,33 +129,31 @@ def is_self_test(profile: "Profile") -> bool:
     return BACKENDS[profile.server].self_test
 
 
-def host_of(profile: "Profile") -> str | None:
-    """The host whose lock the profile's server holds while it runs ("local": this machine, with the local
-    Docker engine), or None when it holds none (an external server on no named host, no server)."""
-    from .hosts import LOCAL
-
-    backend = BACKENDS[profile.server]
-    if backend.hosted and profile.host:
-        return profile.host
-    return LOCAL if backend.exclusive and backend.module else None
+def hosts_of(profile: "Profile") -> tuple[str, ...]:
+    """The hosts whose locks the profile's servers hold while they run ("local": this machine, with the local
+    Docker engine), in a fixed order; () when they hold none (an external server on no named host, no
+    server)."""
+    if not runs_server(profile):
+        return ()
+    return tuple(sorted({r.host for r in replicas_of(profile) if r.host is not None}))
 
 
 @contextlib.contextmanager
-def start(profile: "Profile", settings: "Settings", paths: "RunFolder", log: logging.Logger) -> Iterator[ServerHandle]:
-    """Start the profile's server, wait until healthy, yield its handle; always stop it afterwards."""
+def start(profile: "Profile", settings: "Settings", folder: "RunFolder", log: logging.Logger) -> Iterator["Fleet"]:
+    """Start the profile's servers, wait until healthy, yield them (fleet.Fleet); always stop them afterwards."""
     from ..errors import ServerError
     from .base import host_lock, sigterm_as_interrupt
+    from .fleet import start_fleet
     from .hosts import lock_file
 
     backend = BACKENDS[profile.server]
     if not backend.module:
         raise ServerError(f"[{profile.name}] server = {profile.server} runs no model server")
     module = importlib.import_module(f".{backend.module}", __name__)
-    host = host_of(profile)
-    if host is None:
-        with module.start(profile, settings, paths, log) as handle:
-            yield handle
-        return
-    with sigterm_as_interrupt(), host_lock(lock_file(settings.server_lock, host), host, log):
-        with module.start(profile, settings, paths, log) as handle:
-            yield handle
+    with contextlib.ExitStack() as stack:
+        hosts = hosts_of(profile)
+        if hosts:
+            stack.enter_context(sigterm_as_interrupt())
+        for host in hosts:  # always in one order: two runs that want the same hosts never hold one each
+            stack.enter_context(host_lock(lock_file(settings.server_lock, host), host, log))
+        yield stack.enter_context(start_fleet(module, replicas_of(profile), settings, folder, log))

@@ -9,6 +9,7 @@ import fcntl
 import hashlib
 import logging
 import signal
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -17,7 +18,7 @@ import requests
 
 from ..errors import ServerError
 
-__all__ = ["wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "tail", "server_props", "model_fingerprint",
+__all__ = ["cancel_on", "wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "tail", "server_props", "model_fingerprint",
            "LOG_TAIL_LINES", "STOPPED_TIP"]
 
 LOG_TAIL_LINES = 30
@@ -80,6 +81,19 @@ def tail(path: Path | None, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+_cancel = threading.local()  # this thread's fleet release event (fleet.py): a health wait ends when it is set
+
+
+@contextlib.contextmanager
+def cancel_on(event: threading.Event) -> Iterator[None]:
+    """In this thread, end a health wait as soon as `event` is set (a fleet stopping while a replica loads)."""
+    _cancel.event = event
+    try:
+        yield
+    finally:
+        _cancel.event = None
+
+
 def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], log_tail: Callable[[], str] | None = None,
                  where: str = "", stopped_tip: str = STOPPED_TIP) -> None:
     """Poll GET /health (503 while loading) until 200; fail early if the server is gone. `log_tail` gives
@@ -91,10 +105,13 @@ def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], 
     def logs() -> str:
         return f"\n--- last {LOG_TAIL_LINES} lines of {where} ---\n{log_tail()}" if log_tail else ""
 
+    cancel = getattr(_cancel, "event", None)
     while True:
         dead = gone_reason()
         if dead:
             raise ServerError(f"the model server stopped while starting: {dead}{logs()}", stopped_tip)
+        if cancel is not None and cancel.is_set():
+            raise ServerError("stopped while starting: the run is ending")
         try:
             response = requests.get(base_url.rstrip("/") + "/health", timeout=5)
             if response.status_code == 200:

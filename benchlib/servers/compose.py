@@ -17,14 +17,15 @@ from typing import Iterator
 
 from ..config import Profile
 from ..errors import ServerError
-from ..results import RunFolder
+from ..results import ServerFiles
 from ..settings import Settings
 from . import ServerHandle
-from .base import LOG_TAIL_LINES, STOPPED_TIP, model_fingerprint, wait_healthy
-from .hosts import DockerHost, clear_record, lock_file, read_record, write_record
+from .base import LOG_TAIL_LINES, STOPPED_TIP, wait_healthy
+from .hosts import CHECK_TIMEOUT, DockerHost, clear_record, lock_file, read_record, write_record
+from .provenance import model_identity
 from .llama import model_path, request_extras, tuning_flags
 
-__all__ = ["start", "compose_command", "compose_env", "ComposeServer", "CONTAINER"]
+__all__ = ["start", "compose_command", "compose_env", "configured_image", "ComposeServer", "CONTAINER"]
 
 CONTAINER = "llama-server"  # docker-compose.yml's container_name: one per host
 _RUNNING = ("running", "restarting", "paused")
@@ -57,6 +58,20 @@ def compose_env(profile: Profile) -> dict[str, str]:
     if profile.image:
         env["LLAMA_IMAGE"] = profile.image
     return env
+
+
+def configured_image(profile: Profile, settings: Settings) -> str:
+    """The image the profile's service would run (the compose file read with the profile's variables), ""
+    where compose cannot say (v1 has no `config --images`)."""
+    if profile.image:
+        return profile.image
+    try:
+        base = compose_command(settings.compose)
+    except ServerError:
+        return ""
+    done = subprocess.run([*base, "-f", str(settings.compose_file), "config", "--images", profile.compose_service],
+                          capture_output=True, text=True, env={**os.environ, **compose_env(profile)}, timeout=30)
+    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
 
 
 def _stamp() -> str:
@@ -165,11 +180,27 @@ class ComposeServer:
         done = self._run("logs", "--no-color", "--tail", str(LOG_TAIL_LINES), check=False)
         return done.stdout + done.stderr
 
+    def log_head(self, lines: int = 400) -> str:
+        """The first lines of the container's log (where llama-server names its devices)."""
+        done = subprocess.run(self.host.docker("logs", CONTAINER), capture_output=True, text=True, timeout=60)
+        return "\n".join((done.stdout + done.stderr).splitlines()[:lines])
+
+    def image(self) -> dict:
+        """The image the container runs: its name, id and registry digest (where it was pulled)."""
+        done = subprocess.run(self.host.docker("inspect", "-f", "{{.Config.Image}} {{.Image}}", CONTAINER),
+                              capture_output=True, text=True, timeout=CHECK_TIMEOUT)
+        name, _, image_id = done.stdout.strip().partition(" ")
+        if done.returncode != 0 or not image_id:
+            return {}
+        digests = subprocess.run(self.host.docker("image", "inspect", "-f", "{{join .RepoDigests \" \"}}", image_id),
+                                 capture_output=True, text=True, timeout=CHECK_TIMEOUT).stdout.split()
+        return {"name": name, "id": image_id, "digest": digests[0].rpartition("@")[2] if digests else ""}
+
     def model_fingerprint(self) -> dict:
-        """The model file's fingerprint (base.model_fingerprint's), read on the host that serves it: a
-        remote box's file through the running container."""
+        """The model file's identity (provenance.model_identity), read on the host that serves it: a remote
+        box's file through the running container (size and its ends' sha256)."""
         if not self.host.spec:
-            return model_fingerprint(model_path(self.profile))
+            return model_identity(model_path(self.profile))
         inside = f"/models/{self.profile.model}"
         script = 'stat -c %s "$1" && { head -c 1048576 "$1"; tail -c 1048576 "$1"; } | sha256sum'
         done = subprocess.run(self.host.docker("exec", CONTAINER, "sh", "-c", script, "sh", inside),
@@ -188,12 +219,12 @@ class ComposeServer:
 
 
 @contextlib.contextmanager
-def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: Profile, settings: Settings, files: ServerFiles, log: logging.Logger) -> Iterator[ServerHandle]:
     compose_file = settings.compose_file
     if not compose_file.is_file():
         raise ServerError(f"{compose_file} not found", "run doit from the project folder")
     lock = lock_file(settings.server_lock, profile.host)
-    server = ComposeServer(profile, compose_file, paths.server_log, lock, log, settings.compose)
+    server = ComposeServer(profile, compose_file, files.server_log, lock, log, settings.compose)
     started = time.monotonic()
     on = f" on {server.host.label}" if profile.host else ""
     log.info(f"starting {profile.model} with docker compose{on}")
@@ -208,7 +239,8 @@ def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.L
                            info={"backend": "compose", "host": server.host.label, "engine": version,
                                  "env": compose_env(profile), "compose_service": profile.compose_service,
                                  "model_path": str(model_path(profile)), "model": server.model_fingerprint(),
-                                 "startup_seconds": round(time.monotonic() - started, 1)})
+                                 "image": server.image(), "startup_seconds": round(time.monotonic() - started, 1)},
+                           log_text=server.log_head)
     finally:
         server.stop()
         log.info(f"server stopped (docker compose down{on})")

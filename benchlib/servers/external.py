@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from typing import Iterator
 
 from ..config import Profile
-from ..results import RunFolder
+from ..results import ServerFiles
 from ..settings import Settings
 from . import ServerHandle
 from .base import wait_healthy
@@ -18,7 +18,7 @@ __all__ = ["start"]
 
 
 @contextlib.contextmanager
-def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: Profile, settings: Settings, files: ServerFiles, log: logging.Logger) -> Iterator[ServerHandle]:
     def gone_reason() -> str:
         return ""  # not ours to watch: the client's retries and errors say when it stops answering
 

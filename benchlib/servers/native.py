@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+from pathlib import Path
 from typing import Iterator
 
 from ..config import Profile
-from ..results import RunFolder
+from ..results import ServerFiles
 from ..settings import Settings
 from . import ServerHandle
 from .llama import find_llama_server, request_extras, resolve_model, tuning_flags
 from .process import ProcessServer, serve_process
-from .base import model_fingerprint
 from .hosts import LOCAL
+from .provenance import file_identity, model_identity
 
 __all__ = ["start", "command"]
 
@@ -24,12 +26,16 @@ def command(profile: Profile, binary: str, model: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def start(profile: Profile, settings: Settings, paths: RunFolder, log: logging.Logger) -> Iterator[ServerHandle]:
+def start(profile: Profile, settings: Settings, files: ServerFiles, log: logging.Logger) -> Iterator[ServerHandle]:
     binary = find_llama_server(profile, settings.llama_server)
     model = resolve_model(profile, settings.cache_dir)
     argv = command(profile, binary, str(model))
     info = {"backend": "native", "host": LOCAL, "binary": binary, "model_path": str(model), "command": argv,
-            "model": model_fingerprint(model)}
-    server = ProcessServer(argv, paths.server_log, paths.server_pid)
+            "model": model_identity(model), "binary_identity": file_identity(Path(binary))}
+    env = None
+    if profile.devices:  # this replica's GPUs
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": profile.devices}
+        info["devices"] = profile.devices
+    server = ProcessServer(argv, files.server_log, files.server_pid, env=env)
     with serve_process(server, profile.health_timeout, log, info, request_extras(profile)) as handle:
         yield handle

@@ -56,6 +56,15 @@ class ProcessServer:
         code = self.proc.poll()
         return "" if code is None else f"exited with code {code}"
 
+    def log_text(self, limit: int = 1 << 18) -> str:
+        """The start of this run's lines of its log (where llama-server names its devices)."""
+        try:
+            with open(self.log_file, "rb") as log:
+                log.seek(self.log_offset)
+                return log.read(limit).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def base_url(self, timeout: float) -> str:
         """The URL the server prints once it listens (it may have picked its own port)."""
         deadline = time.monotonic() + timeout
@@ -126,7 +135,7 @@ def serve_process(server: ProcessServer, health_timeout: float, log: logging.Log
         log.info(f"server healthy at {base_url} after {time.monotonic() - started:.1f} s")
         yield ServerHandle(base_url=base_url, gone_reason=server.gone_reason, extra_body=extra_body,
                            info={**info, "startup_seconds": round(time.monotonic() - started, 1)},
-                           probe_token_cap=probe_token_cap)
+                           probe_token_cap=probe_token_cap, log_text=server.log_text)
     finally:
         server.stop()
         log.info("server stopped")

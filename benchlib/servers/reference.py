@@ -22,7 +22,7 @@ from ..generation.prompt import PROMPT_STYLES
 
 if TYPE_CHECKING:
     from ..config import Profile
-    from ..results import RunFolder
+    from ..results import ServerFiles
     from ..settings import Settings
     from . import ServerHandle
 
@@ -30,7 +30,7 @@ __all__ = ["answers_for", "serve", "start"]
 
 
 @contextlib.contextmanager
-def start(profile: "Profile", settings: "Settings", paths: "RunFolder", log: logging.Logger) -> Iterator["ServerHandle"]:
+def start(profile: "Profile", settings: "Settings", files: "ServerFiles", log: logging.Logger) -> Iterator["ServerHandle"]:
     from .hosts import LOCAL
     from .process import ProcessServer, serve_process
 
@@ -44,7 +44,7 @@ def start(profile: "Profile", settings: "Settings", paths: "RunFolder", log: log
         command += ["--delay", str(settings.reference_delay)]
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    server = ProcessServer(command, paths.server_log, paths.server_pid, env=env)
+    server = ProcessServer(command, files.server_log, files.server_pid, env=env)
     with serve_process(server, profile.health_timeout, log, {"backend": "reference", "host": LOCAL}, {},
                        probe_token_cap=False) as handle:
         yield handle
