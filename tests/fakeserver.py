@@ -10,10 +10,11 @@ class FakeServer:
     `template`: what /apply-template renders a chat request as (its prompt's text), or None: that route is
     missing (404), as on servers that are not llama-server; it is answered apart from the plan."""
 
-    def __init__(self, plan=None, health=200, template=None):
+    def __init__(self, plan=None, health=200, template=None, props=None):
         self.plan = list(plan or [])
         self.health = health
         self.template = template
+        self.props = props  # what GET /props answers (a dict, changeable between runs), None: as /health
         self.requests = []
         self.streamed = 0  # events written of streamed answers
         self.lock = threading.Lock()
@@ -34,6 +35,9 @@ class FakeServer:
                 self.wfile.write(data)
 
             def do_GET(self):
+                if self.path == "/props" and server.props is not None:
+                    self._send(200, server.props)
+                    return
                 status = server.health() if callable(server.health) else server.health
                 self._send(status, {"status": "ok" if status == 200 else "loading"})
 

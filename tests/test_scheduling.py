@@ -105,3 +105,18 @@ def test_patching_twice_is_harmless_and_a_missing_hook_is_reported(monkeypatch, 
     monkeypatch.delattr(control.TaskDispatcher, "_get_next_node")
     assert schedule("eval:") is False
     assert "workers may wait on a busy host" in capsys.readouterr().err
+
+
+def test_a_profile_on_two_hosts_waits_for_both_and_holds_both(tmp_path, monkeypatch):
+    """Replicas: bench-ab needs hosts a and b; it never shares either with bench-a0 or bench-b0."""
+    conf = ("[bench-a0]\nserver = external\nbase_url = http://a:8080\nhost = a\n\n"
+            "[bench-ab]\nserver = external\nbase_url = http://a:8080, http://b:8080\nhost = a, b\n\n"
+            "[bench-b0]\nserver = external\nbase_url = http://b:8080\nhost = b\n\n")
+    dodo = real_dodo(tmp_path, monkeypatch, conf)
+    runs = run_tasks(tmp_path, dodo, "-n", "3", seconds=0.5)
+    gens = {name: (start, end) for name, start, end in runs if name.startswith("gen:")}
+    assert len(gens) == 3
+    both = gens["gen:bench-ab"]
+    for alone in ("gen:bench-a0", "gen:bench-b0"):
+        start, end = gens[alone]
+        assert end <= both[0] or both[1] <= start, f"{alone} overlapped bench-ab on a shared host"
