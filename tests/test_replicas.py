@@ -23,7 +23,7 @@ from fakeserver import FakeServer, completion
 from projects import doit, doit_env, kill_doit_at
 from support import quiet_log
 from benchlib.generation.prompt import request_body
-from test_servers import Collect, settings_for
+from test_servers import collecting_log, settings_for
 
 
 def profiles(tmp_path, text):
@@ -130,8 +130,7 @@ def test_a_replica_lost_mid_run_costs_only_its_answers_in_flight(tmp_path, human
         return good(body)
 
     events = []
-    log = quiet_log()
-    log.addHandler(Collect(events))
+    log = collecting_log(events)
     stop = threading.Event()
     with FakeServer([answers(dataset, delay=0.02)]) as a, FakeServer([dying]) as b:
         pool = Pool([Member("a", client(a, stop=stop), 2),
@@ -214,8 +213,7 @@ def test_two_external_replicas_record_what_made_each_answer_and_check_they_agree
 def test_a_replica_that_does_not_start_leaves_the_others_to_answer(tmp_path, humaneval):
     dataset = humaneval.subset(4)
     events = []
-    log = quiet_log()
-    log.addHandler(Collect(events))
+    log = collecting_log(events)
     with FakeServer([answers(dataset)]) as a, FakeServer([], health=503) as loading:
         runs = generate_with(tmp_path, external_replicas([a.url, loading.url], health_timeout=1), dataset, log)
     records = [json.loads(line) for line in runs.main.folder.samples.read_text().splitlines()]
