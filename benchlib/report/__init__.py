@@ -27,6 +27,7 @@ from typing import Callable
 from ..config import Profile
 from ..results import DATASET_KEYS, ReportFiles, RunKey, parse_run_key, run_key
 from ..storage import atomic_write_text
+from .provenance import mismatches_of, provenance_of
 from .analysis import (COMBINED, MARGIN, Analysis, Curve, ProfileResults, ThinkingLength, agreement, analyse,
                        curve_point, thinking_length)
 from .collect import LocalRow, collect_local, is_budget, is_curve, is_subset
@@ -63,6 +64,11 @@ def analyse_rows(rows: list[LocalRow], published: list, margin: float = MARGIN) 
                            for key, result in row.results.items() if key in reference.results and not is_subset(key)]
     analysis.thinking = _thinking(rows)
     analysis.curves = _curves(rows)
+    analysis.provenance = provenance_of(rows)
+    for run in analysis.runs:
+        profiles = {r.profile for r in run.results}
+        run.made = [p for p in analysis.provenance if p.run == run.key and p.profile in profiles]
+        run.mismatches = mismatches_of([(run.key, c.a, c.b) for c in run.comparisons["plus"]], analysis.provenance)
     return analysis
 
 

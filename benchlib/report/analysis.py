@@ -113,6 +113,8 @@ class RunAnalysis:
     disagreements: list[str]  # problems whose outcome differs among the models
     full_size: int = 0  # the full dataset's problems (a subset pilot's needs are projected to it)
     margin: float = MARGIN  # points: the verdict at the margin's
+    made: list = field(default_factory=list)  # report.provenance.RunProvenance of its profiles (what made the answers)
+    mismatches: list = field(default_factory=list)  # report.provenance.Mismatch: its pairs made by other servers
 
     @property
     def sizes(self) -> list[int]:
@@ -142,6 +144,7 @@ class Analysis:
     agreements: list["Agreement"] = field(default_factory=list)
     thinking: list["ThinkingLength"] = field(default_factory=list)  # reasoning models' thinking lengths
     curves: list["Curve"] = field(default_factory=list)  # reasoning models' score at each thinking budget
+    provenance: list = field(default_factory=list)  # report.provenance.RunProvenance: what made each run's answers
 
     def run(self, key: str) -> RunAnalysis | None:
         return next((r for r in self.runs if r.key == key), None)

@@ -19,7 +19,7 @@ from .collect import LocalRow
 from .prose import BLANK, Block, Code, Emphasis, Link, Strong, Text, blocks_markdown, heading, item, paragraph
 
 __all__ = ["render_report", "render_problems", "render_comparisons", "label", "run_verdicts", "self_test_verdict",
-           "verdict", "margin_sentence", "need_sentence", "PAIRS_INLINE"]
+           "verdict", "margin_sentence", "need_sentence", "provenance_blocks", "PAIRS_INLINE"]
 
 PAIRS_INLINE = 6  # up to this many pairs per dataset, REPORT.md lists them all; beyond, each against the best
 SCORED = [spec for spec in DATASETS.values() if spec.leaderboard]  # the datasets with published scores: columns
@@ -142,6 +142,78 @@ def run_verdicts(run: RunAnalysis) -> list[Block]:
         lines += [paragraph(f"Where they differ: {len(run.disagreements)} of {max(run.sizes)} problems have different "
                             "outcomes among the local profiles: ", _file("PROBLEMS.md"), " (also ",
                             _file("problems.csv"), ")."), BLANK]
+    return lines + _server_caveats(run)
+
+
+def _shown_tasks(tasks: list[str], limit: int = 8) -> str:
+    return ", ".join(tasks[:limit]) + (f" and {len(tasks) - limit} more" if len(tasks) > limit else "")
+
+
+def _server_caveats(run: RunAnalysis) -> list[Block]:
+    """What the servers that made the answers mean for this run's verdicts: pairs made by different builds or
+    GPUs, profiles whose server changed since their samples (canary), answers that depend on the replica."""
+    lines: list[Block] = []
+    if run.mismatches:
+        said = Text("; ").join([Text(Strong(m.a), " and ", Strong(m.b), f": different {m.what} ({m.a_value} / "
+                                     f"{m.b_value})") for m in run.mismatches])
+        lines += [paragraph("Made by different servers: ", said, ". Greedy answers are not the same across llama.cpp "
+                            "builds and GPUs, so part of a difference between these profiles may be the server's, not "
+                            "the model's: serve both from one build on one kind of GPU to compare the models alone."),
+                  BLANK]
+    for made in run.made:
+        canary = made.canary
+        if made.canary_changed:
+            what = "; ".join(canary.get("changes") or []) or "asked again"
+            kept = canary.get("action") == "kept"
+            lines.append(item(Strong(made.profile), f": its server changed since its samples ({what}), and "
+                              f"{len(canary.get('differing') or [])} of {canary.get('asked')} canary answers differ "
+                              f"({_shown_tasks(canary.get('differing') or [])})" +
+                              (": these scores are the server's before the change (samples kept: on_server_change = "
+                               f"warn); `doit clean gen:{made.profile}` then `doit` makes them with the new one."
+                               if kept else f" ({canary.get('action')}).")))
+        if made.replicas_differ:
+            agreement = made.agreement
+            lines.append(item(Strong(made.profile), f": answers depend on the replica ({len(agreement['differing'])} of "
+                              f"{agreement['checked']} asked again on another replica differ: "
+                              f"{_shown_tasks([d['task'] for d in agreement['differing']])}): a problem only one "
+                              "profile of a pair solves may be this noise, which the paired test counts as a "
+                              "difference; `reproducible = yes` and one build on one kind of GPU remove it."))
+    return lines + ([BLANK] if lines and lines[-1] is not BLANK else [])
+
+
+def provenance_blocks(analysis: Analysis) -> list[Block]:
+    """What made each run's answers (servers, builds, GPUs, model files, templates; the canary; replica
+    agreement), worded once for REPORT.md and report.html; [] when no manifest recorded any."""
+    lines: list[Block] = []
+    for made in analysis.provenance:
+        parts = [f"build {', '.join(made.builds) or 'not reported'}",
+                 "GPU not seen (a server benchlib does not start)" if made.gpus is None else
+                 "no GPU (the server's log names none)" if made.gpus == ("CPU",) else f"GPU {', '.join(made.gpus)}"]
+        first = made.servers[0]
+        for name, value in (("model", first.model), ("chat template", first.template), ("image", first.image)):
+            values = {getattr(s, {"model": "model", "chat template": "template", "image": "image"}[name])
+                      for s in made.servers}
+            if value:
+                parts.append(f"{name} {value}" if len(values) == 1 else f"{name}s differ between replicas")
+        if len(made.servers) > 1:
+            parts.append(f"{len(made.servers)} replicas: " + ", ".join(
+                f"{s.label} ({s.answers if s.answers is not None else '?'} answers"
+                + (f", lost: {s.lost}" if s.lost else "") + ")" for s in made.servers))
+        agreement = made.agreement
+        if agreement.get("checked"):
+            parts.append(f"replicas agree ({agreement['identical']} of {agreement['checked']} asked again identical)"
+                         if not agreement.get("differing") else
+                         f"answers depend on the replica ({len(agreement['differing'])} of {agreement['checked']} "
+                         "asked again differ)")
+        canary = made.canary
+        if canary.get("verdict") in ("identical", "changed"):
+            parts.append(f"canary {canary.get('date', '')}: {'; '.join(canary.get('changes') or []) or 'asked for'}, "
+                         f"{canary.get('identical')} of {canary.get('asked')} answers identical"
+                         + (f" (differ: {_shown_tasks(canary.get('differing') or [])}; {canary.get('action')})"
+                            if canary.get("differing") else ""))
+        elif canary.get("verdict") == "unchecked":
+            parts.append(f"server changed ({'; '.join(canary.get('changes') or [])}), not checked (canary_problems = 0)")
+        lines.append(item(Strong(made.profile), f" ({label(made.run)}): " + "; ".join(parts) + "."))
     return lines
 
 
@@ -566,6 +638,9 @@ def render_report(rows: list[LocalRow], analysis: Analysis, meta: dict, publishe
         lines += ["No local profile has been evaluated yet: run `doit` (or `doit eval:<profile>`).", ""]
     lines += _scores_table(rows, published)
     lines += _agreements(analysis)
+    made = provenance_blocks(analysis)
+    if made:
+        lines += ["## What made the answers", "", *blocks_markdown(made), ""]
     lines += _reasoning(rows, analysis)
     lines += _failures(rows)
     if charts:

@@ -33,7 +33,10 @@ def render_summary(rows: list[LocalRow], analysis: Analysis) -> str:
     comparisons = {run.key: {phase: [_comparison(c) for c in items] for phase, items in run.comparisons.items()}
                    for run in analysis.runs}
     extra = {**({"thinking": [_rounded(asdict(t)) for t in analysis.thinking]} if analysis.thinking else {}),
-             **({"curves": [_rounded(asdict(c)) for c in analysis.curves]} if analysis.curves else {})}
+             **({"curves": [_rounded(asdict(c)) for c in analysis.curves]} if analysis.curves else {}),
+             **({"provenance": [asdict(p) for p in analysis.provenance],
+                 "made_by_different_servers": [asdict(m) for run in analysis.runs for m in run.mismatches]}
+                if analysis.provenance else {})}
     return json.dumps({"generated": utc_now(), "benchlib": __version__, "profiles": profiles,
                        "comparisons": comparisons, **extra}, indent=1) + "\n"
 

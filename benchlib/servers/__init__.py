@@ -108,7 +108,7 @@ def replicas_of(profile: "Profile") -> list[Replica]:
     if backend.local_replicas and max(profile.replicas, len(profile.device_groups)) > 1:
         groups = profile.device_groups
         count = max(profile.replicas, len(groups))
-        return [Replica(f"{LOCAL}-{i + 1}", replace(profile, replicas=1, devices=groups[i] if groups else ""))
+        return [Replica(f"{LOCAL}-{i + 1}", replace(profile, replicas=count, devices=groups[i] if groups else ""))
                 for i in range(count)]
     if backend.replicas_by_url and len(profile.base_urls) > 1:
         urls, hosts = profile.base_urls, [h.strip() for h in profile.host.split(",") if h.strip()]

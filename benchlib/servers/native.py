@@ -22,7 +22,16 @@ __all__ = ["start", "command"]
 
 def command(profile: Profile, binary: str, model: str) -> list[str]:
     return [binary, "-m", model, "--host", "127.0.0.1", "--port", "0", "-c", str(profile.ctx_size),
-            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel), *tuning_flags(profile)]
+            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel), *_threads(profile),
+            *tuning_flags(profile)]
+
+
+def _threads(profile: Profile) -> list[str]:
+    """Replicas on this machine share its cores: each gets its share (llama-server takes them all by default,
+    and N servers spinning on every core ran 25x slower here), unless extra_args names a thread count."""
+    if profile.replicas < 2 or any(arg in ("-t", "--threads") or arg.startswith("--threads=") for arg in profile.server_args):
+        return []
+    return ["--threads", str(max(1, (os.cpu_count() or 1) // profile.replicas))]
 
 
 @contextlib.contextmanager
