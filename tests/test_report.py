@@ -317,3 +317,71 @@ def test_how_much_longer_a_quant_thinks_than_its_reference(tmp_path):
     summary = json.loads((results / "summary.json").read_text())
     q8 = next(t for t in summary["thinking"] if t["profile"] == "bench-q8")
     assert q8["reference"] is None and q8["median"] == 1100 and q8["tokens_from"] == "humaneval-budget8192"
+
+
+def made_by(results, profile, replicas, canary=None, agreement=None):
+    """The manifest's record of the servers that made a profile's answers (as codegen writes it)."""
+    from benchlib.manifest import GenerationRecord, write_generation
+    from benchlib.results import run_folder
+
+    write_generation(run_folder(results, profile, "humaneval"), GenerationRecord(
+        seconds=10, replicas=replicas, canary=canary or {}, agreement=agreement or {}))
+
+
+def server(label="", build="b5190-abc", gpus=("NVIDIA H100 80GB HBM3",), answers=40, **extra):
+    return {"replica": label, "backend": "compose", "build": build, "gpus": list(gpus) if gpus is not None else None,
+            "model": {"file": "q5.gguf", "size": 5, "sha256": "ab" * 32}, "chat_template_sha256": "cd" * 32,
+            "image": {"name": "ghcr.io/ggml-org/llama.cpp:server-cuda", "id": "sha256:" + "ef" * 32},
+            "answers": answers, **extra}
+
+
+def test_what_made_the_answers_and_pairs_made_by_different_servers(tmp_path):
+    """Per profile: build, GPU, model, template, image, replicas; the verdicts flag a pair made by different
+    builds or GPUs, a profile whose canary changed and one whose replicas disagree; REPORT.md, report.html
+    and summary.json say the same."""
+    profiles = make(tmp_path, "".join(f"[bench-{n}]\nserver = none\nsamples = s.jsonl\n" for n in "abcd"))
+    results = tmp_path / "results"
+    for name, passing in (("a", 30), ("b", 28), ("c", 27), ("d", 25)):
+        fake_evaluation(results, f"bench-{name}", outcomes(set(range(passing))))
+    made_by(results, "bench-a", [server()])
+    made_by(results, "bench-b", [server(build="b5230-def")])  # another build
+    made_by(results, "bench-c", [server("gpu1", answers=25), server("gpu2", gpus=("NVIDIA RTX 4090",), answers=15,
+                                                                    lost="the model server stopped")],
+            agreement={"checked": 3, "identical": 2, "replicas": ["gpu1", "gpu2"],
+                       "differing": [{"task": "HumanEval/7", "made_by": "gpu2", "asked_on": "gpu1"}]})
+    made_by(results, "bench-d", [server()], canary={
+        "date": "2026-12-07 10:00 UTC", "changes": ["build b5100 -> b5190-abc"], "asked": 20, "identical": 13,
+        "differing": ["HumanEval/3", "HumanEval/9"], "verdict": "changed", "action": "kept"})
+    text = report(tmp_path, profiles)
+
+    made = text[text.index("## What made the answers"):]
+    assert ("- **bench-a** (HumanEval+): build b5190-abc; GPU NVIDIA H100 80GB HBM3; model q5.gguf (abababab"
+            "ab); chat template cdcdcdcdcd; image ghcr.io/ggml-org/llama.cpp:server-cuda (efefefefefef).") in made
+    assert ("- **bench-c** (HumanEval+): build b5190-abc; GPU NVIDIA H100 80GB HBM3, NVIDIA RTX 4090; model q5.gguf "
+            "(abababab" in made)
+    assert ("2 replicas: gpu1 (25 answers), gpu2 (15 answers, lost: the model server stopped); answers depend on the "
+            "replica (1 of 3 asked again differ).") in made
+    assert ("canary 2026-12-07 10:00 UTC: build b5100 -> b5190-abc, 13 of 20 answers identical (differ: HumanEval/3, "
+            "HumanEval/9; kept).") in made
+    verdicts = text[:text.index("## Scores")]
+    assert "Made by different servers: **bench-a** and **bench-b**: different builds (b5190-abc / b5230-def)" in verdicts
+    assert "**bench-a** and **bench-c**: different GPUs (NVIDIA H100 80GB HBM3 / NVIDIA H100 80GB HBM3, NVIDIA RTX " \
+           "4090)" in verdicts
+    assert "**bench-a** and **bench-d**" not in verdicts  # the same build and GPU
+    assert ("- **bench-d**: its server changed since its samples (build b5100 -> b5190-abc), and 2 of 20 canary answers "
+            "differ (HumanEval/3, HumanEval/9): these scores are the server's before the change") in verdicts
+    assert "- **bench-c**: answers depend on the replica (1 of 3 asked again on another replica differ: HumanEval/7)" \
+        in verdicts
+    page = (results / "report.html").read_text()
+    assert "What made the answers" in page and "different builds (b5190-abc / b5230-def)" in page
+    summary = json.loads((results / "summary.json").read_text())
+    assert {p["profile"] for p in summary["provenance"]} == {"bench-a", "bench-b", "bench-c", "bench-d"}
+    assert {(m["a"], m["b"], m["what"]) for m in summary["made_by_different_servers"]} >= {
+        ("bench-a", "bench-b", "builds"), ("bench-a", "bench-c", "GPUs")}
+
+
+def test_no_provenance_no_section(tmp_path):
+    profiles = make(tmp_path, "[bench-a]\nserver = none\nsamples = s.jsonl\n")
+    fake_evaluation(tmp_path / "results", "bench-a", outcomes(set(range(30))), tokens_per_second=50)
+    text = report(tmp_path, profiles)
+    assert "What made the answers" not in text and "Made by different servers" not in text

@@ -59,7 +59,7 @@ from .outcomes import KIND, WHY
 from .collect import Answer, LocalRow, RunRecord, read_answers
 from .highlight import CLASSES, MarkCache
 from .markdown import label, provenance_blocks, run_verdicts
-from .prose import blocks_html
+from .prose import blocks_html, heading
 
 __all__ = ["render_page", "PromptSource", "ANSWERS_SHOWN", "REASONING_HEAD", "REASONING_TAIL"]
 
@@ -245,7 +245,7 @@ def render_page(rows: list[LocalRow], analysis: Analysis, charts: list[tuple[Pat
     verdicts = [{"label": label(run.key), "html": blocks_html(run_verdicts(run))} for run in analysis.runs]
     made = provenance_blocks(analysis)
     if made:
-        verdicts.append({"label": "What made the answers", "html": blocks_html(made)})
+        verdicts.append({"label": "What made the answers", "html": blocks_html([heading("What made the answers"), *made])})
     data = {
         "categories": [{"name": c, "short": SHORT[c], "passed": c == PASSED, "kind": KIND.get(c, "other"),
                         **({"why": WHY[c]} if c in WHY else {})} for c in CATEGORIES],
