@@ -90,8 +90,10 @@ def generate(name: str, settings: Settings):
         answers = (f" x {profile.n_samples} answers at temperature {profile.temperature:g}"
                    if profile.n_samples > 1 or profile.sampled else "")
         long = runs.long_budget()
+        count = len(servers.replicas_of(profile))
         log.info(f"generating {len(dataset.problems)} {dataset.spec.plus_label} samples{answers} ({dataset.version})"
-                 f"{subset}, {profile.parallel} in flight, max_tokens {profile.max_tokens}"
+                 f"{subset}, {profile.parallel} in flight" + (f" on each of {count} replicas" if count > 1 else "") +
+                 f", max_tokens {profile.max_tokens}"
                  + (f", reasoning budget {long}" if long else ""))
         if servers.BACKENDS[profile.server].sizes_slots:  # before the model loads: minutes, on a big model
             counted = count_prompts(profile, settings, dataset)

@@ -279,3 +279,40 @@ def _session(session: int) -> list[int]:
         if int(fields[3]) == session and fields[0] != "Z":
             found.append(int(pid))
     return found
+
+
+@pytest.mark.llama
+def test_one_profile_on_two_hosts_shares_its_answers_and_survives_a_lost_host(project, tmp_path, tiny_model, hosts):
+    """Replicas: one profile served by the local engine and gpu2 at once (ports apart: both engines answer on
+    127.0.0.1 here), answers equal to a one-host run, a container removed mid-run costs only its answers in
+    flight, and what made the answers (engine, image, model) is on record per host."""
+    conf = profiles_conf(tiny_model, {"one": ""}, max_tokens=200)
+    (project / "models.conf").write_text(conf)
+    doit(project, "gen:bench-one", env=run_env(project, hosts))
+    one = [json.loads(line) for line in (run_root(project, "one") / "samples.jsonl").read_text().splitlines()]
+
+    two = conf.replace("[bench-one]", "[bench-two]").replace("port = ", "host = local, gpu2\nport = ", 1)
+    (project / "models.conf").write_text(two)
+    env = run_env(project, hosts)
+    proc = subprocess.Popen([sys.executable, "-m", "doit", "gen:bench-two"], cwd=project, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_lines(run_root(project, "two") / "samples.partial.jsonl", 6, timeout=300)
+        subprocess.run([*hosts["second"].docker(), "rm", "-f", "llama-server"], capture_output=True, check=True)
+        assert proc.wait(timeout=600) == 0
+    finally:
+        proc.kill()
+    root = run_root(project, "two")
+    records = [json.loads(line) for line in (root / "samples.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "replica"} for r in records] == one
+    assert {r["replica"] for r in records} == {"local", "gpu2"}
+    assert re.search(r"replica gpu2 lost \(the model server stopped: container (gone|removing|exited|dead)\): its "
+                     r"answers in flight are asked again on the 1 left", (root / "codegen.log").read_text())
+    manifest = json.loads((root / "manifest.json").read_text())["generation"]
+    local, gpu2 = manifest["replicas"]
+    assert (local["replica"], gpu2["replica"]) == ("local", "gpu2") and gpu2["lost"]
+    assert local["image"]["id"] == gpu2["image"]["id"] and local["image"]["name"] == docker_images.LLAMA_IMAGE
+    assert local["model"]["size"] == gpu2["model"]["size"] == tiny_model.stat().st_size
+    assert local["build"] == gpu2["build"] and local["gpus"] == [] and local["host"] == "local"
+    assert (root / "server-local.log").exists() and (root / "server-gpu2.log").exists()
+    assert containers(hosts) == {"local": [], "gpu2": []}

@@ -22,7 +22,7 @@ from ..settings import Settings
 from . import ServerHandle
 from .base import LOG_TAIL_LINES, STOPPED_TIP, wait_healthy
 from .hosts import CHECK_TIMEOUT, DockerHost, clear_record, lock_file, read_record, write_record
-from .provenance import model_identity
+from .provenance import FULL_HASH_BYTES, model_identity, with_whole_hash
 from .llama import model_path, request_extras, tuning_flags
 
 __all__ = ["start", "compose_command", "compose_env", "configured_image", "ComposeServer", "CONTAINER"]
@@ -202,13 +202,15 @@ class ComposeServer:
         if not self.host.spec:
             return model_identity(model_path(self.profile))
         inside = f"/models/{self.profile.model}"
-        script = 'stat -c %s "$1" && { head -c 1048576 "$1"; tail -c 1048576 "$1"; } | sha256sum'
+        script = ('stat -c %s "$1" && { head -c 1048576 "$1"; tail -c 1048576 "$1"; } | sha256sum && '
+                  f'if [ "$(stat -c %s "$1")" -le {FULL_HASH_BYTES} ]; then sha256sum "$1"; fi')
         done = subprocess.run(self.host.docker("exec", CONTAINER, "sh", "-c", script, "sh", inside),
-                              capture_output=True, text=True, timeout=120)
-        lines = done.stdout.split()
-        if done.returncode != 0 or len(lines) < 2 or not lines[0].isdigit():
+                              capture_output=True, text=True, timeout=600)
+        lines = [line.split() for line in done.stdout.splitlines() if line.strip()]
+        if done.returncode != 0 or len(lines) < 2 or not lines[0][0].isdigit():
             return {"file": Path(inside).name, "unavailable": (done.stderr.strip() or "no sh in the image")[-200:]}
-        return {"file": Path(inside).name, "size": int(lines[0]), "sha256_head_tail": lines[1]}
+        found = {"file": Path(inside).name, "size": int(lines[0][0]), "sha256_head_tail": lines[1][0]}
+        return with_whole_hash(found, lines[2][0] if len(lines) > 2 else None)
 
     def stop(self) -> None:
         if not self.started:

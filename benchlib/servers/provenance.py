@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 __all__ = ["describe", "identity", "changes", "local_identity", "model_identity", "file_identity", "gpus_in", "answer_flags",
-           "FULL_HASH_BYTES", "IDENTITY_KEYS"]
+           "with_whole_hash", "FULL_HASH_BYTES", "IDENTITY_KEYS"]
 
 FULL_HASH_BYTES = 4 << 30  # a model file up to this size is hashed whole (seconds); a larger one by its ends
 IDENTITY_KEYS = ("build", "binary", "image", "model", "chat_template", "flags")  # what `identity` compares, in order
@@ -35,12 +35,15 @@ def model_identity(path: Path) -> dict:
     from .base import model_fingerprint
 
     found = model_fingerprint(path)  # size and the ends' sha256: milliseconds on any file
-    if found["size"] <= FULL_HASH_BYTES:
-        found["sha256"] = file_identity(path)["sha256"]
-    else:
-        found["identity"] = (f"size and sha256 of the first and last MiB (a file over {FULL_HASH_BYTES >> 30} GiB is "
-                             "not hashed whole)")
-    return found
+    return with_whole_hash(found, file_identity(path)["sha256"] if found["size"] <= FULL_HASH_BYTES else None)
+
+
+def with_whole_hash(found: dict, whole: str | None) -> dict:
+    """A model's fingerprint with its whole sha256, or the words saying it was not hashed whole."""
+    if whole:
+        return {**found, "sha256": whole}
+    return {**found, "identity": f"size and sha256 of the first and last MiB (a file over {FULL_HASH_BYTES >> 30} GiB "
+                                 "is not hashed whole: minutes)"}
 
 
 # how llama.cpp names the devices it offloads to, in its log (CUDA, ROCm, Vulkan, Metal, SYCL)
