@@ -61,6 +61,21 @@ def our_processes(project: Path) -> list[str]:
     return found
 
 
+def journal_samples(path: Path) -> int:
+    """How many answers a generation journal holds: its lines less the header and the server marks."""
+    import json
+
+    from benchlib.generation.codegen import SERVERS_MARK
+
+    count = 0
+    for line in path.read_text().splitlines()[1:]:
+        try:
+            count += SERVERS_MARK not in json.loads(line)
+        except ValueError:  # the half-written last line of a killed run
+            pass
+    return count
+
+
 def wait_for_lines(path: Path, count: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

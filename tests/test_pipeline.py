@@ -11,7 +11,7 @@ from benchlib.datasets import SELF_TEST
 
 from fakeserver import FakeServer, ScriptedReasoner
 from support import DATASETS, MBPP_PRERELEASE
-from projects import doit, doit_env, kill_doit_at, our_processes
+from projects import doit, doit_env, journal_samples, kill_doit_at, our_processes
 from builders import few_tasks
 from browser import page_data
 
@@ -132,7 +132,7 @@ def test_kill_9_during_generation_then_rerun_resumes(project, tmp_path):
     kill_doit_at(project, root / "samples.partial.jsonl", 40, ["gen:bench-reference"], env)
     time.sleep(1.0)
     assert not our_processes(project), "the model server outlived the killed run"
-    kept = len((root / "samples.partial.jsonl").read_text().splitlines()) - 1
+    kept = journal_samples(root / "samples.partial.jsonl")
     rerun = doit(project, "eval:bench-reference", env=env)
     assert f"resuming: {kept} of 164 samples already generated" in rerun.stderr
     samples = [json.loads(line) for line in (root / "samples.jsonl").read_text().splitlines()]
@@ -511,8 +511,8 @@ def test_kill_9_during_a_reasoning_models_budget_run_then_rerun_resumes(project,
                                              "reasoning_budget = 4096\n")
         env = doit_env(project, BENCH_DATA_DIR=str(data))
         long = project / "results" / "bench-think" / "humaneval-budget4096"
-        kill_doit_at(project, long / "samples.partial.jsonl", 3, ["eval:bench-think"], env)
-        kept = len((long / "samples.partial.jsonl").read_text().splitlines()) - 1
+        kill_doit_at(project, long / "samples.partial.jsonl", 4, ["eval:bench-think"], env)  # header, mark, 2
+        kept = journal_samples(long / "samples.partial.jsonl")
         rerun = doit(project, "eval:bench-think", env=env)
         assert f"resuming: {kept} of 5 samples already generated" in rerun.stderr and kept >= 2
         clean = tmp_path / "clean"

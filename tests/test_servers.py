@@ -16,7 +16,7 @@ from benchlib.config import Profile
 from benchlib.errors import ServerError
 from benchlib.results import run_folder
 from benchlib.servers.base import tail, wait_healthy
-from benchlib.servers.compose import compose_env
+from benchlib.servers.compose import _image_of, compose_env
 from benchlib.servers.native import command as native_command
 from benchlib.servers.process import ProcessServer
 from benchlib.settings import load_settings
@@ -211,3 +211,12 @@ def test_every_backend_has_the_same_shape(tmp_path):
             handle = fleet.primary
             assert isinstance(handle, servers.ServerHandle) and handle.base_url == fake.url
             assert handle.info["backend"] == "external" and handle.gone_reason() == ""
+
+
+def test_the_image_of_a_service_is_read_from_compose_config():
+    """compose v1 has no `config --images`: the image is read from `config`'s YAML, per service."""
+    config = ("services:\n  helper:\n    image: busybox:1\n  llama-server:\n    command: --port 8080\n"
+              "    image: 'ghcr.io/ggml-org/llama.cpp:server-cuda'\n    ports:\n    - 8080:8080\nvolumes: {}\n")
+    assert _image_of(config, "llama-server") == "ghcr.io/ggml-org/llama.cpp:server-cuda"
+    assert _image_of(config, "helper") == "busybox:1"
+    assert _image_of(config, "absent") == ""

@@ -62,14 +62,14 @@ def test_smollm2_through_doit_matches_evalplus_and_is_reproducible(project, llam
 def test_sampled_answers_through_doit_resume_after_kill_9_and_rerun_byte_identical(project, llama_server, tmp_path):
     """n_samples = 3 at temperature 0.8 on the fixed subset of 5: 15 seeded answers; a kill -9 mid-run loses
     nothing, and a clean run elsewhere gives the same bytes (the seeds fix every answer)."""
-    from projects import kill_doit_at
+    from projects import journal_samples, kill_doit_at
 
     conf = shipped_profile(PROFILE, llama_server=llama_server, n_samples=3, temperature=0.8)
     (project / "models.conf").write_text(conf)
     env = doit_env(project)
     root = project / "results" / PROFILE / "humaneval-subset5"
-    kill_doit_at(project, root / "samples.partial.jsonl", 6, [f"eval:{PROFILE}", "subset=5"], env)
-    kept = len((root / "samples.partial.jsonl").read_text().splitlines()) - 1
+    kill_doit_at(project, root / "samples.partial.jsonl", 7, [f"eval:{PROFILE}", "subset=5"], env)  # header, mark, 5
+    kept = journal_samples(root / "samples.partial.jsonl")
     rerun = doit(project, f"eval:{PROFILE}", "report", "subset=5", env=env)
     assert f"resuming: {kept} of 15 samples already generated" in rerun.stderr and kept >= 5
     evaluated = json.loads((root / "eval_results.json").read_text())

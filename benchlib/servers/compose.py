@@ -5,6 +5,7 @@ local engine by default; see hosts.py), always brought down afterwards."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import shlex
@@ -66,12 +67,34 @@ def configured_image(profile: Profile, settings: Settings) -> str:
     if profile.image:
         return profile.image
     try:
-        base = compose_command(settings.compose)
+        stamp = Path(settings.compose_file).stat().st_mtime_ns
+    except OSError:
+        return ""
+    return _service_image(str(settings.compose_file), stamp, profile.compose_service, tuple(settings.compose))
+
+
+@functools.lru_cache(maxsize=None)
+def _service_image(compose_file: str, stamp: int, service: str, configured: tuple[str, ...]) -> str:
+    """The image a service of the compose file names, as `up` would read it (the environment's LLAMA_IMAGE,
+    else the production .env's, else the file's default), asked once per version of the file and process
+    (doit asks it for every compose profile; a process's environment does not change under it)."""
+    try:
+        base = compose_command(configured)
     except ServerError:
         return ""
-    done = subprocess.run([*base, "-f", str(settings.compose_file), "config", "--images", profile.compose_service],
-                          capture_output=True, text=True, env={**os.environ, **compose_env(profile)}, timeout=30)
-    return done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+    done = subprocess.run([*base, "-f", compose_file, "config"], capture_output=True, text=True, timeout=30)
+    return _image_of(done.stdout, service) if done.returncode == 0 else ""
+
+
+def _image_of(config: str, service: str) -> str:
+    """The `image:` of a service in `compose config`'s YAML (v1 and v2 both print it; v1 has no --images)."""
+    inside = False
+    for line in config.splitlines():
+        if line.startswith("  ") and not line.startswith("   "):
+            inside = line.strip() == f"{service}:"
+        elif inside and line.startswith("    image: "):
+            return line.split(":", 1)[1].strip().strip("'\"")
+    return ""
 
 
 def _stamp() -> str:

@@ -9,6 +9,7 @@ that compares two profiles says when their answers came from different builds or
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from pathlib import Path
@@ -21,12 +22,18 @@ IDENTITY_KEYS = ("build", "binary", "image", "model", "chat_template", "flags") 
 
 
 def file_identity(path: Path) -> dict:
-    """Size and sha256 of a file (a llama-server binary)."""
+    """Size and sha256 of a file (a llama-server binary); hashed once per version of the file in a process."""
+    found = path.stat()
+    return {"file": path.name, "size": found.st_size, "sha256": _sha256(str(path), found.st_size, found.st_mtime_ns)}
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: str, size: int, stamp: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    return {"file": path.name, "size": path.stat().st_size, "sha256": digest.hexdigest()}
+    return digest.hexdigest()
 
 
 def model_identity(path: Path) -> dict:
@@ -131,12 +138,23 @@ def _model_key(model: dict) -> str:
     return f"{model['size']}:{model['sha256_head_tail']}" if model.get("size") and model.get("sha256_head_tail") else ""
 
 
+@functools.lru_cache(maxsize=None)
+def _local_image_id(image: str) -> str:
+    """The local engine's id of an image ("" when it has none): asked once per image in a process."""
+    import subprocess
+
+    if not image:
+        return ""
+    done = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", image], capture_output=True, text=True,
+                          timeout=30)
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
 def local_identity(replica, settings) -> dict:
     """What can be known of a replica's server without starting it (the model file, the llama-server binary,
     a local engine's image, the flags), as `identity` spells it: doit's check of whether a server changed
     since its samples (pipeline.server_changed). Reads 2 MiB of the model and hashes the binary."""
     import shutil
-    import subprocess
 
     from . import BACKENDS
     from ..errors import ServerError
@@ -158,11 +176,9 @@ def local_identity(replica, settings) -> dict:
     if backend.docker_host and not profile.host and shutil.which("docker"):
         from .compose import configured_image
 
-        image = configured_image(profile, settings)
-        done = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", image], capture_output=True, text=True,
-                              timeout=30) if image else None
-        if done is not None and done.returncode == 0 and done.stdout.strip():
-            found["image"] = done.stdout.strip()
+        image_id = _local_image_id(configured_image(profile, settings))
+        if image_id:
+            found["image"] = image_id
     return {key: value for key, value in found.items() if value}
 
 
