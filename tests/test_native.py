@@ -179,7 +179,7 @@ def test_a_native_replica_killed_mid_run_costs_only_its_answers_in_flight(projec
     records = samples_of(root)
     assert len(records) == 164 and {r["replica"] for r in records} == {"local-1", "local-2"}
     log = (root / "codegen.log").read_text()
-    assert "replica local-2 lost (the model server stopped: exited with code -9)" in log
+    assert "replica local-2 lost (the model server stopped: exited with code -9 (SIGKILL))" in log
     manifest = json.loads((root / "manifest.json").read_text())["generation"]
     assert manifest["replicas"][1]["lost"].startswith("the model server stopped")
     assert manifest["agreement"] == {"skipped": "only one replica still answers"}

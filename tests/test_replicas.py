@@ -53,6 +53,26 @@ def test_replicas_come_from_hosts_urls_and_counts(tmp_path):
     assert [r.profile.base_url for r in servers.replicas_of(found["bench-u"])] == ["http://a:1/", "http://a:2"]
 
 
+def test_compose_replicas_on_one_box_take_ports_apart_and_share_its_cores(tmp_path, monkeypatch):
+    """Two engines on this machine (both answer at 127.0.0.1): the next port, and half the cores each, as
+    native replicas get; a remote box keeps its port and llama-server's own thread count (its cores are not
+    known here); a thread count in extra_args wins."""
+    from benchlib.servers.compose import compose_env
+    from benchlib.servers.fleet import _one_box_apart
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    found = profiles(tmp_path, "[bench-c]\nmodel = m.gguf\nport = 8100\n"
+                               "host = local, unix:///run/engine2.sock, tcp://10.1.2.3:2376\n\n"
+                               "[bench-t]\nmodel = m.gguf\nport = 8100\nhost = local, unix:///run/engine2.sock\n"
+                               "extra_args = -t 3\n")
+    spread = _one_box_apart(servers.replicas_of(found["bench-c"]))
+    assert [r.profile.port for r in spread] == [8100, 8101, 8100]
+    threads = [compose_env(r.profile)["LLAMA_ARGS"].split("--flash-attn")[0].strip() for r in spread]
+    assert threads == ["--threads 4", "--threads 4", ""]
+    told = _one_box_apart(servers.replicas_of(found["bench-t"]))
+    assert ["--threads" not in compose_env(r.profile)["LLAMA_ARGS"].split() for r in told] == [True, True]
+
+
 @pytest.mark.parametrize("section, message", [
     ("server = native\nmodel = m\nreplicas = 2\ndevices = 0 1 2", "3 device groups for replicas = 2"),
     ("model = m\nreplicas = 2", "'replicas' applies to server = native or reference"),

@@ -15,7 +15,7 @@ from benchlib import servers
 from benchlib.config import Profile
 from benchlib.errors import ServerError
 from benchlib.results import run_folder
-from benchlib.servers.base import tail, wait_healthy
+from benchlib.servers.base import exit_words, tail, wait_healthy
 from benchlib.servers.compose import _image_of, compose_env
 from benchlib.servers.native import command as native_command
 from benchlib.servers.process import ProcessServer
@@ -220,3 +220,13 @@ def test_the_image_of_a_service_is_read_from_compose_config():
     assert _image_of(config, "llama-server") == "ghcr.io/ggml-org/llama.cpp:server-cuda"
     assert _image_of(config, "helper") == "busybox:1"
     assert _image_of(config, "absent") == ""
+
+
+@pytest.mark.parametrize("code, container, words", [
+    (3, False, "exited with code 3"), (-11, False, "exited with code -11 (SIGSEGV)"),
+    (139, True, "exited with code 139 (SIGSEGV)"), (132, True, "exited with code 132 (SIGILL)"),
+    (1, True, "exited with code 1"), (139, False, "exited with code 139"), (-99, False, "exited with code -99"),
+])
+def test_a_crash_names_its_signal(code, container, words):
+    """README's troubleshooting entry for a repacking crash is found by the signal's name."""
+    assert exit_words(code, container) == words

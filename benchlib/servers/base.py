@@ -18,7 +18,7 @@ import requests
 
 from ..errors import ServerError
 
-__all__ = ["cancel_on", "wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "tail", "server_props", "model_fingerprint",
+__all__ = ["cancel_on", "exit_words", "wait_healthy", "host_lock", "sigterm_as_interrupt", "signal_on_parent_death", "tail", "server_props", "model_fingerprint",
            "LOG_TAIL_LINES", "STOPPED_TIP"]
 
 LOG_TAIL_LINES = 30
@@ -92,6 +92,16 @@ def cancel_on(event: threading.Event) -> Iterator[None]:
         yield
     finally:
         _cancel.event = None
+
+
+def exit_words(code: int, container: bool = False) -> str:
+    """How a server ended, naming the signal of a crash: a process's code is -N for signal N, a
+    container's 128 + N ("exited with code 139 (SIGSEGV)")."""
+    number = code - 128 if container and code > 128 else -code if code < 0 else 0
+    try:
+        return f"exited with code {code}" + (f" ({signal.Signals(number).name})" if number else "")
+    except ValueError:
+        return f"exited with code {code}"
 
 
 def wait_healthy(base_url: str, timeout: float, gone_reason: Callable[[], str], log_tail: Callable[[], str] | None = None,

@@ -21,10 +21,10 @@ from ..errors import ServerError
 from ..results import ServerFiles
 from ..settings import Settings
 from . import ServerHandle
-from .base import LOG_TAIL_LINES, STOPPED_TIP, wait_healthy
+from .base import LOG_TAIL_LINES, STOPPED_TIP, exit_words, wait_healthy
 from .hosts import CHECK_TIMEOUT, DockerHost, clear_record, lock_file, read_record, write_record
 from .provenance import FULL_HASH_BYTES, model_identity, with_whole_hash
-from .llama import model_path, request_extras, tuning_flags
+from .llama import core_share, model_path, request_extras, tuning_flags
 
 __all__ = ["start", "compose_command", "compose_env", "configured_image", "ComposeServer", "CONTAINER"]
 
@@ -46,7 +46,7 @@ def compose_command(configured: tuple[str, ...] = ()) -> list[str]:
 
 def compose_env(profile: Profile) -> dict[str, str]:
     """The profile's settings as the variables docker-compose.yml reads (the production .env stays as is)."""
-    args = tuning_flags(profile)
+    args = core_share(profile) + tuning_flags(profile)
     env = {
         "LLAMA_MODEL": profile.model,
         "MODELS_DIR": str(Path(profile.models_dir).expanduser()),
@@ -197,7 +197,11 @@ class ComposeServer:
     def gone_reason(self) -> str:
         found = self.host.container(CONTAINER)
         status = found.get("status", "")
-        return "" if status in ("running", "created") else f"container {status or 'gone'}"
+        if status in ("running", "created"):
+            return ""
+        if status == "exited" and found.get("exit_code", "").lstrip("-").isdigit():
+            return f"container {exit_words(int(found['exit_code']), container=True)}"
+        return f"container {status or 'gone'}"
 
     def logs(self) -> str:
         done = self._run("logs", "--no-color", "--tail", str(LOG_TAIL_LINES), check=False)

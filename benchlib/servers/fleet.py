@@ -82,17 +82,22 @@ class _Owner(threading.Thread):
             self.ready.set()
 
 
-def _ports_apart(replicas: list[Replica]) -> list[Replica]:
-    """Compose replicas whose hosts answer at one address (two engines on one box) get the next ports."""
+def _one_box_apart(replicas: list[Replica]) -> list[Replica]:
+    """Compose replicas whose hosts answer at one address (two engines on one box) get the next ports; on
+    this machine they also share its cores, as native replicas do (llama.core_share). The cores of a
+    remote box are not known here: engines sharing one remote box keep llama-server's default."""
     from .hosts import DockerHost
 
+    addresses = [DockerHost(replica.profile.host).address() for replica in replicas]
+    here = DockerHost("").address()  # this machine's engine
     taken: dict[str, int] = {}
     spread = []
-    for replica in replicas:
-        address = DockerHost(replica.profile.host).address()
+    for replica, address in zip(replicas, addresses):
         offset = taken.get(address, 0)
         taken[address] = offset + 1
-        spread.append(replace(replica, profile=replace(replica.profile, port=replica.profile.port + offset)))
+        sharing = addresses.count(address) if address == here else 1
+        spread.append(replace(replica, profile=replace(replica.profile, port=replica.profile.port + offset,
+                                                       replicas=sharing)))
     return spread
 
 
@@ -107,7 +112,7 @@ def start_fleet(module, replicas: list[Replica], settings: "Settings", folder: "
             yield Fleet([replace(handle, label=replica.label)], [replica])
         return
     if BACKENDS[replicas[0].profile.server].docker_host:
-        replicas = _ports_apart(replicas)
+        replicas = _one_box_apart(replicas)
     log.info(f"starting {len(replicas)} replicas: {', '.join(r.label for r in replicas)}")
     owners = [_Owner(module, replica, settings, folder, log) for replica in replicas]
     try:

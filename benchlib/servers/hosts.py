@@ -133,13 +133,13 @@ class DockerHost:
     # -- the record of the container benchlib started on this host ----------------------------------
 
     def container(self, name: str) -> dict:
-        """{"id", "created"} of the container `name` on this host, {} if there is none."""
-        done = subprocess.run(self.docker("inspect", "-f", "{{.Id}} {{.Created}} {{.State.Status}}", name),
-                              capture_output=True, text=True, timeout=CHECK_TIMEOUT)
+        """{"id", "created", "status", "exit_code"} of the container `name` on this host, {} if there is none."""
+        done = subprocess.run(self.docker("inspect", "-f", "{{.Id}} {{.Created}} {{.State.Status}} {{.State.ExitCode}}",
+                                          name), capture_output=True, text=True, timeout=CHECK_TIMEOUT)
         if done.returncode != 0 or not done.stdout.strip():
             return {}
-        container_id, created, status = (done.stdout.split() + ["", "", ""])[:3]
-        return {"id": container_id, "created": created, "status": status}
+        container_id, created, status, code = (done.stdout.split() + ["", "", "", ""])[:4]
+        return {"id": container_id, "created": created, "status": status, "exit_code": code}
 
 
 def record_file(lock: Path) -> Path:

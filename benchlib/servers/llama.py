@@ -16,7 +16,7 @@ from pathlib import Path
 from ..config import Profile
 from ..errors import ServerError
 
-__all__ = ["find_llama_server", "resolve_model", "tuning_flags", "request_extras", "model_path"]
+__all__ = ["find_llama_server", "resolve_model", "tuning_flags", "core_share", "request_extras", "model_path"]
 
 
 def tuning_flags(profile: Profile) -> list[str]:
@@ -29,6 +29,15 @@ def tuning_flags(profile: Profile) -> list[str]:
         # flash attention's reduction order depends on the batch: answers change between runs
         flags += ["--flash-attn", "off"]
     return flags + profile.server_args
+
+
+def core_share(profile: Profile) -> list[str]:
+    """`profile.replicas` servers on this machine share its cores: each gets its share (llama-server takes
+    them all by default, and N servers spinning on every core ran 10-25x slower here), unless extra_args
+    names a thread count."""
+    if profile.replicas < 2 or any(arg in ("-t", "--threads") or arg.startswith("--threads=") for arg in profile.server_args):
+        return []
+    return ["--threads", str(max(1, (os.cpu_count() or 1) // profile.replicas))]
 
 
 def request_extras(profile: Profile) -> dict:

@@ -12,7 +12,7 @@ from ..config import Profile
 from ..results import ServerFiles
 from ..settings import Settings
 from . import ServerHandle
-from .llama import find_llama_server, request_extras, resolve_model, tuning_flags
+from .llama import core_share, find_llama_server, request_extras, resolve_model, tuning_flags
 from .process import ProcessServer, serve_process
 from .hosts import LOCAL
 from .provenance import file_identity, model_identity
@@ -22,16 +22,8 @@ __all__ = ["start", "command"]
 
 def command(profile: Profile, binary: str, model: str) -> list[str]:
     return [binary, "-m", model, "--host", "127.0.0.1", "--port", "0", "-c", str(profile.ctx_size),
-            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel), *_threads(profile),
+            "-ngl", str(profile.gpu_layers), "--parallel", str(profile.parallel), *core_share(profile),
             *tuning_flags(profile)]
-
-
-def _threads(profile: Profile) -> list[str]:
-    """Replicas on this machine share its cores: each gets its share (llama-server takes them all by default,
-    and N servers spinning on every core ran 25x slower here), unless extra_args names a thread count."""
-    if profile.replicas < 2 or any(arg in ("-t", "--threads") or arg.startswith("--threads=") for arg in profile.server_args):
-        return []
-    return ["--threads", str(max(1, (os.cpu_count() or 1) // profile.replicas))]
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Iterator
 
 from ..errors import ServerError
 from . import ServerHandle
-from .base import LOG_TAIL_LINES, signal_on_parent_death, tail, wait_healthy
+from .base import LOG_TAIL_LINES, exit_words, signal_on_parent_death, tail, wait_healthy
 
 __all__ = ["ProcessServer", "reap_orphan", "serve_process"]
 
@@ -54,7 +54,7 @@ class ProcessServer:
         if self.proc is None:
             return "not started"
         code = self.proc.poll()
-        return "" if code is None else f"exited with code {code}"
+        return "" if code is None else exit_words(code)
 
     def log_text(self, limit: int = 1 << 18) -> str:
         """The start of this run's lines of its log (where llama-server names its devices)."""
