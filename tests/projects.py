@@ -62,18 +62,12 @@ def our_processes(project: Path) -> list[str]:
 
 
 def journal_samples(path: Path) -> int:
-    """How many answers a generation journal holds: its lines less the header and the server marks."""
-    import json
-
+    """How many answers a generation journal holds: its records less the header and the server marks (a
+    torn last line of a killed run is not one: storage.read_journal reads as the resuming run does)."""
     from benchlib.generation.codegen import SERVERS_MARK
+    from benchlib.storage import read_journal
 
-    count = 0
-    for line in path.read_text().splitlines()[1:]:
-        try:
-            count += SERVERS_MARK not in json.loads(line)
-        except ValueError:  # the half-written last line of a killed run
-            pass
-    return count
+    return sum(SERVERS_MARK not in record for record in read_journal(path)[1:])
 
 
 def wait_for_lines(path: Path, count: int, timeout: float = 120) -> None:

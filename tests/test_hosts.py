@@ -21,6 +21,7 @@ from benchlib.config import load_profiles
 from benchlib.errors import ServerError
 from benchlib.servers import hosts_of
 from benchlib.servers.hosts import LOCAL, DockerHost, lock_file
+from benchlib.storage import read_journal
 from projects import doit, doit_env, wait_for_lines
 from support import free_port
 
@@ -285,13 +286,8 @@ def _wait_for_answer_of(replica: str, journal: Path, timeout: float = 300) -> No
     """Until `journal` holds an answer of `replica` (the first answer of a fresh engine can come late)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lines = journal.read_text().splitlines()[1:] if journal.exists() else []
-        for line in lines:
-            try:
-                if json.loads(line).get("replica") == replica:
-                    return
-            except ValueError:  # a line half written
-                pass
+        if any(record.get("replica") == replica for record in read_journal(journal)[1:]):
+            return
         time.sleep(0.05)
     raise AssertionError(f"{replica} never answered into {journal}")
 
