@@ -7,6 +7,7 @@ never root."""
 
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -187,6 +188,25 @@ def test_a_killed_runs_sandbox_folder_is_removed_by_the_next(tmp_path, monkeypat
     sandbox = LocalSandbox(bwrap=None)
     sandbox.close()
     assert not dead.exists() and alive.exists()
+
+
+def test_an_interpreter_reached_through_a_link_in_a_hidden_folder_still_runs(tmp_path):
+    """A venv made by a python3 that is itself a link in a hidden folder (uv's ~/.local/bin/python3.11, a
+    checkout under /tmp): the sandbox binds the link back, read-only, and nothing else of that folder."""
+    shims, venv = tmp_path / "home" / ".local" / "bin", tmp_path / "venv" / "bin"
+    shims.mkdir(parents=True)
+    venv.mkdir(parents=True)
+    (shims / "python3").symlink_to(os.path.realpath(sys.executable))
+    (shims / "secret.txt").write_text("TOPSECRET")
+    (venv / "python").symlink_to("python3")
+    (venv / "python3").symlink_to(shims / "python3")
+    sandbox = LocalSandbox(python=str(venv / "python"), hide=[str(tmp_path / "home")], bwrap="bundled")
+    try:
+        sandbox.self_test()
+        read = "import io\ntry:\n    return io.open(%r).read()\nexcept OSError as e:\n    return type(e).__name__"
+        assert probe(sandbox, read % str(shims / "secret.txt")) != "TOPSECRET"
+    finally:
+        sandbox.close()
 
 
 def test_a_sandbox_that_cannot_run_python_fails_loudly(tmp_path, humaneval):

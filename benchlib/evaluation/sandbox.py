@@ -314,6 +314,20 @@ def remove_leftovers(tmp: str | None = None) -> list[str]:
     return removed
 
 
+def _links_to(path: str) -> set[str]:
+    """Every file an interpreter's chain of symbolic links passes through after `path` itself (a venv's
+    python3 -> a home's ~/.local/bin/python3.11 -> the install): each must be bound back where a hidden
+    folder covers it."""
+    hops: set[str] = set()
+    current = Path(path)
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        if not current.is_symlink():
+            break
+        current = Path(os.path.normpath(current.parent / os.readlink(current)))  # an absolute target wins
+        hops.add(str(current))
+    return hops
+
+
 class LocalSandbox(_ForkServerPool):
     """Fork servers on this machine. With bubblewrap: no network, own pid/ipc namespaces, a read-only
     view of the system with the home folders, results and datasets hidden, a private /tmp. Always: each
@@ -353,7 +367,7 @@ class LocalSandbox(_ForkServerPool):
         # the runner's own folder; not every sys.path entry (an editable install puts the checkout there,
         # and the checkout may hold the results)
         prefixes = {sys.base_prefix, sys.prefix, sys.exec_prefix}
-        needed = prefixes | {str(FOLDER), str(Path(self.python).parent)}
+        needed = prefixes | {str(FOLDER), str(Path(self.python).parent)} | _links_to(self.python)
         needed |= {p for p in sys.path if p and os.path.isdir(p)
                    and any(p == x or p.startswith(x + os.sep) for x in prefixes)}
         made: set[str] = set(hidden)
